@@ -1,0 +1,227 @@
+//! The one classification table: what an attempt ended with, and whether it is worth retrying.
+
+use std::fmt;
+use std::time::Duration;
+
+/// How one attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The attempt (headers, body, decoding, parse) took longer than the per-attempt timeout.
+    Timeout,
+    /// No TCP/TLS connection could be made.
+    Connect,
+    /// The connection broke before a response arrived.
+    Reset,
+    /// The body broke off part-way.
+    Truncated,
+    /// A compressed body could not be decoded.
+    CorruptEncoding,
+    /// The decoded body is not JSON.
+    InvalidJson,
+    /// An anti-bot challenge page ("Just a moment…") in place of data.
+    Challenge,
+    /// The body is empty.
+    EmptyBody,
+    /// The decoded body is larger than the cap (a decompression bomb or a broken upstream).
+    TooLarge,
+    /// The upstream answered with this non-success status.
+    Status(u16),
+    /// The whole run's deadline passed.
+    Deadline,
+    /// No API key is configured, so nothing was sent.
+    MissingKey,
+}
+
+/// What to do about a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Worth another attempt after a backoff.
+    Transient,
+    /// Another attempt would get the same answer.
+    Permanent,
+    /// Refused for who we are (missing key, blocked IP range): retried at most once, loudly.
+    Blocked,
+}
+
+/// The table. Every row has a unit test below.
+pub fn classify(failure: Failure) -> Class {
+    use Failure::*;
+    match failure {
+        Timeout | Connect | Reset | Truncated | CorruptEncoding | InvalidJson | Challenge
+        | EmptyBody => Class::Transient,
+        Status(408 | 425 | 429 | 500 | 502 | 503 | 504) => Class::Transient,
+        Status(403) => Class::Blocked,
+        Status(s) if (500..600).contains(&s) && s != 501 && s != 505 => Class::Transient,
+        Status(_) => Class::Permanent,
+        TooLarge | Deadline | MissingKey => Class::Permanent,
+    }
+}
+
+impl Failure {
+    /// A short stable name for logs, metrics and the ledger (`timeout`, `http_503`).
+    pub fn kind(self) -> String {
+        use Failure::*;
+        match self {
+            Timeout => "timeout".into(),
+            Connect => "connect".into(),
+            Reset => "reset".into(),
+            Truncated => "truncated".into(),
+            CorruptEncoding => "corrupt_encoding".into(),
+            InvalidJson => "invalid_json".into(),
+            Challenge => "challenge_page".into(),
+            EmptyBody => "empty_body".into(),
+            TooLarge => "body_too_large".into(),
+            Status(s) => format!("http_{s}"),
+            Deadline => "deadline".into(),
+            MissingKey => "missing_api_key".into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Failure::*;
+        match self {
+            Timeout => f.write_str("timed out"),
+            Connect => f.write_str("could not connect"),
+            Reset => f.write_str("connection reset before a response"),
+            Truncated => f.write_str("body cut off mid-way"),
+            CorruptEncoding => f.write_str("compressed body could not be decoded"),
+            InvalidJson => f.write_str("body is not valid JSON"),
+            Challenge => f.write_str("anti-bot challenge page instead of data"),
+            EmptyBody => f.write_str("empty body"),
+            TooLarge => f.write_str("decoded body larger than the cap"),
+            Status(s) => write!(f, "HTTP {s}"),
+            Deadline => f.write_str("run deadline reached"),
+            MissingKey => f.write_str("BETTINGPROS_API_KEY is not set"),
+        }
+    }
+}
+
+/// One failed attempt, with what was learnt from it.
+#[derive(Debug, Clone)]
+pub struct AttemptError {
+    pub failure: Failure,
+    /// 1-based.
+    pub attempt: u32,
+    pub status: Option<u16>,
+    /// A `Retry-After` the upstream asked for (already capped).
+    pub retry_after: Option<Duration>,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    /// A short, secret-free excerpt of what came back, or the transport's words.
+    pub detail: String,
+}
+
+/// The final failure of a request, after retries.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{context}: GET {path} failed after {attempts} attempt(s){}: {failure}{}",
+        if *.exhausted { " (retries exhausted)" } else { "" },
+        if .detail.is_empty() { String::new() } else { format!(" — {}", .detail) })]
+pub struct FetchError {
+    pub failure: Failure,
+    pub class: Class,
+    pub attempts: u32,
+    /// True when the failure was worth retrying but the attempts ran out.
+    pub exhausted: bool,
+    pub status: Option<u16>,
+    /// What was being done: scraper, date, market.
+    pub context: String,
+    /// URL path and query (never a secret).
+    pub path: String,
+    pub detail: String,
+}
+
+impl FetchError {
+    /// The kind recorded for a run: `blocked` for 403s, else the failure's own kind.
+    pub fn kind(&self) -> String {
+        match self.class {
+            Class::Blocked => "blocked".into(),
+            _ => self.failure.kind(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Class::*;
+    use super::Failure::*;
+    use super::*;
+
+    #[test]
+    fn transport_and_body_failures_are_transient() {
+        for f in [
+            Timeout,
+            Connect,
+            Reset,
+            Truncated,
+            CorruptEncoding,
+            InvalidJson,
+        ] {
+            assert_eq!(classify(f), Transient, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn challenge_page_is_transient() {
+        assert_eq!(classify(Challenge), Transient);
+    }
+
+    #[test]
+    fn empty_body_is_transient() {
+        assert_eq!(classify(EmptyBody), Transient);
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(classify(Status(s)), Transient, "{s}");
+        }
+    }
+
+    #[test]
+    fn client_errors_are_permanent() {
+        for s in [400, 401, 404, 422] {
+            assert_eq!(classify(Status(s)), Permanent, "{s}");
+        }
+    }
+
+    #[test]
+    fn forbidden_is_blocked() {
+        assert_eq!(classify(Status(403)), Blocked);
+    }
+
+    #[test]
+    fn bombs_deadlines_and_missing_keys_are_permanent() {
+        for f in [TooLarge, Deadline, MissingKey] {
+            assert_eq!(classify(f), Permanent, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn error_message_names_context_path_attempts_and_cause() {
+        let e = FetchError {
+            failure: Status(502),
+            class: Transient,
+            attempts: 5,
+            exhausted: true,
+            status: Some(502),
+            context: "bp_player_props 2026-01-14 points".into(),
+            path: "/offers?page=3".into(),
+            detail: "Bad Gateway".into(),
+        };
+        let s = e.to_string();
+        for part in [
+            "bp_player_props",
+            "2026-01-14",
+            "points",
+            "/offers?page=3",
+            "5 attempt",
+            "exhausted",
+            "HTTP 502",
+        ] {
+            assert!(s.contains(part), "{s} lacks {part}");
+        }
+        assert_eq!(e.kind(), "http_502");
+    }
+}

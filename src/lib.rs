@@ -1,0 +1,18 @@
+//! backstop: keeps the BettingPros part of the NBA player-props pipeline from losing data.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed settings read once from the environment, validated at start-up.
+//! - [`calendar`]: game dates (US Eastern) and run timestamps.
+//! - [`market`]: the six prop markets and their BettingPros ids.
+//! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
+//!   retries, shared rate limiting. Knows HTTP, not BettingPros.
+//! - [`metrics`]: process-wide counters rendered as Prometheus text.
+//! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
+
+pub mod calendar;
+pub mod config;
+pub mod fetch;
+pub mod market;
+pub mod metrics;
+pub mod telemetry;

@@ -1,0 +1,114 @@
+//! Log set-up: one JSON object per line in Cloud Logging's shape, or readable text.
+
+use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl LogFormat {
+    /// `BACKSTOP_LOG_FORMAT` (`json`/`text`); JSON by default on Cloud Run (`K_SERVICE` set).
+    pub fn from_env() -> Self {
+        match std::env::var("BACKSTOP_LOG_FORMAT").ok().as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            _ if std::env::var_os("K_SERVICE").is_some() => LogFormat::Json,
+            _ => LogFormat::Text,
+        }
+    }
+}
+
+/// Installs the global subscriber; `RUST_LOG` filters (default `info`). Logs go to stderr so
+/// that `--json` output on stdout stays clean.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::NONE);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .event_format(cloud_logging::Format)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+mod cloud_logging {
+    //! Cloud Logging wants `severity` and `message` at the top level of each line.
+    use std::fmt;
+
+    use serde_json::{Map, Value};
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::fmt::{format::Writer, FmtContext, FormatEvent, FormatFields};
+    use tracing_subscriber::registry::LookupSpan;
+
+    pub struct Format;
+
+    struct Fields(Map<String, Value>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.0.insert(
+                field.name().to_string(),
+                Value::String(format!("{value:?}")),
+            );
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0
+                .insert(field.name().to_string(), Value::String(value.to_string()));
+        }
+        fn record_i64(&mut self, field: &Field, value: i64) {
+            self.0.insert(field.name().to_string(), value.into());
+        }
+        fn record_u64(&mut self, field: &Field, value: u64) {
+            self.0.insert(field.name().to_string(), value.into());
+        }
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            self.0.insert(field.name().to_string(), value.into());
+        }
+        fn record_bool(&mut self, field: &Field, value: bool) {
+            self.0.insert(field.name().to_string(), value.into());
+        }
+    }
+
+    impl<S, N> FormatEvent<S, N> for Format
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            _ctx: &FmtContext<'_, S, N>,
+            mut writer: Writer<'_>,
+            event: &Event<'_>,
+        ) -> fmt::Result {
+            let mut fields = Fields(Map::new());
+            event.record(&mut fields);
+            let meta = event.metadata();
+            let severity = match *meta.level() {
+                Level::ERROR => "ERROR",
+                Level::WARN => "WARNING",
+                Level::INFO => "INFO",
+                Level::DEBUG | Level::TRACE => "DEBUG",
+            };
+            let mut line = Map::new();
+            line.insert("severity".into(), severity.into());
+            line.insert(
+                "message".into(),
+                fields.0.remove("message").unwrap_or_default(),
+            );
+            line.insert("target".into(), meta.target().into());
+            line.insert("time".into(), chrono::Utc::now().to_rfc3339().into());
+            line.extend(fields.0);
+            writeln!(writer, "{}", Value::Object(line))
+        }
+    }
+}
