@@ -7,6 +7,7 @@
 //! - [`market`]: the six prop markets and their BettingPros ids.
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
 //!   retries, shared rate limiting. Knows HTTP, not BettingPros.
+//! - [`run`]: scrapers, run statuses and triggers.
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
@@ -15,4 +16,5 @@ pub mod config;
 pub mod fetch;
 pub mod market;
 pub mod metrics;
+pub mod run;
 pub mod telemetry;
