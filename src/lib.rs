@@ -17,4 +17,5 @@ pub mod fetch;
 pub mod market;
 pub mod metrics;
 pub mod run;
+pub mod sim;
 pub mod telemetry;

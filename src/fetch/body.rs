@@ -32,11 +32,23 @@ pub async fn read_capped(resp: reqwest::Response, cap: u64) -> Result<Bytes, Bod
 fn body_failure(e: &reqwest::Error) -> Failure {
     if e.is_timeout() {
         Failure::Timeout
-    } else if e.is_decode() {
+    } else if e.is_decode() && !broken_connection(e) {
         Failure::CorruptEncoding
     } else {
         Failure::Truncated
     }
+}
+
+/// A decoder error whose cause is the connection (not the bytes) means the body broke off.
+fn broken_connection(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The error and its sources on one line (reqwest's own message is often just "error decoding").

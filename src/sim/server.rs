@@ -1,0 +1,504 @@
+//! A local BettingPros on 127.0.0.1 that speaks the real protocol: real compression (with
+//! and without `Content-Encoding`), real pagination from a [`Catalogue`], the real failure
+//! bodies from `fixtures/failures/`, an API-key check, an optional rate limit enforced with
+//! 429s, and scripted or seeded faults. Raw TCP, so it can also cut bodies off, stall and
+//! reset connections. Used by the tests, the offline demo and the benchmarks.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use super::catalogue::Catalogue;
+use super::faults::{Fault, FaultPlan};
+use crate::calendar::GameDate;
+
+pub const FORBIDDEN: &str = include_str!("../../fixtures/failures/forbidden.json");
+pub const CHALLENGE: &str = include_str!("../../fixtures/failures/challenge.html");
+pub const BAD_GATEWAY: &str = include_str!("../../fixtures/failures/bad_gateway.html");
+pub const UNAVAILABLE: &str = include_str!("../../fixtures/failures/service_unavailable.json");
+pub const TOO_MANY: &str = include_str!("../../fixtures/failures/too_many_requests.json");
+pub const NOT_FOUND: &str = include_str!("../../fixtures/failures/not_found.json");
+pub const BAD_REQUEST: &str = include_str!("../../fixtures/failures/bad_request.json");
+
+/// How successful answers are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+    Zstd,
+}
+
+#[derive(Clone)]
+pub struct SimConfig {
+    pub catalogue: Catalogue,
+    /// When set, requests without this `X-Api-Key` get the real 403.
+    pub api_key: Option<String>,
+    pub encoding: Encoding,
+    /// Whether compressed answers carry `Content-Encoding` (the CDN sometimes left it out).
+    pub announce_encoding: bool,
+    /// Requests per second the upstream tolerates; faster arrivals get 429 + `Retry-After: 1`.
+    pub rate_limit: Option<f64>,
+    /// Added before every answer (production answers take seconds).
+    pub latency: Duration,
+    pub faults: FaultPlan,
+}
+
+impl SimConfig {
+    pub fn new(catalogue: Catalogue) -> Self {
+        Self {
+            catalogue,
+            api_key: None,
+            encoding: Encoding::Brotli,
+            announce_encoding: true,
+            rate_limit: None,
+            latency: Duration::ZERO,
+            faults: FaultPlan::none(),
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub at: Instant,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    /// What was answered: a status, or the fault's name.
+    pub answer: String,
+}
+
+impl Arrival {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| v.replace("%3A", ":").replace("%3a", ":"))
+        })
+    }
+}
+
+struct State {
+    config: SimConfig,
+    arrivals: Mutex<Vec<Arrival>>,
+    scripted: Mutex<VecDeque<Fault>>,
+    last_accepted: Mutex<Option<Instant>>,
+    rate_violations: Mutex<u64>,
+}
+
+pub struct SimServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimServer {
+    /// Binds 127.0.0.1 on a free port and serves until dropped.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let scripted = config.faults.script.clone();
+        let state = Arc::new(State {
+            config,
+            arrivals: Mutex::new(Vec::new()),
+            scripted: Mutex::new(scripted),
+            last_accepted: Mutex::new(None),
+            rate_violations: Mutex::new(0),
+        });
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, state).await;
+                });
+            }
+        });
+        Ok(SimServer { addr, state, task })
+    }
+
+    /// `http://127.0.0.1:PORT/v3`, the value for `BETTINGPROS_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v3", self.addr)
+    }
+
+    pub fn arrivals(&self) -> Vec<Arrival> {
+        self.state.arrivals.lock().expect("arrivals lock").clone()
+    }
+
+    /// Queues faults for the next requests, in order, ahead of the seeded ones.
+    pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state
+            .scripted
+            .lock()
+            .expect("script lock")
+            .extend(faults);
+    }
+
+    /// Requests answered 429 because they came faster than the configured rate.
+    pub fn rate_violations(&self) -> u64 {
+        *self.state.rate_violations.lock().expect("violations lock")
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Request {
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+}
+
+async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 || buf.len() > 64 * 1024 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split_whitespace();
+    let (_method, target) = (first.next(), first.next().unwrap_or("/"));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let headers = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    Ok(Some(Request {
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+    }))
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut stream).await? else {
+        return Ok(());
+    };
+    let arrived = Instant::now();
+    let fault = next_fault(&state);
+    let mut arrival = Arrival {
+        at: arrived,
+        path: req.path.clone(),
+        query: req.query.clone(),
+        headers: req.headers.clone(),
+        answer: String::new(),
+    };
+    let config = &state.config;
+    if !config.latency.is_zero() {
+        tokio::time::sleep(config.latency).await;
+    }
+    let answer = if let Some(fault) = fault {
+        arrival.answer = fault.name();
+        Answer::Fault(fault)
+    } else if over_rate(&state, arrived) {
+        arrival.answer = "429 rate".into();
+        Answer::status(429, TOO_MANY, "application/json").retry_after("1")
+    } else {
+        let a = route(&state.config, &arrival);
+        arrival.answer = a.status.to_string();
+        Answer::Plain(a)
+    };
+    state.arrivals.lock().expect("arrivals lock").push(arrival);
+    match answer {
+        Answer::Plain(a) => write_answer(&mut stream, &a, config).await,
+        Answer::Fault(f) => write_fault(&mut stream, f, config).await,
+    }
+}
+
+fn next_fault(state: &State) -> Option<Fault> {
+    if let Some(f) = state.scripted.lock().expect("script lock").pop_front() {
+        return Some(f);
+    }
+    state.config.faults.draw()
+}
+
+fn over_rate(state: &State, now: Instant) -> bool {
+    let Some(rate) = state.config.rate_limit else {
+        return false;
+    };
+    let min_gap = Duration::from_secs_f64(1.0 / rate).mul_f64(0.95);
+    let mut last = state.last_accepted.lock().expect("rate lock");
+    if last.is_some_and(|l| now.duration_since(l) < min_gap) {
+        *state.rate_violations.lock().expect("violations lock") += 1;
+        return true;
+    }
+    *last = Some(now);
+    false
+}
+
+enum Answer {
+    Plain(Plain),
+    Fault(Fault),
+}
+
+impl Answer {
+    fn status(status: u16, body: &str, content_type: &'static str) -> Answer {
+        Answer::Plain(Plain {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type,
+            retry_after: None,
+            compress: false,
+        })
+    }
+    fn retry_after(self, v: &str) -> Answer {
+        match self {
+            Answer::Plain(p) => Answer::Plain(Plain {
+                retry_after: Some(v.to_string()),
+                ..p
+            }),
+            other => other,
+        }
+    }
+}
+
+pub(crate) struct Plain {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub retry_after: Option<String>,
+    /// Success bodies are compressed as configured; failure bodies go as they are.
+    pub compress: bool,
+}
+
+impl Plain {
+    fn json(value: serde_json::Value) -> Plain {
+        Plain {
+            status: 200,
+            body: value.to_string().into_bytes(),
+            content_type: "application/json",
+            retry_after: None,
+            compress: true,
+        }
+    }
+    fn error(status: u16, body: &str) -> Plain {
+        Plain {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: "application/json",
+            retry_after: None,
+            compress: false,
+        }
+    }
+}
+
+fn route(config: &SimConfig, req: &Arrival) -> Plain {
+    if let Some(key) = &config.api_key {
+        if req.header("x-api-key") != Some(key.as_str()) {
+            return Plain::error(403, FORBIDDEN);
+        }
+    }
+    match req.path.as_str() {
+        "/v3/events" => {
+            let date = req.param("date").and_then(|d| d.parse::<GameDate>().ok());
+            match (req.param("sport").as_deref(), date) {
+                (Some("NBA"), Some(date)) => Plain::json(config.catalogue.events_answer(date)),
+                _ => Plain::error(400, BAD_REQUEST),
+            }
+        }
+        "/v3/offers" => offers(config, req).unwrap_or_else(|| Plain::error(400, BAD_REQUEST)),
+        _ => Plain::error(404, NOT_FOUND),
+    }
+}
+
+fn offers(config: &SimConfig, req: &Arrival) -> Option<Plain> {
+    let market_id: u32 = req.param("market_id")?.parse().ok()?;
+    let event_ids: Vec<u64> = req
+        .param("event_id")?
+        .split(':')
+        .map(|id| id.parse().ok())
+        .collect::<Option<_>>()?;
+    let limit: u32 = req
+        .param("limit")?
+        .parse()
+        .ok()
+        .filter(|l| (1..=10).contains(l))?;
+    let page: u32 = req.param("page")?.parse().ok().filter(|p| *p >= 1)?;
+    if req.param("sport").as_deref() != Some("NBA")
+        || req.param("book_id").as_deref() != Some("null")
+    {
+        return None;
+    }
+    config
+        .catalogue
+        .offers_page(market_id, &event_ids, page, limit)
+        .map(Plain::json)
+}
+
+async fn write_answer(
+    stream: &mut TcpStream,
+    a: &Plain,
+    config: &SimConfig,
+) -> std::io::Result<()> {
+    let (body, encoding) = if a.compress {
+        compress(&a.body, config.encoding)
+    } else {
+        (a.body.clone(), None)
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        a.status,
+        reason(a.status),
+        a.content_type,
+        body.len()
+    );
+    if let (Some(enc), true) = (encoding, config.announce_encoding) {
+        head.push_str(&format!("content-encoding: {enc}\r\n"));
+    }
+    if let Some(ra) = &a.retry_after {
+        head.push_str(&format!("retry-after: {ra}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&body).await?;
+    stream.shutdown().await
+}
+
+async fn write_fault(
+    stream: &mut TcpStream,
+    fault: Fault,
+    config: &SimConfig,
+) -> std::io::Result<()> {
+    use Fault::*;
+    let plain = |status, body: &str, ct| Plain {
+        status,
+        body: body.as_bytes().to_vec(),
+        content_type: ct,
+        retry_after: None,
+        compress: false,
+    };
+    match fault {
+        Status(s) => {
+            let body = match s {
+                403 => FORBIDDEN,
+                429 => TOO_MANY,
+                502 => BAD_GATEWAY,
+                404 => NOT_FOUND,
+                400 => BAD_REQUEST,
+                _ => UNAVAILABLE,
+            };
+            let ct = if s == 502 {
+                "text/html"
+            } else {
+                "application/json"
+            };
+            write_answer(stream, &plain(s, body, ct), config).await
+        }
+        RetryAfter { status, value } => {
+            let a = Plain {
+                retry_after: Some(value),
+                ..plain(status, TOO_MANY, "application/json")
+            };
+            write_answer(stream, &a, config).await
+        }
+        Challenge => write_answer(stream, &plain(200, CHALLENGE, "text/html"), config).await,
+        EmptyBody => write_answer(stream, &plain(200, "", "application/json"), config).await,
+        InvalidJson => {
+            write_answer(
+                stream,
+                &plain(200, "{\"events\": [{\"id\": 1", "application/json"),
+                config,
+            )
+            .await
+        }
+        Stall(d) => {
+            tokio::time::sleep(d).await;
+            Ok(())
+        }
+        Reset => Ok(()),
+        Truncate => {
+            let body = br#"{"_parameters": {"sport": "NBA"}, "events": [{"id": 1, "home": "ATL", "visitor": "DAL"}, {"id": 2"#;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len() * 3);
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+            stream.flush().await
+        }
+        CorruptEncoding | Bomb { .. } => {
+            let body = match fault {
+                Bomb { inflated_bytes } => bomb(inflated_bytes),
+                _ => b"\x8b\x0b\x80{\"events\": not brotli at all".to_vec(),
+            };
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\ncontent-encoding: br\r\nconnection: close\r\n\r\n", body.len());
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&body).await?;
+            stream.shutdown().await
+        }
+    }
+}
+
+/// A brotli body that inflates to `inflated_bytes` of JSON-looking whitespace.
+pub fn bomb(inflated_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 1 << 16, 1, 22);
+        let _ = w.write_all(b"{\"events\": [");
+        let block = vec![b' '; 1 << 20];
+        let mut left = inflated_bytes;
+        while left > 0 {
+            let n = left.min(block.len());
+            let _ = w.write_all(&block[..n]);
+            left -= n;
+        }
+    }
+    out
+}
+
+/// Compresses a body; returns it and the `Content-Encoding` token.
+pub fn compress(body: &[u8], encoding: Encoding) -> (Vec<u8>, Option<&'static str>) {
+    match encoding {
+        Encoding::Identity => (body.to_vec(), None),
+        Encoding::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let _ = gz.write_all(body);
+            (gz.finish().unwrap_or_default(), Some("gzip"))
+        }
+        Encoding::Brotli => {
+            let mut out = Vec::new();
+            {
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                let _ = w.write_all(body);
+            }
+            (out, Some("br"))
+        }
+        Encoding::Zstd => (zstd::encode_all(body, 3).unwrap_or_default(), Some("zstd")),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
