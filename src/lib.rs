@@ -11,11 +11,17 @@
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
+pub mod api;
+pub mod app;
 pub mod calendar;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod fetch;
 pub mod market;
 pub mod metrics;
 pub mod run;
+pub mod scrape;
+pub mod serve;
 pub mod sim;
 pub mod telemetry;

@@ -1,0 +1,67 @@
+//! The HTTP API (`backstop serve`): routes, limits, request metrics and graceful shutdown.
+
+pub mod error;
+pub mod runs;
+pub mod scrape;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use error::ApiError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/health", get(runs::health))
+        .route("/scrape", post(scrape::scrape))
+        .route("/runs", get(runs::runs))
+        .route("/metrics", get(runs::metrics))
+        .fallback(|| async { ApiError::NotFound("no such route: see README.md for the API".into()) })
+        .layer(middleware::from_fn_with_state(app.clone(), count_requests))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+async fn count_requests(State(app): State<App>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await.into_response();
+    let status = response.status().as_u16().to_string();
+    app.metrics.inc("backstop_http_requests_total", &[("route", &route), ("status", &status)]);
+    response
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `grace`;
+/// runs still going after that are recorded as `abandoned`.
+pub async fn serve(app: App, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static, grace: Duration) -> std::io::Result<()> {
+    let ledger = app.ledger.clone();
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new requests; letting runs in flight finish");
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(signal);
+    let mut server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        ended = &mut server => return ended.map_err(std::io::Error::other)?,
+        _ = stopping_rx => {}
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined.map_err(std::io::Error::other)?,
+        Err(_) => {
+            let n = ledger.abandon_running(chrono::Utc::now()).unwrap_or(0);
+            tracing::warn!(abandoned = n, "grace period over: runs still going are recorded as abandoned");
+            Ok(())
+        }
+    }
+}

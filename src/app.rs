@@ -1,0 +1,73 @@
+//! The assembled service: configuration turned into the parts every mode shares.
+
+use std::sync::Arc;
+
+use crate::bettingpros::Upstream;
+use crate::config::Config;
+use crate::fetch::{Fetcher, RateLimits};
+use crate::ledger::Ledger;
+use crate::metrics::Metrics;
+use crate::notify::completion::Notifier;
+use crate::notify::pubsub::Publisher;
+use crate::scrape::inflight::Inflight;
+use crate::scrape::Scrapes;
+use crate::storage::{self, ObjectStore};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("could not open storage: {0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("could not open the run ledger: {0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("could not set up completion messages: {0}")]
+    Notify(String),
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub config: Arc<Config>,
+    pub scrapes: Scrapes,
+    pub inflight: Arc<Inflight>,
+    pub store: Arc<dyn ObjectStore>,
+    pub ledger: Arc<Ledger>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Opens storage and the ledger, marks runs a crash left `running` as `abandoned`.
+    pub async fn build(config: Config) -> Result<App, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let store = storage::open(&config.storage).await?;
+        let ledger = Arc::new(Ledger::open(&config.ledger_path)?);
+        let abandoned = ledger.abandon_running(chrono::Utc::now())?;
+        if abandoned > 0 {
+            tracing::warn!(abandoned, "runs left `running` by a stopped process are now recorded as abandoned");
+        }
+        let publisher = if config.pubsub.enabled {
+            Some(Publisher::new(config.pubsub.clone()).await.map_err(|e| StartError::Notify(e.to_string()))?)
+        } else {
+            None
+        };
+        let limits = Arc::new(RateLimits::new(config.fetch.rate_per_sec, config.fetch.burst));
+        let scrapes = Scrapes {
+            fetcher: Fetcher::new(config.fetch.clone(), limits, metrics.clone()),
+            upstream: Arc::new(Upstream::new(&config.upstream)),
+            store: store.clone(),
+            ledger: ledger.clone(),
+            notifier: Arc::new(Notifier::new(publisher)),
+            metrics: metrics.clone(),
+            run_deadline: config.run_deadline,
+        };
+        Ok(App {
+            config: Arc::new(config),
+            inflight: Arc::new(Inflight::new(scrapes.clone())),
+            scrapes,
+            store,
+            ledger,
+            metrics,
+        })
+    }
+}

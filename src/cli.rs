@@ -1,0 +1,177 @@
+//! The command line: `serve`, `scrape`, `runs`, `demo`. Thin: each command calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+use crate::calendar::GameDate;
+use crate::config::Config;
+use crate::market::MarketSelection;
+use crate::run::{RunStatus, Scraper, Trigger};
+use crate::scrape::{RunReport, ScrapeRequest};
+
+#[derive(Parser)]
+#[command(name = "backstop", version, about = "Keeps the BettingPros part of the NBA props pipeline from losing data")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API on $PORT (default 8080).
+    Serve,
+    /// Scrape one date now: `backstop scrape bp_player_props --date YESTERDAY --market all`.
+    Scrape {
+        /// bp_events or bp_player_props.
+        scraper: String,
+        /// YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
+        #[arg(long, default_value = "TODAY")]
+        date: String,
+        /// points, rebounds, assists, threes, steals, blocks or all (props only).
+        #[arg(long, default_value = "points")]
+        market: String,
+        /// Print the `/scrape` answer as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List runs from the ledger, newest first.
+    Runs {
+        #[arg(long)]
+        scraper: Option<String>,
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        market: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Offline: scrape a full synthetic game day from an in-process BettingPros (brotli, with
+    /// injected faults) into a local store, and print what was written.
+    Demo {
+        #[arg(long, default_value = "2026-01-14")]
+        date: String,
+        /// Where the local store and ledger go.
+        #[arg(long, default_value = "backstop-data/demo")]
+        out: PathBuf,
+    },
+}
+
+/// Exit codes: 0 success or no data; 1 failed; 2 partial; 3 bad input or configuration.
+pub async fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve => crate::serve::run().await,
+        Command::Scrape { scraper, date, market, json } => scrape(&scraper, &date, &market, json).await,
+        Command::Runs { scraper, date, market, status, limit, json } => {
+            runs(scraper, date, market, status, limit, json).await
+        }
+        Command::Demo { date, out } => crate::demo::run(&date, &out).await,
+    }
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("backstop: {msg}");
+    ExitCode::from(3)
+}
+
+async fn build() -> Result<App, ExitCode> {
+    let config = Config::from_env().map_err(usage)?;
+    App::build(config).await.map_err(usage)
+}
+
+async fn scrape(scraper: &str, date: &str, market: &str, json: bool) -> ExitCode {
+    let req = match parse_scrape(scraper, date, market) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    let app = match build().await {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let reports = app.scrapes.run(&req).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&crate::api::scrape::answer(req, &reports)).unwrap_or_default());
+    } else {
+        print_reports(&reports);
+    }
+    exit_code(&reports)
+}
+
+pub fn parse_scrape(scraper: &str, date: &str, market: &str) -> Result<ScrapeRequest, String> {
+    Ok(ScrapeRequest {
+        scraper: scraper.parse::<Scraper>().map_err(|e| e.to_string())?,
+        date: GameDate::resolve(date, chrono::Utc::now()).map_err(|e| e.to_string())?,
+        markets: market.parse::<MarketSelection>().map_err(|e| e.to_string())?,
+        trigger: Trigger::Cli,
+    })
+}
+
+pub fn print_reports(reports: &[RunReport]) {
+    for r in reports {
+        let market = r.market.map(|m| format!(" {m}")).unwrap_or_default();
+        let kind = r.error_kind.as_deref().map(|k| format!(" [{k}]")).unwrap_or_default();
+        println!("{} {}{} {}{}: {}", r.scraper, r.date, market, r.status, kind, r.message);
+        if let Some(name) = &r.object_name {
+            println!("    wrote {name}");
+        }
+    }
+}
+
+pub fn exit_code(reports: &[RunReport]) -> ExitCode {
+    let statuses: Vec<RunStatus> = reports.iter().map(|r| r.status).collect();
+    if statuses.is_empty() || statuses.iter().any(|s| matches!(s, RunStatus::Failed | RunStatus::Abandoned)) {
+        ExitCode::from(1)
+    } else if statuses.contains(&RunStatus::Partial) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn runs(
+    scraper: Option<String>,
+    date: Option<String>,
+    market: Option<String>,
+    status: Option<String>,
+    limit: u32,
+    json: bool,
+) -> ExitCode {
+    let mut q = std::collections::HashMap::new();
+    for (k, v) in [("scraper", scraper), ("date", date), ("market", market), ("status", status)] {
+        if let Some(v) = v {
+            q.insert(k.to_string(), v);
+        }
+    }
+    q.insert("limit".into(), limit.to_string());
+    let filter = match crate::api::runs::run_filter(&q) {
+        Ok(f) => f,
+        Err(crate::api::error::ApiError::BadRequest(e)) => return usage(e),
+        Err(_) => return usage("invalid filter"),
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let ledger = match crate::ledger::Ledger::open(&config.ledger_path) {
+        Ok(l) => l,
+        Err(e) => return usage(e),
+    };
+    let runs = match ledger.runs(&filter) {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
+    } else {
+        for r in &runs {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,196 @@
+//! A scrape run: composes fetch + bettingpros + storage + ledger + notify.
+//!
+//! Every run is recorded in the ledger when it starts and finalised when it ends, writes a
+//! file only after validating it, and announces itself with one completion message.
+
+mod events;
+mod props;
+pub mod report;
+pub mod inflight;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use crate::bettingpros::Upstream;
+use crate::calendar::{run_timestamp, GameDate};
+use crate::fetch::{FetchError, Fetcher};
+use crate::ledger::{Ledger, NewRun, RunCounts};
+use crate::market::{MarketSelection, MarketType};
+use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
+use crate::storage::ObjectStore;
+
+pub use report::RunReport;
+
+/// What to scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScrapeRequest {
+    pub scraper: Scraper,
+    pub date: GameDate,
+    /// Ignored by `bp_events`.
+    pub markets: MarketSelection,
+    pub trigger: Trigger,
+}
+
+/// Everything a run needs, shared by every run in the process.
+#[derive(Clone)]
+pub struct Scrapes {
+    pub fetcher: Fetcher,
+    pub upstream: Arc<Upstream>,
+    pub store: Arc<dyn ObjectStore>,
+    pub ledger: Arc<Ledger>,
+    pub notifier: Arc<Notifier>,
+    pub metrics: Arc<Metrics>,
+    pub run_deadline: Duration,
+}
+
+/// A run in progress: its identity and the bookkeeping shared by both scrapers.
+struct Run {
+    id: String,
+    scraper: Scraper,
+    date: GameDate,
+    market: Option<MarketType>,
+    trigger: Trigger,
+    started_at: chrono::DateTime<Utc>,
+    timestamp: String,
+    deadline: Instant,
+}
+
+impl Run {
+    fn context(&self) -> String {
+        match self.market {
+            Some(m) => format!("{} {} {} (run {})", self.scraper, self.date, m, self.id),
+            None => format!("{} {} (run {})", self.scraper, self.date, self.id),
+        }
+    }
+
+    fn report(&self, status: RunStatus, message: String) -> RunReport {
+        RunReport {
+            run_id: self.id.clone(),
+            scraper: self.scraper,
+            date: self.date,
+            market: self.market,
+            trigger: self.trigger,
+            started_at: self.started_at,
+            finished_at: Utc::now(),
+            timestamp: self.timestamp.clone(),
+            status,
+            message,
+            error_kind: None,
+            counts: RunCounts::default(),
+            event_ids: Vec::new(),
+            attempts: 0,
+            retries: 0,
+            bytes: 0,
+            object_name: None,
+            generation: None,
+            complete_file_url: None,
+        }
+    }
+
+    fn failed(&self, err: &FetchError, what: &str) -> RunReport {
+        let mut r = self.report(RunStatus::Failed, format!("{what}: {err}"));
+        r.error_kind = Some(err.kind());
+        r.attempts = err.attempts;
+        r.retries = err.attempts.saturating_sub(1);
+        r
+    }
+}
+
+impl Scrapes {
+    /// Runs a request: one report for `bp_events`, one per market for `bp_player_props`.
+    pub async fn run(&self, req: &ScrapeRequest) -> Vec<RunReport> {
+        match req.scraper {
+            Scraper::Events => vec![self.finish(events::run(self, self.begin(req, None)).await).await],
+            Scraper::PlayerProps => {
+                let markets = req.markets.markets();
+                let runs: Vec<Run> = markets.iter().map(|m| self.begin(req, Some(*m))).collect();
+                let day = props::fetch_events(self, &runs[0]).await;
+                let reports = join_all(runs.into_iter().map(|run| {
+                    let day = day.clone();
+                    async move { self.finish(props::run(self, run, day).await).await }
+                }))
+                .await;
+                reports
+            }
+        }
+    }
+
+    fn begin(&self, req: &ScrapeRequest, market: Option<MarketType>) -> Run {
+        let started_at = Utc::now();
+        let run = Run {
+            id: new_run_id(),
+            scraper: req.scraper,
+            date: req.date,
+            market,
+            trigger: req.trigger,
+            started_at,
+            timestamp: run_timestamp(started_at),
+            deadline: Instant::now() + self.run_deadline,
+        };
+        let new = NewRun {
+            run_id: run.id.clone(),
+            scraper: run.scraper,
+            game_date: run.date,
+            market,
+            trigger: run.trigger,
+            started_at,
+            opts: serde_json::json!({
+                "date": run.date.to_string(),
+                "market_type": market.map(|m| m.as_str()),
+            }),
+        };
+        if let Err(e) = self.ledger.start_run(&new) {
+            tracing::error!(run_id = %run.id, error = %e, "could not record the run's start in the ledger");
+        }
+        tracing::info!(run_id = %run.id, scraper = %run.scraper, game_date = %run.date,
+                       market = market.map(|m| m.as_str()), trigger = run.trigger.as_str(), "run started");
+        run
+    }
+
+    /// Records the end of a run, counts it, and sends its completion message.
+    async fn finish(&self, report: RunReport) -> RunReport {
+        if let Err(e) = self.ledger.finish_run(&report.run_id, &report.outcome()) {
+            tracing::error!(run_id = %report.run_id, error = %e, "could not record the run's end in the ledger");
+        }
+        let market = report.market.map(|m| m.as_str()).unwrap_or("");
+        let labels = [("scraper", report.scraper.name()), ("market", market), ("status", report.status.as_str())];
+        self.metrics.inc("backstop_runs_total", &labels);
+        if report.scraper == Scraper::PlayerProps && report.object_name.is_some() {
+            self.metrics.add("backstop_props_written_total", &[("market", market)], report.counts.props_written as f64);
+        }
+        if report.status == RunStatus::Success {
+            self.metrics.set(
+                "backstop_last_success_timestamp_seconds",
+                &[("scraper", report.scraper.name()), ("market", market)],
+                report.finished_at.timestamp() as f64,
+            );
+        }
+        let fields = (report.run_id.as_str(), report.scraper.name(), report.date.to_string());
+        match report.status {
+            RunStatus::Success | RunStatus::NoData => tracing::info!(
+                run_id = fields.0, scraper = fields.1, game_date = %fields.2, market,
+                status = report.status.as_str(), rows = report.row_count(), "{}", report.message),
+            _ => tracing::error!(
+                run_id = fields.0, scraper = fields.1, game_date = %fields.2, market,
+                status = report.status.as_str(), error_kind = report.error_kind.as_deref(), "{}", report.message),
+        }
+        let published = self.notifier.announce(&report).await;
+        if let Some(result) = published {
+            let (ok, err) = match &result {
+                Ok(_) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            };
+            if let Err(e) = self.ledger.record_publish(&report.run_id, ok, err.as_deref()) {
+                tracing::error!(run_id = %report.run_id, error = %e, "could not record the publish in the ledger");
+            }
+        }
+        report
+    }
+}
