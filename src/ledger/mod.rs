@@ -19,11 +19,16 @@
 //! - `schema`: tables, indexes and migrations.
 //! - `columns`: how typed values are written to and read from columns.
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
+//! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does.
+//! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2.
 
 mod columns;
+pub mod jobs;
 pub mod runs;
 mod schema;
 
+#[cfg(test)]
+mod jobs_tests;
 #[cfg(test)]
 mod runs_tests;
 
@@ -36,6 +41,9 @@ use rusqlite::Connection;
 
 use crate::run::RunStatus;
 
+pub use jobs::{
+    ActionKind, ActionRecord, ActionState, FileSendRecord, FileSendState, JobRecord, NewAction,
+};
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
 
 /// How long a statement waits for another connection's lock before failing.
@@ -145,7 +153,10 @@ impl LedgerError {
 
     /// True when the thing asked for does not exist (an HTTP 404, not a 500).
     pub fn is_not_found(&self) -> bool {
-        matches!(self.problem, LedgerProblem::NoSuchRun)
+        matches!(
+            self.problem,
+            LedgerProblem::NoSuchRun | LedgerProblem::NoSuchJob | LedgerProblem::NoSuchFileSend
+        )
     }
 }
 
@@ -165,6 +176,18 @@ pub enum LedgerProblem {
     DuplicateRun,
     #[error("the run already finished as {0}")]
     AlreadyFinished(RunStatus),
+    #[error("no such job")]
+    NoSuchJob,
+    #[error("the job already finished as {0}")]
+    JobFinished(String),
+    #[error("the job has no action {0}")]
+    NoSuchAction(u32),
+    #[error("action {seq} is already {state}, which is final")]
+    ActionFinal { seq: u32, state: ActionState },
+    #[error("no delivery is recorded for this file")]
+    NoSuchFileSend,
+    #[error("the file is already confirmed as delivered; a delivery is never released")]
+    AlreadySent,
     #[error("{0}")]
     Invalid(String),
 }
