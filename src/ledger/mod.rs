@@ -19,10 +19,12 @@
 //! - `schema`: tables, indexes and migrations.
 //! - `columns`: how typed values are written to and read from columns.
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
+//! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
 //! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does.
 //! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2.
 
 mod columns;
+pub mod export;
 pub mod jobs;
 pub mod runs;
 mod schema;
@@ -41,6 +43,7 @@ use rusqlite::Connection;
 
 use crate::run::RunStatus;
 
+pub use export::execution_log_row;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, FileSendRecord, FileSendState, JobRecord, NewAction,
 };
