@@ -8,6 +8,8 @@
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
 //!   retries, shared rate limiting. Knows HTTP, not BettingPros.
 //! - [`run`]: scrapers, run statuses and triggers.
+//! - [`ledger`]: the embedded SQLite record of runs, recovery jobs and file deliveries, and
+//!   its mapping onto the pipeline's execution log.
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod fetch;
+pub mod ledger;
 pub mod market;
 pub mod metrics;
 pub mod run;

@@ -1,0 +1,130 @@
+//! The never-twice guard: a stored file is handed to Phase 2 by a recovery at most once.
+//!
+//! Phase 2 appends rows every time it is given a file, so a file sent twice is loaded twice.
+//! Sending twice is worse than sending late; the ledger therefore writes *before* sending:
+//!
+//! 1. [`Ledger::claim_file_send`]: an insert guarded by the object name's primary key. `false`
+//!    means some job already claimed or sent this file: do not send it (skip the action).
+//! 2. Send.
+//! 3. On a 2xx answer, [`Ledger::confirm_file_sent`]. When the downstream certainly did not load
+//!    the file (a 4xx refusal, a connection that never opened, a 500 "processing error" that
+//!    Phase 2 itself asks to be retried), [`Ledger::release_file_send`], so a later job may try.
+//!    When the answer is unknown (a timeout or reset after the body went out) leave the claim.
+//!
+//! A claim left `claimed` by a crash is *unconfirmed*: see the crash table in [`super`].
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::names::FileSendState;
+use super::still_running;
+use crate::ledger::columns::{RowExt, Time};
+use crate::ledger::{all_rows, Doing, Ledger, LedgerError, LedgerProblem};
+
+/// The delivery record of one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSendRecord {
+    pub object_name: String,
+    /// The job that claimed it.
+    pub job_id: String,
+    /// `claimed` (sent or about to be, answer not yet recorded: unconfirmed) or `sent`.
+    pub state: FileSendState,
+    pub claimed_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl Ledger {
+    /// The never-twice guard: records that `object_name` is being delivered by `job_id`.
+    /// Returns `false`, recording nothing, if it was already claimed or sent by any job.
+    pub fn claim_file_send(
+        &self,
+        object_name: &str,
+        job_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LedgerError> {
+        let doing = || format!("claiming {object_name} for job {job_id}");
+        let conn = self.conn();
+        still_running(&conn, job_id).doing(doing)?;
+        let inserted = conn
+            .execute(
+                "INSERT INTO file_sends (object_name, job_id, state, claimed_at)
+                 VALUES (?1, ?2, 'claimed', ?3)
+                 ON CONFLICT (object_name) DO NOTHING",
+                params![object_name, job_id, Time(now)],
+            )
+            .doing(doing)?;
+        Ok(inserted == 1)
+    }
+
+    /// Records that the downstream answered 2xx for a claimed file. Confirming twice is fine.
+    pub fn confirm_file_sent(
+        &self,
+        object_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let doing = || format!("confirming the delivery of {object_name}");
+        let conn = self.conn();
+        let n = conn
+            .execute(
+                "UPDATE file_sends SET state = 'sent', sent_at = ?2
+                 WHERE object_name = ?1 AND state = 'claimed'",
+                params![object_name, Time(now)],
+            )
+            .doing(doing)?;
+        match (n, file_send(&conn, object_name).doing(doing)?) {
+            (1, _) | (_, Some(_)) => Ok(()),
+            (_, None) => Err(LedgerError::new(doing(), LedgerProblem::NoSuchFileSend)),
+        }
+    }
+
+    /// Drops a claim whose file the downstream certainly did not load, so a later job may send
+    /// it. A confirmed delivery is never released.
+    pub fn release_file_send(&self, object_name: &str) -> Result<(), LedgerError> {
+        let doing = || format!("releasing the claim on {object_name}");
+        let conn = self.conn();
+        let n = conn
+            .execute(
+                "DELETE FROM file_sends WHERE object_name = ?1 AND state = 'claimed'",
+                [object_name],
+            )
+            .doing(doing)?;
+        match (n, file_send(&conn, object_name).doing(doing)?) {
+            (1, _) => Ok(()),
+            (_, Some(_)) => Err(LedgerError::new(doing(), LedgerProblem::AlreadySent)),
+            (_, None) => Err(LedgerError::new(doing(), LedgerProblem::NoSuchFileSend)),
+        }
+    }
+
+    /// The delivery record of one object, if any job ever claimed it.
+    pub fn file_send(&self, object_name: &str) -> Result<Option<FileSendRecord>, LedgerError> {
+        file_send(&self.conn(), object_name)
+            .doing(|| format!("reading the delivery record of {object_name}"))
+    }
+
+    /// Claims never confirmed: the file may or may not have been loaded. For a person to decide.
+    pub fn unconfirmed_file_sends(&self) -> Result<Vec<FileSendRecord>, LedgerError> {
+        let doing = || "listing unconfirmed file deliveries".to_string();
+        let sql = "SELECT * FROM file_sends WHERE state = 'claimed' ORDER BY claimed_at, rowid";
+        all_rows(&self.conn(), sql, [], file_send_from_row).doing(doing)
+    }
+}
+
+fn file_send(conn: &Connection, object_name: &str) -> rusqlite::Result<Option<FileSendRecord>> {
+    conn.query_row(
+        "SELECT * FROM file_sends WHERE object_name = ?1",
+        [object_name],
+        file_send_from_row,
+    )
+    .optional()
+}
+
+fn file_send_from_row(r: &Row<'_>) -> rusqlite::Result<FileSendRecord> {
+    Ok(FileSendRecord {
+        object_name: r.get("object_name")?,
+        job_id: r.get("job_id")?,
+        state: r.parsed("state")?,
+        claimed_at: r.time("claimed_at")?,
+        sent_at: r.time_opt("sent_at")?,
+    })
+}

@@ -1,0 +1,390 @@
+//! Runs in the ledger: one row per scrape run, written when it starts and when it finishes.
+//!
+//! A run is inserted as `running` before any work, so a process that dies mid-run leaves a
+//! trace; [`Ledger::abandon_running`] turns such rows into `abandoned` at the next start. A
+//! finished row's counts are all numbers (zero stays 0); an abandoned row's are NULL (unknown).
+//! The game date is always the date that was asked for, whatever the outcome.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+
+use super::columns::{Count, Json, RowExt, Time};
+use super::{all_rows, constraint_code, Doing, Ledger, LedgerError, LedgerProblem};
+use crate::calendar::GameDate;
+use crate::market::MarketType;
+use crate::run::{RunStatus, Scraper, Trigger};
+
+/// A run about to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub run_id: String,
+    pub scraper: Scraper,
+    pub game_date: GameDate,
+    /// `None` for the events scraper.
+    pub market: Option<MarketType>,
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+    /// The options the run was asked with, kept as given.
+    pub opts: serde_json::Value,
+}
+
+/// What a run counted. `None` only where the count is truly unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    /// Events on the date (unknown when the events call failed).
+    pub events: Option<u64>,
+    /// The source's `total_items`, when it declared one.
+    pub offers_declared: Option<u64>,
+    pub offers_received: u64,
+    pub props_written: u64,
+    pub players: u64,
+    pub failed_offers: u64,
+    pub dropped_lines: u64,
+    pub pages_fetched: u32,
+    pub pages_total: Option<u32>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub finished_at: DateTime<Utc>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub counts: RunCounts,
+    pub attempts: u32,
+    pub retries: u32,
+    pub bytes: u64,
+    pub object_name: Option<String>,
+    pub generation: Option<i64>,
+    /// Which network routes the attempts used.
+    pub routes: Option<String>,
+}
+
+/// One row of the `runs` table, typed. Serialises for the HTTP API: statuses as `"success"`,
+/// dates as `YYYY-MM-DD`, times as RFC 3339, NULL as `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// The `id` column.
+    pub run_id: String,
+    pub scraper: Scraper,
+    pub game_date: GameDate,
+    pub market: Option<MarketType>,
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `finished_at - started_at`; `None` while running.
+    pub duration_seconds: Option<f64>,
+    pub status: RunStatus,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub events: Option<u64>,
+    pub offers_declared: Option<u64>,
+    pub offers_received: Option<u64>,
+    pub props_written: Option<u64>,
+    pub players: Option<u64>,
+    pub failed_offers: Option<u64>,
+    pub dropped_lines: Option<u64>,
+    pub pages_fetched: Option<u32>,
+    pub pages_total: Option<u32>,
+    pub attempts: Option<u32>,
+    pub retries: Option<u32>,
+    pub bytes: Option<u64>,
+    pub object_name: Option<String>,
+    pub generation: Option<i64>,
+    /// `None` until publishing was tried, then whether the completion message went out.
+    pub published: Option<bool>,
+    pub publish_error: Option<String>,
+    pub routes: Option<String>,
+    pub opts: serde_json::Value,
+}
+
+impl RunRecord {
+    /// The counts, when the run finished with them known (not running, not abandoned).
+    pub fn counts(&self) -> Option<RunCounts> {
+        Some(RunCounts {
+            events: self.events,
+            offers_declared: self.offers_declared,
+            offers_received: self.offers_received?,
+            props_written: self.props_written?,
+            players: self.players?,
+            failed_offers: self.failed_offers?,
+            dropped_lines: self.dropped_lines?,
+            pages_fetched: self.pages_fetched?,
+            pages_total: self.pages_total,
+        })
+    }
+}
+
+/// Which runs to list. `limit` 0 means the default (100); more than 1000 is cut to 1000.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    pub scraper: Option<Scraper>,
+    pub game_date: Option<GameDate>,
+    pub market: Option<MarketType>,
+    pub status: Option<RunStatus>,
+    pub limit: u32,
+}
+
+impl RunFilter {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The limit actually applied.
+    pub fn effective_limit(&self) -> u32 {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+const RUN_COLUMNS: &str = r#"id, scraper, game_date, market, "trigger", started_at, finished_at,
+    status, error_kind, error_message, events, offers_declared, offers_received, props_written,
+    players, failed_offers, dropped_lines, pages_fetched, pages_total, attempts, retries, bytes,
+    object_name, generation, published, publish_error, routes, opts"#;
+
+const ABANDONED_MESSAGE: &str =
+    "the process stopped before the run finished; its counts and output are unknown";
+
+impl Ledger {
+    /// Marks every run left `running` (by a process that died) as `abandoned`, with unknown
+    /// counts. Call once at start-up, before any run starts. Returns how many were found.
+    pub fn abandon_running(&self, now: DateTime<Utc>) -> Result<u64, LedgerError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ?1,
+                     error_kind = 'abandoned', error_message = ?2
+                 WHERE status = 'running'",
+                params![Time(now), ABANDONED_MESSAGE],
+            )
+            .doing(|| "abandoning runs left running".into())?;
+        Ok(n as u64)
+    }
+
+    /// Records that a run has started (status `running`).
+    pub fn start_run(&self, run: &NewRun) -> Result<(), LedgerError> {
+        let doing = || format!("starting run {}", run.run_id);
+        self.conn()
+            .execute(
+                r#"INSERT INTO runs (id, scraper, game_date, market, "trigger", started_at, status, opts)
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)"#,
+                params![
+                    run.run_id,
+                    run.scraper.name(),
+                    run.game_date.to_string(),
+                    run.market.map(MarketType::as_str),
+                    run.trigger.as_str(),
+                    Time(run.started_at),
+                    Json(&run.opts),
+                ],
+            )
+            .map_err(|e| match constraint_code(&e) {
+                Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => LedgerProblem::DuplicateRun,
+                _ => LedgerProblem::Sqlite(e),
+            })
+            .doing(doing)?;
+        Ok(())
+    }
+
+    /// Records how a run ended. Fails if the run is unknown or has already finished (a second
+    /// finish would overwrite the first record).
+    pub fn finish_run(&self, run_id: &str, outcome: &RunOutcome) -> Result<(), LedgerError> {
+        let doing = || format!("finishing run {run_id}");
+        if outcome.status == RunStatus::Running {
+            return Err(LedgerError::new(
+                doing(),
+                LedgerProblem::Invalid("a run cannot finish as running".into()),
+            ));
+        }
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .doing(doing)?;
+        let status: Option<RunStatus> = tx
+            .query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| {
+                r.parsed("status")
+            })
+            .optional()
+            .doing(doing)?;
+        match status {
+            None => return Err(LedgerError::new(doing(), LedgerProblem::NoSuchRun)),
+            Some(RunStatus::Running) => {}
+            Some(done) => {
+                return Err(LedgerError::new(
+                    doing(),
+                    LedgerProblem::AlreadyFinished(done),
+                ))
+            }
+        }
+        let c = &outcome.counts;
+        tx.execute(
+            "UPDATE runs SET status = ?2, finished_at = ?3, error_kind = ?4, error_message = ?5,
+                 events = ?6, offers_declared = ?7, offers_received = ?8, props_written = ?9,
+                 players = ?10, failed_offers = ?11, dropped_lines = ?12, pages_fetched = ?13,
+                 pages_total = ?14, attempts = ?15, retries = ?16, bytes = ?17,
+                 object_name = ?18, generation = ?19, routes = ?20
+             WHERE id = ?1",
+            params![
+                run_id,
+                outcome.status.as_str(),
+                Time(outcome.finished_at),
+                outcome.error_kind,
+                outcome.error_message,
+                c.events.map(Count),
+                c.offers_declared.map(Count),
+                Count(c.offers_received),
+                Count(c.props_written),
+                Count(c.players),
+                Count(c.failed_offers),
+                Count(c.dropped_lines),
+                c.pages_fetched,
+                c.pages_total,
+                outcome.attempts,
+                outcome.retries,
+                Count(outcome.bytes),
+                outcome.object_name,
+                outcome.generation,
+                outcome.routes,
+            ],
+        )
+        .doing(doing)?;
+        tx.commit().doing(doing)
+    }
+
+    /// Records whether the completion message went out. Once a message went out the run stays
+    /// `published` (Pub/Sub cannot take it back); a later attempt's error is still recorded.
+    pub fn record_publish(
+        &self,
+        run_id: &str,
+        published: bool,
+        error: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE runs SET published = CASE WHEN published = 1 THEN 1 ELSE ?2 END,
+                     publish_error = ?3
+                 WHERE id = ?1",
+                params![run_id, published, error],
+            )
+            .doing(|| format!("recording the publish of run {run_id}"))?;
+        if n == 0 {
+            return Err(LedgerError::new(
+                format!("recording the publish of run {run_id}"),
+                LedgerProblem::NoSuchRun,
+            ));
+        }
+        Ok(())
+    }
+
+    /// One run by id.
+    pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, LedgerError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [run_id],
+                run_from_row,
+            )
+            .optional()
+            .doing(|| format!("reading run {run_id}"))
+    }
+
+    /// Runs matching the filter, newest first.
+    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
+        let mut clauses = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let mut add = |clause: &str, value: String| {
+            values.push(Value::Text(value));
+            clauses.push(format!("{clause} = ?{}", values.len()));
+        };
+        if let Some(s) = filter.scraper {
+            add("scraper", s.name().into());
+        }
+        if let Some(d) = filter.game_date {
+            add("game_date", d.to_string());
+        }
+        if let Some(m) = filter.market {
+            add("market", m.as_str().into());
+        }
+        if let Some(s) = filter.status {
+            add("status", s.as_str().into());
+        }
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        values.push(Value::Integer(filter.effective_limit().into()));
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs {filter_sql}
+             ORDER BY started_at DESC, rowid DESC LIMIT ?{}",
+            values.len()
+        );
+        let doing = || "listing runs".to_string();
+        all_rows(&self.conn(), &sql, params_from_iter(values), run_from_row).doing(doing)
+    }
+
+    /// For gap reports: the latest run (by start) per (game date, scraper, market) with
+    /// `from <= game_date <= to`, whatever its status, ordered by date, scraper, market.
+    pub fn last_runs(&self, from: GameDate, to: GameDate) -> Result<Vec<RunRecord>, LedgerError> {
+        let doing = || format!("reading the last runs from {from} to {to}");
+        if from > to {
+            return Err(LedgerError::new(
+                doing(),
+                LedgerProblem::Invalid("the range ends before it starts".into()),
+            ));
+        }
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM (
+                 SELECT *, ROW_NUMBER() OVER (
+                     PARTITION BY game_date, scraper, market
+                     ORDER BY started_at DESC, rowid DESC) AS latest
+                 FROM runs WHERE game_date BETWEEN ?1 AND ?2)
+             WHERE latest = 1
+             ORDER BY game_date, scraper, market"
+        );
+        let range = [from.to_string(), to.to_string()];
+        all_rows(&self.conn(), &sql, range, run_from_row).doing(doing)
+    }
+}
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let started_at = row.time("started_at")?;
+    let finished_at = row.time_opt("finished_at")?;
+    Ok(RunRecord {
+        run_id: row.get("id")?,
+        scraper: row.parsed("scraper")?,
+        game_date: row.parsed("game_date")?,
+        market: row.parsed_opt("market")?,
+        trigger: row.parsed("trigger")?,
+        started_at,
+        finished_at,
+        duration_seconds: finished_at
+            .map(|f| (f - started_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6),
+        status: row.parsed("status")?,
+        error_kind: row.get("error_kind")?,
+        error_message: row.get("error_message")?,
+        events: row.count("events")?,
+        offers_declared: row.count("offers_declared")?,
+        offers_received: row.count("offers_received")?,
+        props_written: row.count("props_written")?,
+        players: row.count("players")?,
+        failed_offers: row.count("failed_offers")?,
+        dropped_lines: row.count("dropped_lines")?,
+        pages_fetched: row.get("pages_fetched")?,
+        pages_total: row.get("pages_total")?,
+        attempts: row.get("attempts")?,
+        retries: row.get("retries")?,
+        bytes: row.count("bytes")?,
+        object_name: row.get("object_name")?,
+        generation: row.get("generation")?,
+        published: row.get("published")?,
+        publish_error: row.get("publish_error")?,
+        routes: row.get("routes")?,
+        opts: row.json("opts")?,
+    })
+}

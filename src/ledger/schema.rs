@@ -1,0 +1,120 @@
+//! The ledger's tables and indexes, and the migrations that bring any older file up to date.
+//!
+//! `MIGRATIONS[i]` takes a database from version `i` to `i + 1`; the version lives in
+//! `PRAGMA user_version`. Migrations only ever append: a released one is never edited.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::LedgerProblem;
+
+const V1: &str = r#"
+CREATE TABLE runs (
+    id              TEXT PRIMARY KEY,
+    scraper         TEXT NOT NULL,
+    game_date       TEXT NOT NULL,
+    market          TEXT,
+    "trigger"       TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    status          TEXT NOT NULL CHECK (status IN
+                        ('running', 'success', 'partial', 'no_data', 'failed', 'abandoned')),
+    error_kind      TEXT,
+    error_message   TEXT,
+    events          INTEGER,
+    offers_declared INTEGER,
+    offers_received INTEGER,
+    props_written   INTEGER,
+    players         INTEGER,
+    failed_offers   INTEGER,
+    dropped_lines   INTEGER,
+    pages_fetched   INTEGER,
+    pages_total     INTEGER,
+    attempts        INTEGER,
+    retries         INTEGER,
+    bytes           INTEGER,
+    object_name     TEXT,
+    generation      INTEGER,
+    published       INTEGER CHECK (published IN (0, 1)),
+    publish_error   TEXT,
+    routes          TEXT,
+    opts            TEXT NOT NULL,
+    -- Only a running run has no end.
+    CHECK ((status = 'running') = (finished_at IS NULL)),
+    -- A finished run's known counts are numbers: 0 is 0, never NULL. Only an abandoned run,
+    -- whose counts nobody knows, keeps NULL.
+    CHECK (status IN ('running', 'abandoned') OR (
+        offers_received IS NOT NULL AND props_written IS NOT NULL AND players IS NOT NULL
+        AND failed_offers IS NOT NULL AND dropped_lines IS NOT NULL
+        AND pages_fetched IS NOT NULL AND attempts IS NOT NULL AND retries IS NOT NULL
+        AND bytes IS NOT NULL))
+);
+CREATE INDEX runs_by_started ON runs (started_at);
+CREATE INDEX runs_by_date ON runs (game_date, scraper, market, started_at);
+CREATE INDEX runs_by_scraper ON runs (scraper, started_at);
+CREATE INDEX runs_by_status ON runs (status, started_at);
+
+CREATE TABLE jobs (
+    id              TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    created_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    state           TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    request         TEXT NOT NULL,
+    CHECK ((state = 'running') = (finished_at IS NULL))
+);
+CREATE INDEX jobs_by_state ON jobs (state, created_at);
+
+CREATE TABLE job_actions (
+    job_id      TEXT NOT NULL REFERENCES jobs (id),
+    seq         INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('scrape', 'send_file')),
+    game_date   TEXT NOT NULL,
+    market      TEXT NOT NULL,
+    object_name TEXT,
+    reason      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed', 'skipped')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    detail      TEXT,
+    run_id      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq),
+    CHECK ((kind = 'send_file') = (object_name IS NOT NULL))
+);
+
+-- The never-twice guard: one row per object ever handed to Phase 2 by a recovery.
+CREATE TABLE file_sends (
+    object_name TEXT PRIMARY KEY,
+    job_id      TEXT NOT NULL REFERENCES jobs (id),
+    state       TEXT NOT NULL CHECK (state IN ('claimed', 'sent')),
+    claimed_at  TEXT NOT NULL,
+    sent_at     TEXT,
+    CHECK ((state = 'sent') = (sent_at IS NOT NULL))
+);
+CREATE INDEX file_sends_by_state ON file_sends (state, claimed_at);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`] in one transaction, or refuses a newer one.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(LedgerProblem::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for sql in &MIGRATIONS[found.max(0) as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
