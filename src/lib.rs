@@ -7,10 +7,13 @@
 //! - [`market`]: the six prop markets and their BettingPros ids.
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
 //!   retries, shared rate limiting. Knows HTTP, not BettingPros.
+//! - [`bettingpros`]: BettingPros v3 requests, payload parsing, and the transform to the raw
+//!   events and props files (pure: no I/O).
 //! - [`run`]: scrapers, run statuses and triggers.
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
+pub mod bettingpros;
 pub mod calendar;
 pub mod config;
 pub mod fetch;
