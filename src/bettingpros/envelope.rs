@@ -64,6 +64,12 @@ impl<'a> Envelope<'a> {
             .ok_or_else(|| self.wrong(field, "is not a count"))
     }
 
+    pub fn list(&self, field: &str) -> Result<&'a Vec<Value>, PayloadError> {
+        self.get(field)?
+            .as_array()
+            .ok_or_else(|| self.wrong(field, "is not a list"))
+    }
+
     fn expect_text(&self, field: &str, expected: &str) -> Result<(), PayloadError> {
         if self.text(field)? == expected {
             Ok(())

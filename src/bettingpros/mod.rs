@@ -4,10 +4,17 @@
 //! the JSON that comes back into the files of CONTRACTS.md §2. Nothing here does I/O.
 //!
 //! - [`events`]: the `/events` answer and the events file.
+//! - [`offers`]: one `/offers` page and its pagination.
+//! - [`props`]: offers → props: which offers and lines Phase 2 can load.
+//! - [`props_file`](mod@props_file): the props file, the rows it yields, and its checks
+//!   before a write.
 //! - `envelope`: what both files share, and its checks.
 
 mod envelope;
 pub mod events;
+pub mod offers;
+pub mod props;
+pub mod props_file;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, USER_AGENT};
 use reqwest::Url;
@@ -20,6 +27,9 @@ use crate::fetch::{Class, Failure, FetchError, FetchRequest};
 use crate::market::MarketType;
 
 pub use events::{events_file, parse_events, validate_events_file, EventsAnswer};
+pub use offers::{parse_offers_page, OffersPage};
+pub use props::{book_name, transform_offers, Transformed};
+pub use props_file::{props_file, rows_in_props_file, validate_props_file, PropsFileInput};
 
 /// Offers per page: the most the API gives.
 pub const LIMIT: u32 = 10;
