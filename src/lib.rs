@@ -10,6 +10,7 @@
 //! - [`bettingpros`]: BettingPros v3 requests, payload parsing, and the transform to the raw
 //!   events and props files (pure: no I/O).
 //! - [`run`]: scrapers, run statuses and triggers.
+//! - [`sim`]: a local BettingPros for tests, demos and benchmarks (synthetic catalogue).
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
@@ -20,4 +21,5 @@ pub mod fetch;
 pub mod market;
 pub mod metrics;
 pub mod run;
+pub mod sim;
 pub mod telemetry;
