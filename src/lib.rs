@@ -3,28 +3,39 @@
 //! # Layout
 //!
 //! - [`config`]: typed settings read once from the environment, validated at start-up.
-//! - [`calendar`]: game dates (US Eastern) and run timestamps.
-//! - [`market`]: the six prop markets and their BettingPros ids.
+//! - [`calendar`], [`market`], [`run`]: the vocabulary — game dates (US Eastern), the six
+//!   markets, scrapers, run statuses and triggers.
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
 //!   retries, shared rate limiting. Knows HTTP, not BettingPros.
-//! - [`run`]: scrapers, run statuses and triggers.
+//! - [`bettingpros`]: request builders, payload parsing, and the transform to the raw files
+//!   Phase 2 reads, with their validation.
+//! - [`storage`]: the object-store trait (Cloud Storage, local directory) and the object names.
 //! - [`ledger`]: the embedded SQLite record of runs, recovery jobs and file deliveries, and
 //!   its mapping onto the pipeline's execution log.
-//! - [`metrics`]: process-wide counters rendered as Prometheus text.
-//! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
+//! - [`notify`]: completion messages on Pub/Sub.
+//! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
+//! - [`gaps`]: lost-date detection: evidence and the verdict table.
+//! - [`api`], [`serve`], [`cli`], [`demo`]: the ways in — HTTP, command line, offline demo.
+//! - [`app`]: configuration turned into the shared parts.
+//! - [`sim`]: a local BettingPros for tests, demos and benchmarks.
+//! - [`metrics`], [`telemetry`]: Prometheus counters and logs.
 
 pub mod api;
 pub mod app;
+pub mod bettingpros;
 pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod fetch;
+pub mod gaps;
 pub mod ledger;
 pub mod market;
 pub mod metrics;
+pub mod notify;
 pub mod run;
 pub mod scrape;
 pub mod serve;
 pub mod sim;
+pub mod storage;
 pub mod telemetry;

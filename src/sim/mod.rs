@@ -1,4 +1,4 @@
-//! A local BettingPros that speaks the real protocol: fixture catalogue and HTTP server.
+//! A local BettingPros that speaks the real protocol: fixture catalogue, faults and HTTP server.
 pub mod catalogue;
 pub mod faults;
 pub mod server;
