@@ -88,6 +88,13 @@ pub struct Config {
     pub fetch: FetchSettings,
     /// Bound on a whole run (all its requests and retries), outside the retry loop.
     pub run_deadline: Duration,
+    pub storage: crate::storage::StorageLocation,
+    /// The SQLite file of the run ledger.
+    pub ledger_path: PathBuf,
+    pub pubsub: crate::notify::pubsub::PubSubSettings,
+    pub port: u16,
+    /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
+    pub shutdown_grace: Duration,
 }
 
 /// Reads variables from a map (tests) or the process environment.
@@ -202,6 +209,7 @@ impl Config {
                 reason: "must start with http:// or https://".into(),
             });
         }
+        let storage = crate::storage::StorageLocation::from_vars(vars)?;
         Ok(Config {
             upstream: UpstreamSettings {
                 base_url: base_url.trim_end_matches('/').to_string(),
@@ -209,7 +217,20 @@ impl Config {
             },
             fetch,
             run_deadline: secs_f64(vars.positive_f64("BACKSTOP_RUN_DEADLINE_SECS", 280.0)?),
+            ledger_path: vars.path("BACKSTOP_LEDGER").unwrap_or_else(|| default_ledger(&storage)),
+            storage,
+            pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars)?,
+            port: vars.parse("PORT", 8080)?,
+            shutdown_grace: secs_f64(vars.positive_f64("BACKSTOP_SHUTDOWN_GRACE_SECS", 8.0)?),
         })
+    }
+}
+
+/// Beside the local store; in the working directory when the store is a bucket.
+fn default_ledger(storage: &crate::storage::StorageLocation) -> PathBuf {
+    match storage {
+        crate::storage::StorageLocation::Local(dir) => dir.join("ledger.db"),
+        _ => PathBuf::from("backstop-ledger.db"),
     }
 }
 
