@@ -11,6 +11,7 @@
 //! - [`run`]: scrapers, run statuses and triggers.
 //! - [`storage`]: where raw files go: the create-only object-store trait, Cloud Storage and
 //!   local-directory implementations, and `StorageKey`, which owns every object path.
+//! - [`notify`]: completion messages to Pub/Sub for Phase 2.
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
@@ -20,6 +21,7 @@ pub mod fetch;
 pub mod google;
 pub mod market;
 pub mod metrics;
+pub mod notify;
 pub mod run;
 pub mod storage;
 pub mod telemetry;
