@@ -1,0 +1,5 @@
+//! The one integration-test binary: each module below is one area, sharing `support`.
+
+mod pubsub;
+mod storage;
+mod support;
