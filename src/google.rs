@@ -12,7 +12,8 @@ use backon::{ExponentialBuilder, Retryable};
 pub struct RetrySettings {
     /// Attempts per call, the first one included.
     pub max_attempts: u32,
-    /// Ceiling of the first backoff; it doubles per retry up to `max_delay` (full jitter).
+    /// The first backoff; it doubles per retry up to `max_delay`, and each wait adds up to as
+    /// much again at random (backon's jitter).
     pub base: Duration,
     pub max_delay: Duration,
     /// One attempt: request and whole answer.
@@ -145,7 +146,7 @@ where
     .when(|f: &CallFailure| f.transient)
     .notify(|f: &CallFailure, wait: Duration| {
         tracing::warn!(
-            target_call = what, attempt = attempts.load(Ordering::SeqCst), status = f.status,
+            call = what, attempt = attempts.load(Ordering::SeqCst), status = f.status,
             detail = %f.detail, wait_ms = wait.as_millis() as u64,
             "{what}: attempt failed, retrying"
         );

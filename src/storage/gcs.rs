@@ -4,9 +4,12 @@
 //! [`PutOutcome::AlreadyExists`]); fake-gcs-server enforces that precondition on multipart
 //! uploads only. Each call is one or more attempts, each under its own timeout; transient
 //! failures (5xx, 408, 429, transport errors, timeouts) are retried with jittered exponential
-//! backoff, permanent ones (400, 401, 403, 404) are not.
+//! backoff, permanent ones (400, 401, 403, 404) are not. A retried upload that meets 412
+//! compares the stored bytes with its own, so a write whose answer was lost still counts as
+//! `Created`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -84,6 +87,38 @@ impl GcsStore {
         self
     }
 
+    /// A retried upload that met 412 may have met its own earlier attempt, which landed
+    /// although its answer was lost. The same bytes there mean the write is ours.
+    async fn settle_retried_put(&self, name: &str, body: &[u8]) -> PutOutcome {
+        let request = GetObjectRequest {
+            bucket: self.bucket.clone(),
+            object: name.to_string(),
+            ..Default::default()
+        };
+        let whole = Range::default();
+        let stored = async {
+            let meta = self
+                .call("put", name, || self.client.get_object(&request))
+                .await?;
+            let pinned = GetObjectRequest {
+                generation: Some(meta.generation),
+                ..request.clone()
+            };
+            let bytes = self
+                .call("put", name, || self.client.download_object(&pinned, &whole))
+                .await?;
+            Ok::<_, StorageError>((meta.generation, bytes))
+        };
+        match stored.await {
+            Ok((generation, bytes)) if bytes == body => PutOutcome::Created { generation },
+            Ok(_) => PutOutcome::AlreadyExists,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not tell whether the existing object is our own retried write");
+                PutOutcome::AlreadyExists
+            }
+        }
+    }
+
     /// Runs `call` with per-attempt timeouts and retries of transient failures.
     async fn call<T, F, Fut>(
         &self,
@@ -135,20 +170,29 @@ impl ObjectStore for GcsStore {
             content_type: Some(content_type.to_string()),
             ..Default::default()
         }));
-        self.call("put", name, || async {
-            match self
-                .client
-                .upload_object(&request, body.clone(), &upload)
-                .await
-            {
-                Ok(object) => Ok(PutOutcome::Created {
-                    generation: object.generation,
-                }),
-                Err(e) if status_of(&e) == Some(412) => Ok(PutOutcome::AlreadyExists),
-                Err(e) => Err(e),
-            }
-        })
-        .await
+        let tries = AtomicU32::new(0);
+        let outcome = self
+            .call("put", name, || {
+                tries.fetch_add(1, Ordering::SeqCst);
+                async {
+                    match self
+                        .client
+                        .upload_object(&request, body.clone(), &upload)
+                        .await
+                    {
+                        Ok(object) => Ok(PutOutcome::Created {
+                            generation: object.generation,
+                        }),
+                        Err(e) if status_of(&e) == Some(412) => Ok(PutOutcome::AlreadyExists),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .await?;
+        if outcome == PutOutcome::AlreadyExists && tries.load(Ordering::SeqCst) > 1 {
+            return Ok(self.settle_retried_put(name, &body).await);
+        }
+        Ok(outcome)
     }
 
     async fn get(&self, name: &str) -> Result<Vec<u8>, StorageError> {

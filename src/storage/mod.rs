@@ -59,8 +59,7 @@ pub enum PutOutcome {
     Created {
         generation: i64,
     },
-    /// The name was taken; nothing was written. After a retried upload this can also be our
-    /// own earlier attempt that landed although its answer was lost.
+    /// The name was taken by another write; nothing was written.
     AlreadyExists,
 }
 

@@ -324,9 +324,7 @@ async fn health_of_a_missing_bucket_is_not_found() {
 
 #[tokio::test]
 async fn put_sends_the_content_type_as_metadata_without_an_encoding() {
-    let created = r#"{"kind":"storage#object","name":"a/b.json","id":"b/a/b.json","bucket":"b",
-        "size":"2","generation":"7","metageneration":"1","selfLink":"x","mediaLink":"y"}"#;
-    let server = CannedHttp::start(200, created).await;
+    let server = CannedHttp::start(200, object_json(7)).await;
     let store = GcsStore::connect(BUCKET, Some(&server.url)).await.unwrap();
     let outcome = store.put_new("a/b.json", b"{}".to_vec(), JSON).await;
     assert_eq!(outcome.unwrap(), PutOutcome::Created { generation: 7 });
@@ -346,4 +344,42 @@ async fn put_sends_the_content_type_as_metadata_without_an_encoding() {
         !request.to_ascii_lowercase().contains("contentencoding"),
         "{request}"
     );
+}
+
+/// The metadata GCS answers for object `a/b.json`.
+fn object_json(generation: i64) -> String {
+    format!(
+        r#"{{"kind":"storage#object","name":"a/b.json","id":"b/a/b.json","bucket":"b",
+        "size":"2","generation":"{generation}","metageneration":"1","selfLink":"x","mediaLink":"y"}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_retried_put_that_finds_its_own_bytes_counts_as_created() {
+    for (stored, want) in [
+        ("{}", PutOutcome::Created { generation: 9 }),
+        ("[]", PutOutcome::AlreadyExists),
+    ] {
+        // The first answer is lost (503 after the write landed), the retry meets 412, then
+        // the store reads the object's metadata and bytes.
+        let server = CannedHttp::script(vec![
+            (503, r#"{"error":{"code":503,"message":"lost"}}"#.into()),
+            (
+                412,
+                r#"{"error":{"code":412,"message":"Precondition Failed"}}"#.into(),
+            ),
+            (200, object_json(9)),
+            (200, stored.into()),
+        ])
+        .await;
+        let store = GcsStore::connect(BUCKET, Some(&server.url))
+            .await
+            .unwrap()
+            .with_retry(quick_retry(3));
+        let outcome = store.put_new("a/b.json", b"{}".to_vec(), JSON).await;
+        assert_eq!(outcome.unwrap(), want, "stored {stored}");
+        let requests = server.requests();
+        assert_eq!(requests.len(), 4, "{requests:?}");
+        assert!(requests[3].contains("generation=9"), "{}", requests[3]);
+    }
 }

@@ -17,18 +17,31 @@ pub struct CannedHttp {
 impl CannedHttp {
     /// Answers every request with `status` and the JSON `body`.
     pub async fn start(status: u16, body: impl Into<String>) -> CannedHttp {
-        let body: Arc<str> = body.into().into();
+        Self::script(vec![(status, body.into())]).await
+    }
+
+    /// Answers the n-th request with `answers[n]`, and the rest with the last one.
+    pub async fn script(answers: Vec<(u16, String)>) -> CannedHttp {
+        assert!(!answers.is_empty(), "a script needs at least one answer");
+        let answers: Arc<Vec<(u16, String)>> = Arc::new(answers);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (seen, body) = (seen.clone(), body.clone());
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (seen, answers) = (seen.clone(), answers.clone());
                 tokio::spawn(async move {
-                    if let Some(request) = answer(stream, status, &body).await {
-                        seen.lock().expect("requests lock").push(request);
-                    }
+                    let Some(request) = read_request(&mut stream).await else {
+                        return;
+                    };
+                    let n = {
+                        let mut seen = seen.lock().expect("requests lock");
+                        seen.push(request);
+                        seen.len() - 1
+                    };
+                    let (status, body) = &answers[n.min(answers.len() - 1)];
+                    reply(&mut stream, *status, body).await;
                 });
             }
         });
@@ -60,9 +73,8 @@ impl Drop for CannedHttp {
     }
 }
 
-/// Reads one request (head, then a `Content-Length` body), writes the answer, closes.
-/// Answers the request as read.
-async fn answer(mut stream: TcpStream, status: u16, body: &str) -> Option<String> {
+/// Reads one request: the head, then a `Content-Length` body (lossy UTF-8).
+async fn read_request(stream: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -91,13 +103,16 @@ async fn answer(mut stream: TcpStream, status: u16, body: &str) -> Option<String
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let request = String::from_utf8_lossy(&buf).into_owned();
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Writes the answer and closes the connection.
+async fn reply(stream: &mut TcpStream, status: u16, body: &str) {
     let response = format!(
         "HTTP/1.1 {status} Canned\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(response.as_bytes()).await.ok()?;
+    let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-    Some(request)
 }
