@@ -47,14 +47,14 @@ impl App {
             tracing::warn!(abandoned, "runs left `running` by a stopped process are now recorded as abandoned");
         }
         let publisher = if config.pubsub.enabled {
-            Some(Publisher::new(config.pubsub.clone()).await.map_err(|e| StartError::Notify(e.to_string()))?)
+            Some(Publisher::connect(config.pubsub.clone()).await.map_err(|e| StartError::Notify(e.to_string()))?)
         } else {
             None
         };
         let limits = Arc::new(RateLimits::new(config.fetch.rate_per_sec, config.fetch.burst));
         let scrapes = Scrapes {
             fetcher: Fetcher::new(config.fetch.clone(), limits, metrics.clone()),
-            upstream: Arc::new(Upstream::new(&config.upstream)),
+            upstream: Arc::new(Upstream::new(&config.upstream)?),
             store: store.clone(),
             ledger: ledger.clone(),
             notifier: Arc::new(Notifier::new(publisher)),

@@ -13,6 +13,7 @@
 //! - [`ledger`]: the embedded SQLite record of runs, recovery jobs and file deliveries, and
 //!   its mapping onto the pipeline's execution log.
 //! - [`notify`]: completion messages on Pub/Sub.
+//! - [`google`]: calls to Google Cloud APIs: which answers are transient, one retry loop.
 //! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
 //! - [`gaps`]: lost-date detection: evidence and the verdict table.
 //! - [`api`], [`serve`], [`cli`], [`demo`]: the ways in — HTTP, command line, offline demo.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod fetch;
 pub mod gaps;
+pub mod google;
 pub mod ledger;
 pub mod market;
 pub mod metrics;

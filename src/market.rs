@@ -83,7 +83,7 @@ impl fmt::Display for MarketType {
 }
 
 /// A market argument: one market or `all` of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MarketSelection {
     One(MarketType),
     All,

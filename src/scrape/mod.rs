@@ -22,7 +22,7 @@ use crate::fetch::{FetchError, Fetcher};
 use crate::ledger::{Ledger, NewRun, RunCounts};
 use crate::market::{MarketSelection, MarketType};
 use crate::metrics::Metrics;
-use crate::notify::Notifier;
+use crate::notify::completion::Notifier;
 use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
 use crate::storage::ObjectStore;
 

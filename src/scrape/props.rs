@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{Run, Scrapes};
 use crate::bettingpros::offers::parse_offers_page;
-use crate::bettingpros::props::{props_file, transform_offers, PropsFileInput};
+use crate::bettingpros::{props_file, transform_offers, PropsFileInput};
 use crate::bettingpros::{events::parse_events, validate_props_file, MAX_PAGES};
 use crate::fetch::FetchError;
 use crate::run::RunStatus;

@@ -1,4 +1,6 @@
-//! The one integration-test binary: real HTTP on 127.0.0.1, real emulators.
+//! The one integration-test binary: each module below is one area, sharing `support`.
 
 mod fetch;
+mod pubsub;
+mod storage;
 mod support;

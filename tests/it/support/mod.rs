@@ -1,2 +1,19 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: emulators and canned HTTP answers.
+
+pub mod canned_http;
+pub mod emulators;
 pub mod upstream;
+
+use std::time::Duration;
+
+use backstop::storage::RetrySettings;
+
+/// Retries that take milliseconds, for tests that exhaust them.
+pub fn quick_retry(max_attempts: u32) -> RetrySettings {
+    RetrySettings {
+        max_attempts,
+        base: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        attempt_timeout: Duration::from_secs(5),
+    }
+}

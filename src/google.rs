@@ -1,0 +1,237 @@
+//! Calls to Google Cloud APIs (Cloud Storage, Pub/Sub): one table of which answers are worth
+//! another attempt, and one retry loop with a timeout inside each attempt.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+
+/// How hard to try one call; tests shorten these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Attempts per call, the first one included.
+    pub max_attempts: u32,
+    /// The first backoff; it doubles per retry up to `max_delay`, and each wait adds up to as
+    /// much again at random (backon's jitter).
+    pub base: Duration,
+    pub max_delay: Duration,
+    /// One attempt: request and whole answer.
+    pub attempt_timeout: Duration,
+}
+
+impl RetrySettings {
+    /// Cloud Storage: raw files of a few MB, so a generous attempt.
+    pub fn storage() -> Self {
+        Self {
+            max_attempts: 4,
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Pub/Sub publish: small bodies, 10 s per attempt.
+    pub fn publish() -> Self {
+        Self {
+            max_attempts: 4,
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a failed call means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 404.
+    NotFound,
+    /// 401/403: the credentials are refused.
+    Denied,
+    /// 5xx, 408, 429, transport failures, timeouts.
+    Unavailable,
+    /// Any other refusal, or an answer that makes no sense.
+    Invalid,
+    /// No access token could be obtained.
+    Credentials,
+}
+
+/// One failed attempt, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFailure {
+    pub class: Class,
+    pub transient: bool,
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+impl CallFailure {
+    /// A non-success answer; `message` is what the server said.
+    pub fn status(status: u16, message: &str) -> Self {
+        let (class, transient) = classify_status(status);
+        Self {
+            class,
+            transient,
+            status: Some(status),
+            detail: format!("HTTP {status}: {message}"),
+        }
+    }
+
+    /// The request or the answer broke in transit: always worth another attempt.
+    pub fn transport(detail: String) -> Self {
+        Self {
+            class: Class::Unavailable,
+            transient: true,
+            status: None,
+            detail,
+        }
+    }
+
+    pub fn permanent(class: Class, detail: String) -> Self {
+        Self {
+            class,
+            transient: false,
+            status: None,
+            detail,
+        }
+    }
+}
+
+/// The table. Every row has a test below.
+pub fn classify_status(status: u16) -> (Class, bool) {
+    match status {
+        404 => (Class::NotFound, false),
+        401 | 403 => (Class::Denied, false),
+        408 | 429 | 500..=599 => (Class::Unavailable, true),
+        _ => (Class::Invalid, false),
+    }
+}
+
+/// Runs `call` under `settings`: each attempt under the attempt timeout, transient failures
+/// retried after a jittered exponential backoff, each retry logged with `what` (e.g.
+/// `storage put gs://bucket/name`). Answers the last failure and the attempts made.
+pub async fn call_with_retries<T, F, Fut>(
+    settings: &RetrySettings,
+    what: &str,
+    mut call: F,
+) -> Result<T, (CallFailure, u32)>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CallFailure>>,
+{
+    let attempts = AtomicU32::new(0);
+    let timeout = settings.attempt_timeout;
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(settings.base)
+        .with_max_delay(settings.max_delay)
+        .with_factor(2.0)
+        .with_jitter()
+        .with_max_times(settings.max_attempts.saturating_sub(1) as usize);
+    let result = (|| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        let attempt = call();
+        async move {
+            tokio::time::timeout(timeout, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(CallFailure::transport(format!(
+                        "no answer within {timeout:?}"
+                    )))
+                })
+        }
+    })
+    .retry(backoff)
+    .sleep(tokio::time::sleep)
+    .when(|f: &CallFailure| f.transient)
+    .notify(|f: &CallFailure, wait: Duration| {
+        tracing::warn!(
+            call = what, attempt = attempts.load(Ordering::SeqCst), status = f.status,
+            detail = %f.detail, wait_ms = wait.as_millis() as u64,
+            "{what}: attempt failed, retrying"
+        );
+    })
+    .await;
+    result.map_err(|f| (f, attempts.load(Ordering::SeqCst)))
+}
+
+/// `detail`, with the number of attempts when there was more than one.
+pub fn with_attempts(detail: String, attempts: u32) -> String {
+    if attempts > 1 {
+        format!("{detail} (gave up after {attempts} attempts)")
+    } else {
+        detail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_once() {
+        use Class::*;
+        for (status, want) in [
+            (400, (Invalid, false)),
+            (401, (Denied, false)),
+            (403, (Denied, false)),
+            (404, (NotFound, false)),
+            (408, (Unavailable, true)),
+            (409, (Invalid, false)),
+            (412, (Invalid, false)),
+            (429, (Unavailable, true)),
+            (500, (Unavailable, true)),
+            (502, (Unavailable, true)),
+            (503, (Unavailable, true)),
+            (504, (Unavailable, true)),
+        ] {
+            assert_eq!(classify_status(status), want, "{status}");
+        }
+    }
+
+    fn quick(max_attempts: u32) -> RetrySettings {
+        RetrySettings {
+            max_attempts,
+            base: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            attempt_timeout: Duration::from_millis(50),
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_the_attempts_run_out() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), _> = call_with_retries(&quick(3), "test", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(CallFailure::status(503, "busy"))
+        })
+        .await;
+        let (failure, attempts) = out.unwrap_err();
+        assert_eq!((attempts, calls.load(Ordering::SeqCst)), (3, 3));
+        assert_eq!(failure.class, Class::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_not_retried() {
+        let out: Result<(), _> = call_with_retries(&quick(3), "test", || async {
+            Err(CallFailure::status(404, "gone"))
+        })
+        .await;
+        assert_eq!(out.unwrap_err().1, 1);
+    }
+
+    #[tokio::test]
+    async fn a_slow_attempt_times_out_and_is_retried() {
+        let calls = AtomicU32::new(0);
+        let out = call_with_retries(&quick(2), "test", || async {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Ok::<_, CallFailure>(7)
+        })
+        .await;
+        assert_eq!(out.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(with_attempts("x".into(), 2), "x (gave up after 2 attempts)");
+    }
+}

@@ -1,0 +1,392 @@
+//! Publishes one completion message to Pub/Sub over the REST API.
+//!
+//! `POST {base}/v1/projects/{project}/topics/{topic}:publish` with
+//! `{"messages": [{"data": base64(json)}]}` and no attributes. In production `base` is
+//! `https://pubsub.googleapis.com` and each request carries an OAuth access token from
+//! Application Default Credentials; against the emulator it is `http://{PUBSUB_EMULATOR_HOST}`
+//! and nothing is sent for auth. 5xx, 408, 429, transport errors and timeouts are retried with
+//! jittered exponential backoff; anything else is final.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+
+use crate::config::{ConfigError, Secret, Vars};
+use crate::fetch::body::error_chain;
+use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+
+pub const DEFAULT_PROJECT: &str = "nba-props-platform";
+pub const DEFAULT_TOPIC: &str = "nba-phase1-scrapers-complete";
+const PRODUCTION_BASE: &str = "https://pubsub.googleapis.com";
+const PUBSUB_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/pubsub"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PubSubSettings {
+    /// `GCP_PROJECT_ID`.
+    pub project: String,
+    /// `BACKSTOP_TOPIC`.
+    pub topic: String,
+    /// `PUBSUB_EMULATOR_HOST` as given (`127.0.0.1:8085`).
+    pub emulator: Option<String>,
+    /// Whether runs announce themselves at all. Callers check it; a [`Publisher`] always sends.
+    pub enabled: bool,
+}
+
+impl PubSubSettings {
+    /// `BACKSTOP_NOTIFY=on|off`; unset means on when `GCP_PROJECT_ID` or
+    /// `PUBSUB_EMULATOR_HOST` is set, and off otherwise (the offline default).
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = vars.get(var).unwrap_or(default);
+            if value.contains('/') || value.chars().any(char::is_whitespace) {
+                return Err(ConfigError {
+                    var,
+                    value: value.to_string(),
+                    reason: "must be a bare name, without '/' or spaces".into(),
+                });
+            }
+            Ok(value.to_string())
+        };
+        let emulator = vars.get("PUBSUB_EMULATOR_HOST").map(str::to_string);
+        let enabled = match vars.get("BACKSTOP_NOTIFY") {
+            None => vars.get("GCP_PROJECT_ID").is_some() || emulator.is_some(),
+            Some(v) if v.eq_ignore_ascii_case("on") => true,
+            Some(v) if v.eq_ignore_ascii_case("off") => false,
+            Some(v) => {
+                return Err(ConfigError {
+                    var: "BACKSTOP_NOTIFY",
+                    value: v.to_string(),
+                    reason: "must be on or off".into(),
+                })
+            }
+        };
+        Ok(Self {
+            project: name("GCP_PROJECT_ID", DEFAULT_PROJECT)?,
+            topic: name("BACKSTOP_TOPIC", DEFAULT_TOPIC)?,
+            emulator,
+            enabled,
+        })
+    }
+
+    /// `https://pubsub.googleapis.com`, or `http://HOST:PORT` for the emulator.
+    pub fn base_url(&self) -> String {
+        match &self.emulator {
+            None => PRODUCTION_BASE.to_string(),
+            Some(host) if host.contains("://") => host.trim_end_matches('/').to_string(),
+            Some(host) => format!("http://{}", host.trim_end_matches('/')),
+        }
+    }
+
+    /// `projects/P/topics/T`.
+    pub fn topic_path(&self) -> String {
+        format!("projects/{}/topics/{}", self.project, self.topic)
+    }
+}
+
+/// Where access tokens come from. The emulator needs none.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// A bearer access token for Pub/Sub; the error says why there is none.
+    async fn access_token(&self) -> Result<Secret, String>;
+}
+
+/// Application Default Credentials (a key file, or the metadata server on Cloud Run),
+/// scoped to Pub/Sub. Tokens are cached and refreshed by `gcloud-auth`.
+pub async fn google_tokens() -> Result<Arc<dyn TokenSource>, String> {
+    use gcloud_auth::project::{create_token_source_from_project, project, Config};
+    let found = project().await.map_err(|e| e.to_string())?;
+    let source =
+        create_token_source_from_project(&found, Config::default().with_scopes(&PUBSUB_SCOPES))
+            .await
+            .map_err(|e| e.to_string())?;
+    Ok(Arc::new(GoogleTokens(source)))
+}
+
+struct GoogleTokens(Box<dyn gcloud_auth::token_source::TokenSource>);
+
+#[async_trait]
+impl TokenSource for GoogleTokens {
+    async fn access_token(&self) -> Result<Secret, String> {
+        let token = self.0.token().await.map_err(|e| e.to_string())?;
+        Ok(Secret::new(token.access_token))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishErrorKind {
+    /// 404: the topic (or project) does not exist.
+    TopicNotFound,
+    /// 5xx, 408, 429, transport failures or timeouts, after the retries.
+    Unavailable,
+    /// 401/403: the credentials are not allowed to publish.
+    Denied,
+    /// Any other refusal, or an answer without a message id.
+    Rejected,
+    /// No access token could be obtained.
+    Credentials,
+}
+
+impl From<Class> for PublishErrorKind {
+    fn from(class: Class) -> Self {
+        match class {
+            Class::NotFound => PublishErrorKind::TopicNotFound,
+            Class::Denied => PublishErrorKind::Denied,
+            Class::Unavailable => PublishErrorKind::Unavailable,
+            Class::Invalid => PublishErrorKind::Rejected,
+            Class::Credentials => PublishErrorKind::Credentials,
+        }
+    }
+}
+
+impl std::fmt::Display for PublishErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PublishErrorKind::TopicNotFound => "topic not found",
+            PublishErrorKind::Unavailable => "unavailable",
+            PublishErrorKind::Denied => "denied",
+            PublishErrorKind::Rejected => "rejected",
+            PublishErrorKind::Credentials => "no access token",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish to topic {topic} in project {project}: {kind}: {detail}")]
+pub struct PublishError {
+    pub project: String,
+    pub topic: String,
+    pub kind: PublishErrorKind,
+    pub status: Option<u16>,
+    pub attempts: u32,
+    pub detail: String,
+}
+
+pub struct Publisher {
+    http: reqwest::Client,
+    settings: PubSubSettings,
+    url: String,
+    tokens: Option<Arc<dyn TokenSource>>,
+    retry: RetrySettings,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("url", &self.url)
+            .field(
+                "auth",
+                &if self.tokens.is_some() {
+                    "bearer"
+                } else {
+                    "none"
+                },
+            )
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Publisher {
+    /// No auth against the emulator; Application Default Credentials otherwise.
+    pub async fn connect(settings: PubSubSettings) -> Result<Self, PublishError> {
+        let tokens = match settings.emulator {
+            Some(_) => None,
+            None => Some(google_tokens().await.map_err(|detail| PublishError {
+                project: settings.project.clone(),
+                topic: settings.topic.clone(),
+                kind: PublishErrorKind::Credentials,
+                status: None,
+                attempts: 0,
+                detail: format!("no usable Google credentials (ADC): {detail}"),
+            })?),
+        };
+        Ok(Self::new(settings, tokens))
+    }
+
+    /// With an explicit token source (`None` sends no `Authorization` header).
+    pub fn new(settings: PubSubSettings, tokens: Option<Arc<dyn TokenSource>>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("the HTTP client builds with static settings");
+        let url = format!(
+            "{}/v1/{}:publish",
+            settings.base_url(),
+            settings.topic_path()
+        );
+        Self {
+            http,
+            settings,
+            url,
+            tokens,
+            retry: RetrySettings::publish(),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetrySettings) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn settings(&self) -> &PubSubSettings {
+        &self.settings
+    }
+
+    /// Publishes `message` as the data of one Pub/Sub message; answers its message id.
+    pub async fn publish(&self, message: &serde_json::Value) -> Result<String, PublishError> {
+        let data = base64::engine::general_purpose::STANDARD.encode(message.to_string());
+        let body = serde_json::json!({ "messages": [{ "data": data }] });
+        let what = format!("publish to {}", self.settings.topic_path());
+        // The attempt timeout is applied by `call_with_retries`.
+        let attempt = || self.exchange(&body);
+        call_with_retries(&self.retry, &what, attempt)
+            .await
+            .map_err(|(f, attempts)| PublishError {
+                project: self.settings.project.clone(),
+                topic: self.settings.topic.clone(),
+                kind: f.class.into(),
+                status: f.status,
+                attempts,
+                detail: with_attempts(f.detail, attempts),
+            })
+    }
+
+    async fn exchange(&self, body: &serde_json::Value) -> Result<String, CallFailure> {
+        let mut request = self.http.post(&self.url).json(body);
+        if let Some(tokens) = &self.tokens {
+            let token = tokens.access_token().await.map_err(|e| CallFailure {
+                class: Class::Credentials,
+                transient: true,
+                status: None,
+                detail: format!("could not get an access token: {e}"),
+            })?;
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    let why = "the access token is not a valid header value";
+                    CallFailure::permanent(Class::Credentials, why.into())
+                })?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        let transport = |e: reqwest::Error| CallFailure::transport(error_chain(&e));
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            return Err(CallFailure::status(status, &error_message(&text)));
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            #[serde(default)]
+            message_ids: Vec<String>,
+        }
+        // Published, but no id to show for it: not retried, or the message would go twice.
+        let no_id = || CallFailure {
+            class: Class::Invalid,
+            transient: false,
+            status: Some(status),
+            detail: format!("answer without a message id: {}", error_message(&text)),
+        };
+        let answer: Answer = serde_json::from_str(&text).map_err(|_| no_id())?;
+        answer.message_ids.into_iter().next().ok_or_else(no_id)
+    }
+}
+
+/// `error.message` of a Google error body, else the start of the body.
+fn error_message(text: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    match parsed
+        .as_ref()
+        .and_then(|v| v.pointer("/error/message"))
+        .and_then(|m| m.as_str())
+    {
+        Some(message) => message.to_string(),
+        None => text.chars().take(300).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<PubSubSettings, ConfigError> {
+        PubSubSettings::from_vars(&Vars::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn off_by_default_and_on_when_a_project_or_emulator_is_named() {
+        let offline = settings(&[]).unwrap();
+        assert!(!offline.enabled);
+        assert_eq!(offline.project, DEFAULT_PROJECT);
+        assert_eq!(offline.topic, DEFAULT_TOPIC);
+        assert!(settings(&[("GCP_PROJECT_ID", "p")]).unwrap().enabled);
+        assert!(
+            settings(&[("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085")])
+                .unwrap()
+                .enabled
+        );
+        assert!(
+            !settings(&[("GCP_PROJECT_ID", "p"), ("BACKSTOP_NOTIFY", "off")])
+                .unwrap()
+                .enabled
+        );
+        assert!(settings(&[("BACKSTOP_NOTIFY", "ON")]).unwrap().enabled);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("BACKSTOP_NOTIFY", "yes"),
+            ("BACKSTOP_TOPIC", "projects/p/topics/t"),
+            ("GCP_PROJECT_ID", "my project"),
+        ] {
+            assert_eq!(settings(&[(var, value)]).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn the_emulator_host_becomes_a_plain_http_base() {
+        let s = settings(&[
+            ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
+            ("BACKSTOP_TOPIC", "t"),
+        ])
+        .unwrap();
+        assert_eq!(s.base_url(), "http://127.0.0.1:8085");
+        let p = Publisher::new(s, None);
+        assert_eq!(
+            p.url,
+            "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t:publish"
+        );
+        assert_eq!(settings(&[]).unwrap().base_url(), PRODUCTION_BASE);
+    }
+
+    #[test]
+    fn google_error_bodies_give_their_message() {
+        let body = r#"{"error":{"code":404,"message":"Topic not found","status":"NOT_FOUND"}}"#;
+        assert_eq!(error_message(body), "Topic not found");
+        assert_eq!(
+            error_message("<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+    }
+
+    struct Fixed;
+    #[async_trait]
+    impl TokenSource for Fixed {
+        async fn access_token(&self) -> Result<Secret, String> {
+            Ok(Secret::new("ya29.secret-token"))
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_token() {
+        let p = Publisher::new(settings(&[]).unwrap(), Some(Arc::new(Fixed)));
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("ya29"), "{shown}");
+        assert!(shown.contains("bearer"), "{shown}");
+    }
+}
