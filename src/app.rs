@@ -44,14 +44,24 @@ impl App {
         let ledger = Arc::new(Ledger::open(&config.ledger_path)?);
         let abandoned = ledger.abandon_running(chrono::Utc::now())?;
         if abandoned > 0 {
-            tracing::warn!(abandoned, "runs left `running` by a stopped process are now recorded as abandoned");
+            tracing::warn!(
+                abandoned,
+                "runs left `running` by a stopped process are now recorded as abandoned"
+            );
         }
         let publisher = if config.pubsub.enabled {
-            Some(Publisher::connect(config.pubsub.clone()).await.map_err(|e| StartError::Notify(e.to_string()))?)
+            Some(
+                Publisher::connect(config.pubsub.clone())
+                    .await
+                    .map_err(|e| StartError::Notify(e.to_string()))?,
+            )
         } else {
             None
         };
-        let limits = Arc::new(RateLimits::new(config.fetch.rate_per_sec, config.fetch.burst));
+        let limits = Arc::new(RateLimits::new(
+            config.fetch.rate_per_sec,
+            config.fetch.burst,
+        ));
         let scrapes = Scrapes {
             fetcher: Fetcher::new(config.fetch.clone(), limits, metrics.clone()),
             upstream: Arc::new(Upstream::new(&config.upstream)?),

@@ -13,7 +13,11 @@ use crate::run::{RunStatus, Scraper, Trigger};
 use crate::scrape::{RunReport, ScrapeRequest};
 
 #[derive(Parser)]
-#[command(name = "backstop", version, about = "Keeps the BettingPros part of the NBA props pipeline from losing data")]
+#[command(
+    name = "backstop",
+    version,
+    about = "Keeps the BettingPros part of the NBA props pipeline from losing data"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -67,10 +71,20 @@ pub enum Command {
 pub async fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve => crate::serve::run().await,
-        Command::Scrape { scraper, date, market, json } => scrape(&scraper, &date, &market, json).await,
-        Command::Runs { scraper, date, market, status, limit, json } => {
-            runs(scraper, date, market, status, limit, json).await
-        }
+        Command::Scrape {
+            scraper,
+            date,
+            market,
+            json,
+        } => scrape(&scraper, &date, &market, json).await,
+        Command::Runs {
+            scraper,
+            date,
+            market,
+            status,
+            limit,
+            json,
+        } => runs(scraper, date, market, status, limit, json).await,
         Command::Demo { date, out } => crate::demo::run(&date, &out).await,
     }
 }
@@ -96,7 +110,11 @@ async fn scrape(scraper: &str, date: &str, market: &str, json: bool) -> ExitCode
     };
     let reports = app.scrapes.run(&req).await;
     if json {
-        println!("{}", serde_json::to_string_pretty(&crate::api::scrape::answer(req, &reports)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::api::scrape::answer(req, &reports))
+                .unwrap_or_default()
+        );
     } else {
         print_reports(&reports);
     }
@@ -107,7 +125,9 @@ pub fn parse_scrape(scraper: &str, date: &str, market: &str) -> Result<ScrapeReq
     Ok(ScrapeRequest {
         scraper: scraper.parse::<Scraper>().map_err(|e| e.to_string())?,
         date: GameDate::resolve(date, chrono::Utc::now()).map_err(|e| e.to_string())?,
-        markets: market.parse::<MarketSelection>().map_err(|e| e.to_string())?,
+        markets: market
+            .parse::<MarketSelection>()
+            .map_err(|e| e.to_string())?,
         trigger: Trigger::Cli,
     })
 }
@@ -115,8 +135,15 @@ pub fn parse_scrape(scraper: &str, date: &str, market: &str) -> Result<ScrapeReq
 pub fn print_reports(reports: &[RunReport]) {
     for r in reports {
         let market = r.market.map(|m| format!(" {m}")).unwrap_or_default();
-        let kind = r.error_kind.as_deref().map(|k| format!(" [{k}]")).unwrap_or_default();
-        println!("{} {}{} {}{}: {}", r.scraper, r.date, market, r.status, kind, r.message);
+        let kind = r
+            .error_kind
+            .as_deref()
+            .map(|k| format!(" [{k}]"))
+            .unwrap_or_default();
+        println!(
+            "{} {}{} {}{}: {}",
+            r.scraper, r.date, market, r.status, kind, r.message
+        );
         if let Some(name) = &r.object_name {
             println!("    wrote {name}");
         }
@@ -125,7 +152,11 @@ pub fn print_reports(reports: &[RunReport]) {
 
 pub fn exit_code(reports: &[RunReport]) -> ExitCode {
     let statuses: Vec<RunStatus> = reports.iter().map(|r| r.status).collect();
-    if statuses.is_empty() || statuses.iter().any(|s| matches!(s, RunStatus::Failed | RunStatus::Abandoned)) {
+    if statuses.is_empty()
+        || statuses
+            .iter()
+            .any(|s| matches!(s, RunStatus::Failed | RunStatus::Abandoned))
+    {
         ExitCode::from(1)
     } else if statuses.contains(&RunStatus::Partial) {
         ExitCode::from(2)
@@ -143,7 +174,12 @@ async fn runs(
     json: bool,
 ) -> ExitCode {
     let mut q = std::collections::HashMap::new();
-    for (k, v) in [("scraper", scraper), ("date", date), ("market", market), ("status", status)] {
+    for (k, v) in [
+        ("scraper", scraper),
+        ("date", date),
+        ("market", market),
+        ("status", status),
+    ] {
         if let Some(v) = v {
             q.insert(k.to_string(), v);
         }
@@ -167,7 +203,10 @@ async fn runs(
         Err(e) => return usage(e),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        );
     } else {
         for r in &runs {
             println!("{}", serde_json::to_string(r).unwrap_or_default());

@@ -217,7 +217,9 @@ impl Config {
             },
             fetch,
             run_deadline: secs_f64(vars.positive_f64("BACKSTOP_RUN_DEADLINE_SECS", 280.0)?),
-            ledger_path: vars.path("BACKSTOP_LEDGER").unwrap_or_else(|| default_ledger(&storage)),
+            ledger_path: vars
+                .path("BACKSTOP_LEDGER")
+                .unwrap_or_else(|| default_ledger(&storage)),
             storage,
             pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars)?,
             port: vars.parse("PORT", 8080)?,

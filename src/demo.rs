@@ -26,12 +26,15 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
         }
     };
     let faults = FaultPlan::seeded(
-        2026,
-        0.08,
+        7,
+        0.1,
         vec![
             Fault::Status(502),
             Fault::Status(503),
-            Fault::RetryAfter { status: 429, value: "1".into() },
+            Fault::RetryAfter {
+                status: 429,
+                value: "1".into(),
+            },
             Fault::Challenge,
             Fault::Truncate,
             Fault::EmptyBody,
@@ -79,14 +82,29 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
     };
     println!("backstop demo: scraping {date} from a local BettingPros at {base} into {store}");
     let mut reports = Vec::new();
-    for (scraper, markets) in [(Scraper::Events, MarketSelection::All), (Scraper::PlayerProps, MarketSelection::All)] {
-        let req = ScrapeRequest { scraper, date, markets, trigger: Trigger::Cli };
+    for (scraper, markets) in [
+        (Scraper::Events, MarketSelection::All),
+        (Scraper::PlayerProps, MarketSelection::All),
+    ] {
+        let req = ScrapeRequest {
+            scraper,
+            date,
+            markets,
+            trigger: Trigger::Cli,
+        };
         reports.extend(app.scrapes.run(&req).await);
     }
     crate::cli::print_reports(&reports);
     let arrivals = sim.arrivals();
-    let faults = arrivals.iter().filter(|a| a.answer.starts_with("fault")).count();
-    let props: u64 = reports.iter().filter(|r| r.scraper == Scraper::PlayerProps).map(|r| r.counts.props_written).sum();
+    let faults = arrivals
+        .iter()
+        .filter(|a| a.answer.starts_with("fault"))
+        .count();
+    let props: u64 = reports
+        .iter()
+        .filter(|r| r.scraper == Scraper::PlayerProps)
+        .map(|r| r.counts.props_written)
+        .sum();
     println!(
         "{} runs, {props} props written, {} upstream requests ({faults} answered with an injected fault and retried); ledger at {ledger}",
         reports.len(),

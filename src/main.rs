@@ -6,6 +6,13 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    backstop::telemetry::init(backstop::telemetry::LogFormat::from_env());
-    backstop::cli::main(backstop::cli::Cli::parse()).await
+    let cli = backstop::cli::Cli::parse();
+    // The demo prints its own summary; its logs show only what went wrong and was retried.
+    let level = if matches!(cli.command, backstop::cli::Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    backstop::telemetry::init(backstop::telemetry::LogFormat::from_env(), level);
+    backstop::cli::main(cli).await
 }

@@ -21,10 +21,11 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber; `RUST_LOG` filters (default `info`). Logs go to stderr so
-/// that `--json` output on stdout stays clean.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber; `RUST_LOG` filters (default `default_level`). Logs go to
+/// stderr so that `--json` output on stdout stays clean.
+pub fn init(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -31,7 +31,10 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(msg) => (StatusCode::NOT_FOUND, json!({ "error": msg })),
             ApiError::Internal(msg) => {
                 tracing::error!(error = %msg, "request failed inside backstop");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "status": "error", "error": msg }))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "status": "error", "error": msg }),
+                )
             }
             ApiError::Answer(status, body) => (status, body),
         };

@@ -26,23 +26,37 @@ pub fn router(app: App) -> Router {
         .route("/scrape", post(scrape::scrape))
         .route("/runs", get(runs::runs))
         .route("/metrics", get(runs::metrics))
-        .fallback(|| async { ApiError::NotFound("no such route: see README.md for the API".into()) })
+        .fallback(|| async {
+            ApiError::NotFound("no such route: see README.md for the API".into())
+        })
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
 }
 
 async fn count_requests(State(app): State<App>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await.into_response();
     let status = response.status().as_u16().to_string();
-    app.metrics.inc("backstop_http_requests_total", &[("route", &route), ("status", &status)]);
+    app.metrics.inc(
+        "backstop_http_requests_total",
+        &[("route", &route), ("status", &status)],
+    );
     response
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `grace`;
 /// runs still going after that are recorded as `abandoned`.
-pub async fn serve(app: App, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static, grace: Duration) -> std::io::Result<()> {
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
     let ledger = app.ledger.clone();
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -60,7 +74,10 @@ pub async fn serve(app: App, listener: TcpListener, shutdown: impl Future<Output
         Ok(joined) => joined.map_err(std::io::Error::other)?,
         Err(_) => {
             let n = ledger.abandon_running(chrono::Utc::now()).unwrap_or(0);
-            tracing::warn!(abandoned = n, "grace period over: runs still going are recorded as abandoned");
+            tracing::warn!(
+                abandoned = n,
+                "grace period over: runs still going are recorded as abandoned"
+            );
             Ok(())
         }
     }

@@ -12,9 +12,15 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::ledger::RunFilter;
 
-pub async fn runs(State(app): State<App>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn runs(
+    State(app): State<App>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let filter = run_filter(&q)?;
-    let runs = app.ledger.runs(&filter).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let runs = app
+        .ledger
+        .runs(&filter)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({ "count": runs.len(), "runs": runs })))
 }
 
@@ -24,16 +30,39 @@ pub fn run_filter(q: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
     let mut f = RunFilter::default();
     for (k, v) in q {
         match k.as_str() {
-            "scraper" => f.scraper = Some(v.parse().map_err(|e: crate::run::UnknownScraper| bad(e.to_string()))?),
-            "date" => f.game_date = Some(v.parse().map_err(|e: crate::calendar::InvalidDate| bad(e.to_string()))?),
-            "market" => f.market = Some(v.parse().map_err(|e: crate::market::UnknownMarket| bad(e.to_string()))?),
+            "scraper" => {
+                f.scraper = Some(
+                    v.parse()
+                        .map_err(|e: crate::run::UnknownScraper| bad(e.to_string()))?,
+                )
+            }
+            "date" => {
+                f.game_date = Some(
+                    v.parse()
+                        .map_err(|e: crate::calendar::InvalidDate| bad(e.to_string()))?,
+                )
+            }
+            "market" => {
+                f.market = Some(
+                    v.parse()
+                        .map_err(|e: crate::market::UnknownMarket| bad(e.to_string()))?,
+                )
+            }
             "status" => f.status = Some(v.parse().map_err(bad)?),
             "limit" => {
-                f.limit = v.parse().ok().filter(|l| (1..=1000).contains(l)).ok_or_else(|| {
-                    bad(format!("limit {v:?} must be a whole number from 1 to 1000"))
-                })?
+                f.limit = v
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| {
+                        bad(format!("limit {v:?} must be a whole number from 1 to 1000"))
+                    })?
             }
-            other => return Err(bad(format!("unknown query parameter {other:?}: use scraper, date, market, status, limit"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown query parameter {other:?}: use scraper, date, market, status, limit"
+                )))
+            }
         }
     }
     Ok(f)
@@ -51,10 +80,17 @@ pub async fn health(State(app): State<App>) -> impl IntoResponse {
         "storage": app.store.location(),
         "checks": { "ledger": ledger.unwrap_or_else(|| "ok".into()), "storage": storage.unwrap_or_else(|| "ok".into()) },
     });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
 }

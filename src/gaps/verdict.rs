@@ -59,67 +59,132 @@ pub struct Verdict {
 }
 
 fn verdict(category: Category, reason: impl Into<String>, remedy: Remedy) -> Verdict {
-    Verdict { category, reason: reason.into(), remedy }
+    Verdict {
+        category,
+        reason: reason.into(),
+        remedy,
+    }
 }
 
 /// Applies the table. Unreadable signals give `unknown` with the reason, never a guess.
 pub fn judge(e: &Evidence) -> Verdict {
     let files = match &e.files {
-        Signal::Unknown(why) => return verdict(Category::Unknown, format!("storage listing failed: {why}"), Remedy::None),
+        Signal::Unknown(why) => {
+            return verdict(
+                Category::Unknown,
+                format!("storage listing failed: {why}"),
+                Remedy::None,
+            )
+        }
         Signal::Known(files) => files,
     };
     let games = match (&e.games, files.is_empty()) {
         (Signal::Known(n), _) => *n,
         (Signal::Unknown(why), true) => {
-            return verdict(Category::Unknown, format!("no raw file, and the schedule is unknown: {why}"), Remedy::None)
+            return verdict(
+                Category::Unknown,
+                format!("no raw file, and the schedule is unknown: {why}"),
+                Remedy::None,
+            )
         }
         (Signal::Unknown(why), false) => {
-            return verdict(Category::Unknown, format!("raw files exist, but the schedule is unknown: {why}"), Remedy::None)
+            return verdict(
+                Category::Unknown,
+                format!("raw files exist, but the schedule is unknown: {why}"),
+                Remedy::None,
+            )
         }
     };
     match (files.is_empty(), games) {
         (true, 0) => return verdict(Category::OffDay, "no games and no raw file", Remedy::None),
-        (false, 0) => return verdict(Category::LegitimateZero, format!("no games; {} raw file(s) hold no loadable rows", files.len()), Remedy::None),
+        (false, 0) => {
+            return verdict(
+                Category::LegitimateZero,
+                format!(
+                    "no games; {} raw file(s) hold no loadable rows",
+                    files.len()
+                ),
+                Remedy::None,
+            )
+        }
         (true, n) => {
-            return verdict(Category::ScraperFailed, format!("{n} games but no raw file"), Remedy::Rescrape)
+            return verdict(
+                Category::ScraperFailed,
+                format!("{n} games but no raw file"),
+                Remedy::Rescrape,
+            )
         }
         (false, _) => {}
     }
     let loaded = match &e.loaded {
         Signal::Unknown(why) => {
-            return verdict(Category::Unknown, format!("raw files exist but BigQuery could not be read: {why}"), Remedy::None)
+            return verdict(
+                Category::Unknown,
+                format!("raw files exist but BigQuery could not be read: {why}"),
+                Remedy::None,
+            )
         }
         Signal::Known(l) => l,
     };
     // Newest first: the file whose rows are all in the table, per file or (where the loader
     // wrote `unknown` as the path) per date and market.
     for f in files {
-        let Signal::Known(expected) = f.rows else { continue };
+        let Signal::Known(expected) = f.rows else {
+            continue;
+        };
         let by_path = loaded.by_path.get(&f.name).copied().unwrap_or(0);
         if expected > 0 && by_path >= expected {
-            return verdict(Category::Complete, format!("{} holds {by_path} of its {expected} rows", f.name), Remedy::None);
+            return verdict(
+                Category::Complete,
+                format!("{} holds {by_path} of its {expected} rows", f.name),
+                Remedy::None,
+            );
         }
         if expected > 0 && loaded.unknown_path >= expected {
             return verdict(
                 Category::Complete,
-                format!("{} rows recorded under source_file_path 'unknown' ≥ the {expected} rows of {}", loaded.unknown_path, f.name),
+                format!(
+                    "{} rows recorded under source_file_path 'unknown' ≥ the {expected} rows of {}",
+                    loaded.unknown_path, f.name
+                ),
                 Remedy::None,
             );
         }
     }
-    let Some(newest) = files.iter().find(|f| matches!(f.rows, Signal::Known(n) if n > 0)) else {
-        let why: Vec<String> = files.iter().map(|f| match &f.rows {
-            Signal::Unknown(r) => format!("{}: {r}", f.name),
-            Signal::Known(_) => format!("{}: 0 loadable rows", f.name),
-        }).collect();
-        return verdict(Category::Unknown, format!("{games} games but no readable raw file with rows: {}", why.join("; ")), Remedy::None);
+    let Some(newest) = files
+        .iter()
+        .find(|f| matches!(f.rows, Signal::Known(n) if n > 0))
+    else {
+        let why: Vec<String> = files
+            .iter()
+            .map(|f| match &f.rows {
+                Signal::Unknown(r) => format!("{}: {r}", f.name),
+                Signal::Known(_) => format!("{}: 0 loadable rows", f.name),
+            })
+            .collect();
+        return verdict(
+            Category::Unknown,
+            format!(
+                "{games} games but no readable raw file with rows: {}",
+                why.join("; ")
+            ),
+            Remedy::None,
+        );
     };
-    let rows = match newest.rows { Signal::Known(n) => n, Signal::Unknown(_) => 0 };
+    let rows = match newest.rows {
+        Signal::Known(n) => n,
+        Signal::Unknown(_) => 0,
+    };
     let held = loaded.by_path.get(&newest.name).copied().unwrap_or(0);
     verdict(
         Category::ProcessorFailed,
-        format!("{games} games; newest file {} yields {rows} rows, the table holds {held} for it", newest.name),
-        Remedy::SendFile { object_name: newest.name.clone() },
+        format!(
+            "{games} games; newest file {} yields {rows} rows, the table holds {held} for it",
+            newest.name
+        ),
+        Remedy::SendFile {
+            object_name: newest.name.clone(),
+        },
     )
 }
 
@@ -129,13 +194,24 @@ mod tests {
     use crate::gaps::evidence::{FileEvidence, Loaded};
     use crate::market::MarketType;
 
-    fn evidence(games: Signal<u64>, files: Vec<(&str, u64)>, loaded: Signal<Vec<(&str, u64)>>) -> Evidence {
+    fn evidence(
+        games: Signal<u64>,
+        files: Vec<(&str, u64)>,
+        loaded: Signal<Vec<(&str, u64)>>,
+    ) -> Evidence {
         Evidence {
             date: "2026-01-14".parse().unwrap(),
             market: MarketType::Steals,
             games,
             files: Signal::Known(
-                files.into_iter().map(|(n, rows)| FileEvidence { name: n.into(), size: 10, rows: Signal::Known(rows) }).collect(),
+                files
+                    .into_iter()
+                    .map(|(n, rows)| FileEvidence {
+                        name: n.into(),
+                        size: 10,
+                        rows: Signal::Known(rows),
+                    })
+                    .collect(),
             ),
             loaded: match loaded {
                 Signal::Known(rows) => {
@@ -167,55 +243,102 @@ mod tests {
 
     #[test]
     fn a_file_on_a_day_without_games_is_a_legitimate_zero() {
-        let v = judge(&evidence(Signal::Known(0), vec![(NEW, 0)], Signal::Known(vec![])));
+        let v = judge(&evidence(
+            Signal::Known(0),
+            vec![(NEW, 0)],
+            Signal::Known(vec![]),
+        ));
         assert_eq!(v.category, Category::LegitimateZero);
     }
 
     #[test]
     fn games_without_a_file_mean_the_scraper_failed() {
         let v = judge(&evidence(Signal::Known(8), vec![], Signal::Known(vec![])));
-        assert_eq!((v.category, v.remedy), (Category::ScraperFailed, Remedy::Rescrape));
+        assert_eq!(
+            (v.category, v.remedy),
+            (Category::ScraperFailed, Remedy::Rescrape)
+        );
     }
 
     #[test]
     fn a_file_without_its_rows_means_the_processor_failed_and_the_newest_is_sent() {
-        let v = judge(&evidence(Signal::Known(8), vec![(NEW, 40), (OLD, 38)], Signal::Known(vec![(NEW, 12)])));
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 40), (OLD, 38)],
+            Signal::Known(vec![(NEW, 12)]),
+        ));
         assert_eq!(v.category, Category::ProcessorFailed);
-        assert_eq!(v.remedy, Remedy::SendFile { object_name: NEW.into() });
-        assert!(v.reason.contains("40") && v.reason.contains("12"), "{}", v.reason);
+        assert_eq!(
+            v.remedy,
+            Remedy::SendFile {
+                object_name: NEW.into()
+            }
+        );
+        assert!(
+            v.reason.contains("40") && v.reason.contains("12"),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]
     fn any_fully_loaded_snapshot_makes_the_date_complete() {
-        let v = judge(&evidence(Signal::Known(8), vec![(NEW, 40), (OLD, 38)], Signal::Known(vec![(OLD, 38)])));
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 40), (OLD, 38)],
+            Signal::Known(vec![(OLD, 38)]),
+        ));
         assert_eq!(v.category, Category::Complete);
     }
 
     #[test]
     fn a_small_market_is_judged_by_its_own_file_not_by_150_per_game() {
         // 8 games × 150 = 1200 rows under the old rule; a steals file yields 60.
-        let v = judge(&evidence(Signal::Known(8), vec![(NEW, 60)], Signal::Known(vec![(NEW, 60)])));
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 60)],
+            Signal::Known(vec![(NEW, 60)]),
+        ));
         assert_eq!(v.category, Category::Complete);
     }
 
     #[test]
     fn rows_under_the_unknown_path_count_for_the_date_and_market() {
-        let v = judge(&evidence(Signal::Known(8), vec![(NEW, 60)], Signal::Known(vec![("unknown", 75)])));
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 60)],
+            Signal::Known(vec![("unknown", 75)]),
+        ));
         assert_eq!(v.category, Category::Complete);
-        let v = judge(&evidence(Signal::Known(8), vec![(NEW, 60)], Signal::Known(vec![("unknown", 20)])));
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 60)],
+            Signal::Known(vec![("unknown", 20)]),
+        ));
         assert_eq!(v.category, Category::ProcessorFailed);
     }
 
     #[test]
     fn bigquery_down_gives_unknown_not_a_guess() {
-        let v = judge(&evidence(Signal::Known(8), vec![(NEW, 60)], Signal::Unknown("connection refused".into())));
-        assert_eq!((v.category, v.remedy.clone()), (Category::Unknown, Remedy::None));
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 60)],
+            Signal::Unknown("connection refused".into()),
+        ));
+        assert_eq!(
+            (v.category, v.remedy.clone()),
+            (Category::Unknown, Remedy::None)
+        );
         assert!(v.reason.contains("connection refused"));
     }
 
     #[test]
     fn unknown_schedule_gives_unknown() {
-        let v = judge(&evidence(Signal::Unknown("events API: HTTP 403".into()), vec![], Signal::Known(vec![])));
+        let v = judge(&evidence(
+            Signal::Unknown("events API: HTTP 403".into()),
+            vec![],
+            Signal::Known(vec![]),
+        ));
         assert_eq!(v.category, Category::Unknown);
         assert!(v.reason.contains("403"));
     }

@@ -41,7 +41,10 @@ pub fn completion_message(report: &RunReport) -> Value {
         "trigger_source": report.trigger.as_str(),
         "metadata": metadata,
     });
-    if matches!(report.status, RunStatus::Failed | RunStatus::Partial | RunStatus::Abandoned) {
+    if matches!(
+        report.status,
+        RunStatus::Failed | RunStatus::Partial | RunStatus::Abandoned
+    ) {
         message["error_message"] = json!(report.message);
     }
     message

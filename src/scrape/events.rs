@@ -8,7 +8,10 @@ use crate::scrape::report::RunReport;
 use crate::storage::StorageKey;
 
 pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
-    let req = match scrapes.upstream.events_request(run.date, run.context(), Some(run.deadline)) {
+    let req = match scrapes
+        .upstream
+        .events_request(run.date, run.context(), Some(run.deadline))
+    {
         Ok(r) => r,
         Err(e) => return run.failed(&e, "could not fetch the day's events"),
     };
@@ -19,7 +22,10 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
     let answer = match parse_events(&fetched.json) {
         Ok(a) => a,
         Err(e) => {
-            let mut r = run.report(RunStatus::Failed, format!("events answer for {} is malformed: {e}", run.date));
+            let mut r = run.report(
+                RunStatus::Failed,
+                format!("events answer for {} is malformed: {e}", run.date),
+            );
             r.error_kind = Some("invalid_payload".into());
             r.attempts = fetched.attempts;
             return r;
@@ -27,9 +33,16 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
     };
     let file = events_file(run.date, &run.timestamp, &answer);
     let n = answer.events.len() as u64;
-    let status = if n == 0 { RunStatus::NoData } else { RunStatus::Success };
+    let status = if n == 0 {
+        RunStatus::NoData
+    } else {
+        RunStatus::Success
+    };
     let message = if n == 0 {
-        format!("no games on {}: 0 events (file written as evidence)", run.date)
+        format!(
+            "no games on {}: 0 events (file written as evidence)",
+            run.date
+        )
     } else {
         format!("{n} events on {}", run.date)
     };
@@ -39,6 +52,9 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
     report.bytes = fetched.bytes;
     report.event_ids = answer.event_ids();
     report.counts.events = Some(n);
-    let key = StorageKey::Events { date: run.date, timestamp: run.timestamp.clone() };
+    let key = StorageKey::Events {
+        date: run.date,
+        timestamp: run.timestamp.clone(),
+    };
     super::write::write_file(scrapes, &run, key, &file, validate_events_file, report).await
 }

@@ -21,7 +21,10 @@ pub struct Inflight {
 
 impl Inflight {
     pub fn new(scrapes: Scrapes) -> Self {
-        Self { scrapes, running: Mutex::new(HashMap::new()) }
+        Self {
+            scrapes,
+            running: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Runs `req`, or joins the identical run already under way.
@@ -35,7 +38,9 @@ impl Inflight {
                 None => {
                     let scrapes = self.scrapes.clone();
                     let task = tokio::spawn(async move { scrapes.run(&req).await });
-                    let run = async move { Arc::new(task.await.unwrap_or_default()) }.boxed().shared();
+                    let run = async move { Arc::new(task.await.unwrap_or_default()) }
+                        .boxed()
+                        .shared();
                     running.insert(key, run.clone());
                     (run, true)
                 }

@@ -4,9 +4,9 @@
 //! file only after validating it, and announces itself with one completion message.
 
 mod events;
+pub mod inflight;
 mod props;
 pub mod report;
-pub mod inflight;
 mod write;
 
 use std::sync::Arc;
@@ -107,7 +107,10 @@ impl Scrapes {
     /// Runs a request: one report for `bp_events`, one per market for `bp_player_props`.
     pub async fn run(&self, req: &ScrapeRequest) -> Vec<RunReport> {
         match req.scraper {
-            Scraper::Events => vec![self.finish(events::run(self, self.begin(req, None)).await).await],
+            Scraper::Events => vec![
+                self.finish(events::run(self, self.begin(req, None)).await)
+                    .await,
+            ],
             Scraper::PlayerProps => {
                 let markets = req.markets.markets();
                 let runs: Vec<Run> = markets.iter().map(|m| self.begin(req, Some(*m))).collect();
@@ -160,10 +163,18 @@ impl Scrapes {
             tracing::error!(run_id = %report.run_id, error = %e, "could not record the run's end in the ledger");
         }
         let market = report.market.map(|m| m.as_str()).unwrap_or("");
-        let labels = [("scraper", report.scraper.name()), ("market", market), ("status", report.status.as_str())];
+        let labels = [
+            ("scraper", report.scraper.name()),
+            ("market", market),
+            ("status", report.status.as_str()),
+        ];
         self.metrics.inc("backstop_runs_total", &labels);
         if report.scraper == Scraper::PlayerProps && report.object_name.is_some() {
-            self.metrics.add("backstop_props_written_total", &[("market", market)], report.counts.props_written as f64);
+            self.metrics.add(
+                "backstop_props_written_total",
+                &[("market", market)],
+                report.counts.props_written as f64,
+            );
         }
         if report.status == RunStatus::Success {
             self.metrics.set(
@@ -172,7 +183,11 @@ impl Scrapes {
                 report.finished_at.timestamp() as f64,
             );
         }
-        let fields = (report.run_id.as_str(), report.scraper.name(), report.date.to_string());
+        let fields = (
+            report.run_id.as_str(),
+            report.scraper.name(),
+            report.date.to_string(),
+        );
         match report.status {
             RunStatus::Success | RunStatus::NoData => tracing::info!(
                 run_id = fields.0, scraper = fields.1, game_date = %fields.2, market,
@@ -187,7 +202,10 @@ impl Scrapes {
                 Ok(_) => (true, None),
                 Err(e) => (false, Some(e.to_string())),
             };
-            if let Err(e) = self.ledger.record_publish(&report.run_id, ok, err.as_deref()) {
+            if let Err(e) = self
+                .ledger
+                .record_publish(&report.run_id, ok, err.as_deref())
+            {
                 tracing::error!(run_id = %report.run_id, error = %e, "could not record the publish in the ledger");
             }
         }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::{Run, Scrapes};
 use crate::bettingpros::offers::parse_offers_page;
-use crate::bettingpros::{props_file, transform_offers, PropsFileInput};
 use crate::bettingpros::{events::parse_events, validate_props_file, MAX_PAGES};
+use crate::bettingpros::{props_file, transform_offers, PropsFileInput};
 use crate::fetch::FetchError;
 use crate::run::RunStatus;
 use crate::scrape::report::RunReport;
@@ -15,8 +15,16 @@ use crate::storage::StorageKey;
 /// The day's events, fetched once for all markets of a request.
 #[derive(Debug, Clone)]
 pub(super) enum Day {
-    Events { ids: Vec<u64>, attempts: u32, bytes: u64 },
-    Failed { kind: String, message: String, attempts: u32 },
+    Events {
+        ids: Vec<u64>,
+        attempts: u32,
+        bytes: u64,
+    },
+    Failed {
+        kind: String,
+        message: String,
+        attempts: u32,
+    },
 }
 
 pub(super) async fn fetch_events(scrapes: &Scrapes, run: &Run) -> Arc<Day> {
@@ -26,14 +34,21 @@ pub(super) async fn fetch_events(scrapes: &Scrapes, run: &Run) -> Arc<Day> {
         message: format!("could not fetch the day's events: {e}"),
         attempts: e.attempts,
     };
-    let fetched = match scrapes.upstream.events_request(run.date, context, Some(run.deadline)) {
+    let fetched = match scrapes
+        .upstream
+        .events_request(run.date, context, Some(run.deadline))
+    {
         Ok(req) => scrapes.fetcher.get_json(&req).await.map_err(failed),
         Err(e) => Err(failed(e)),
     };
     Arc::new(match fetched {
         Err(day) => day,
         Ok(f) => match parse_events(&f.json) {
-            Ok(answer) => Day::Events { ids: answer.event_ids(), attempts: f.attempts, bytes: f.bytes },
+            Ok(answer) => Day::Events {
+                ids: answer.event_ids(),
+                attempts: f.attempts,
+                bytes: f.bytes,
+            },
             Err(e) => Day::Failed {
                 kind: "invalid_payload".into(),
                 message: format!("events answer for {} is malformed: {e}", run.date),
@@ -59,16 +74,27 @@ struct Pages {
 pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport {
     let market = run.market.expect("props runs have a market");
     let (ids, ev_attempts, ev_bytes) = match &*day {
-        Day::Failed { kind, message, attempts } => {
+        Day::Failed {
+            kind,
+            message,
+            attempts,
+        } => {
             let mut r = run.report(RunStatus::Failed, format!("{}: {message}", run.context()));
             r.error_kind = Some(kind.clone());
             r.attempts = *attempts;
             return r;
         }
-        Day::Events { ids, attempts, bytes } => (ids.clone(), *attempts, *bytes),
+        Day::Events {
+            ids,
+            attempts,
+            bytes,
+        } => (ids.clone(), *attempts, *bytes),
     };
     if ids.is_empty() {
-        let mut r = run.report(RunStatus::NoData, format!("no games on {}: 0 events, nothing to scrape", run.date));
+        let mut r = run.report(
+            RunStatus::NoData,
+            format!("no games on {}: 0 events, nothing to scrape", run.date),
+        );
         r.counts.events = Some(0);
         r.attempts = ev_attempts;
         return r;
@@ -88,12 +114,19 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
         let (kind, why) = pages.incomplete.unwrap_or_default();
         report.status = RunStatus::Failed;
         report.error_kind = Some(kind);
-        report.message = format!("{}: no page of offers could be fetched: {why}", run.context());
+        report.message = format!(
+            "{}: no page of offers could be fetched: {why}",
+            run.context()
+        );
         return report;
     }
     if pages.offers.is_empty() {
         report.status = RunStatus::NoData;
-        report.message = format!("{} games on {} but no {market} offers posted yet", ids.len(), run.date);
+        report.message = format!(
+            "{} games on {} but no {market} offers posted yet",
+            ids.len(),
+            run.date
+        );
         return report;
     }
     let transformed = transform_offers(market, &pages.offers);
@@ -118,9 +151,18 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
         None => {
             report.message = format!(
                 "{} {market} props ({} players) from {} of {} pages for {} games on {}",
-                transformed.props.len(), report.counts.players, pages.fetched, total_pages, ids.len(), run.date
+                transformed.props.len(),
+                report.counts.players,
+                pages.fetched,
+                total_pages,
+                ids.len(),
+                run.date
             );
-            StorageKey::Props { market, date: run.date, timestamp: run.timestamp.clone() }
+            StorageKey::Props {
+                market,
+                date: run.date,
+                timestamp: run.timestamp.clone(),
+            }
         }
         Some((kind, why)) => {
             report.status = RunStatus::Partial;
@@ -129,13 +171,21 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
                 "{}: partial — {} of {} pages fetched ({} props kept in a partial file, not sent to Phase 2): {why}",
                 run.context(), pages.fetched, total_pages, transformed.props.len()
             );
-            StorageKey::PartialProps { market, date: run.date, timestamp: run.timestamp.clone() }
+            StorageKey::PartialProps {
+                market,
+                date: run.date,
+                timestamp: run.timestamp.clone(),
+            }
         }
     };
-    let report = super::write::write_file(scrapes, &run, key, &file, validate_props_file, report).await;
+    let report =
+        super::write::write_file(scrapes, &run, key, &file, validate_props_file, report).await;
     if report.status == RunStatus::Partial {
         // A partial file is kept for people, never announced as loadable.
-        return RunReport { complete_file_url: None, ..report };
+        return RunReport {
+            complete_file_url: None,
+            ..report
+        };
     }
     report
 }
@@ -160,10 +210,14 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
         }
         let of = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
         let context = format!("{} page {page}{of}", run.context());
-        let fetched = match scrapes.upstream.offers_request(market, ids, page, context, Some(run.deadline)) {
-            Ok(req) => scrapes.fetcher.get_json(&req).await,
-            Err(e) => Err(e),
-        };
+        let fetched =
+            match scrapes
+                .upstream
+                .offers_request(market, ids, page, context, Some(run.deadline))
+            {
+                Ok(req) => scrapes.fetcher.get_json(&req).await,
+                Err(e) => Err(e),
+            };
         let fetched = match fetched {
             Ok(f) => f,
             Err(e) => {
@@ -179,7 +233,10 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
         let parsed = match parse_offers_page(&fetched.json, page) {
             Ok(parsed) => parsed,
             Err(e) => {
-                p.incomplete = Some(("invalid_payload".into(), format!("page {page}{of} is malformed: {e}")));
+                p.incomplete = Some((
+                    "invalid_payload".into(),
+                    format!("page {page}{of} is malformed: {e}"),
+                ));
                 return p;
             }
         };
@@ -189,14 +246,20 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
             if parsed.total_pages > MAX_PAGES {
                 p.incomplete = Some((
                     "page_cap".into(),
-                    format!("upstream declares {} pages; only the first {MAX_PAGES} are fetched", parsed.total_pages),
+                    format!(
+                        "upstream declares {} pages; only the first {MAX_PAGES} are fetched",
+                        parsed.total_pages
+                    ),
                 ));
             }
             p.total = Some(parsed.total_pages.min(MAX_PAGES));
         }
         let total = p.total.unwrap_or(0);
         if page > 1 && parsed.offers.is_empty() && page < total {
-            p.incomplete = Some(("empty_page".into(), format!("page {page} of {total} came back with no offers")));
+            p.incomplete = Some((
+                "empty_page".into(),
+                format!("page {page} of {total} came back with no offers"),
+            ));
             return p;
         }
         p.offers.extend(parsed.offers);

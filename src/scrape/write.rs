@@ -21,7 +21,10 @@ pub(super) async fn write_file(
     if let Err(e) = validate(file) {
         report.status = RunStatus::Failed;
         report.error_kind = Some("invalid_file".into());
-        report.message = format!("{}: the file for {name} failed validation and was not written: {e}", run.context());
+        report.message = format!(
+            "{}: the file for {name} failed validation and was not written: {e}",
+            run.context()
+        );
         report.counts.props_written = 0;
         return report;
     }
@@ -53,7 +56,10 @@ pub(super) async fn write_file(
         Err(e) => {
             report.status = RunStatus::Failed;
             report.error_kind = Some("storage".into());
-            report.message = format!("{}: fetched and validated, but could not write {name}: {e}", run.context());
+            report.message = format!(
+                "{}: fetched and validated, but could not write {name}: {e}",
+                run.context()
+            );
             report.counts.props_written = 0;
         }
     }
