@@ -115,9 +115,7 @@ pub struct AttemptError {
 
 /// The final failure of a request, after retries.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{context}: GET {path} failed after {attempts} attempt(s){}: {failure}{}",
-        if *.exhausted { " (retries exhausted)" } else { "" },
-        if .detail.is_empty() { String::new() } else { format!(" — {}", .detail) })]
+#[error("{context}: {}", self.cause())]
 pub struct FetchError {
     pub failure: Failure,
     pub class: Class,
@@ -133,6 +131,24 @@ pub struct FetchError {
 }
 
 impl FetchError {
+    /// What went wrong, without the context (for messages that already name it).
+    pub fn cause(&self) -> String {
+        let exhausted = if self.exhausted {
+            " (retries exhausted)"
+        } else {
+            ""
+        };
+        let detail = if self.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", self.detail)
+        };
+        format!(
+            "GET {} failed after {} attempt(s){exhausted}: {}{detail}",
+            self.path, self.attempts, self.failure
+        )
+    }
+
     /// The kind recorded for a run: `blocked` for 403s, else the failure's own kind.
     pub fn kind(&self) -> String {
         match self.class {

@@ -223,7 +223,7 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
             Err(e) => {
                 p.attempts += e.attempts;
                 p.retries += e.attempts.saturating_sub(1);
-                p.incomplete = Some((e.kind(), format!("page {page}{of} failed: {e}")));
+                p.incomplete = Some((e.kind(), format!("page {page}{of} failed: {}", e.cause())));
                 return p;
             }
         };

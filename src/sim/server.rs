@@ -96,6 +96,8 @@ struct State {
     scripted: Mutex<VecDeque<Fault>>,
     last_accepted: Mutex<Option<Instant>>,
     rate_violations: Mutex<u64>,
+    /// Requests whose path and query contain the text always get the fault.
+    rules: Mutex<Vec<(String, Fault)>>,
 }
 
 pub struct SimServer {
@@ -116,6 +118,7 @@ impl SimServer {
             scripted: Mutex::new(scripted),
             last_accepted: Mutex::new(None),
             rate_violations: Mutex::new(0),
+            rules: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -145,6 +148,15 @@ impl SimServer {
             .lock()
             .expect("script lock")
             .extend(faults);
+    }
+
+    /// From now on, every request whose path and query contain `text` gets `fault`.
+    pub fn fail_when(&self, text: &str, fault: Fault) {
+        self.state
+            .rules
+            .lock()
+            .expect("rules lock")
+            .push((text.to_string(), fault));
     }
 
     /// Requests answered 429 because they came faster than the configured rate.
@@ -199,7 +211,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
         return Ok(());
     };
     let arrived = Instant::now();
-    let fault = next_fault(&state);
+    let fault = next_fault(&state, &format!("{}?{}", req.path, req.query));
     let mut arrival = Arrival {
         at: arrived,
         path: req.path.clone(),
@@ -229,7 +241,15 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     }
 }
 
-fn next_fault(state: &State) -> Option<Fault> {
+fn next_fault(state: &State, target: &str) -> Option<Fault> {
+    let rules = state.rules.lock().expect("rules lock");
+    if let Some((_, fault)) = rules
+        .iter()
+        .find(|(text, _)| target.contains(text.as_str()))
+    {
+        return Some(fault.clone());
+    }
+    drop(rules);
     if let Some(f) = state.scripted.lock().expect("script lock").pop_front() {
         return Some(f);
     }

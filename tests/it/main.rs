@@ -2,5 +2,6 @@
 
 mod fetch;
 mod pubsub;
+mod scrape;
 mod storage;
 mod support;

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: emulators and canned HTTP answers.
 
+pub mod app;
 pub mod canned_http;
 pub mod emulators;
 pub mod upstream;

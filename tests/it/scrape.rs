@@ -1,0 +1,261 @@
+//! Scrape runs end to end: local BettingPros → fake-gcs-server → Pub/Sub emulator → ledger.
+
+use backstop::bettingpros::{rows_in_props_file, validate_events_file, validate_props_file};
+use backstop::calendar::GameDate;
+use backstop::ledger::RunFilter;
+use backstop::market::{MarketSelection, MarketType};
+use backstop::run::{RunStatus, Scraper, Trigger};
+use backstop::scrape::ScrapeRequest;
+use backstop::sim::catalogue::Catalogue;
+use backstop::sim::faults::Fault;
+use backstop::sim::server::SimConfig;
+
+use crate::support::app::{spawn_app, spawn_app_with, BUCKET};
+
+fn date() -> GameDate {
+    "2026-01-14".parse().unwrap()
+}
+
+fn req(scraper: Scraper, markets: MarketSelection) -> ScrapeRequest {
+    ScrapeRequest {
+        scraper,
+        date: date(),
+        markets,
+        trigger: Trigger::Scheduler,
+    }
+}
+
+#[tokio::test]
+async fn a_full_game_day_lands_at_the_exact_names_with_exact_counts_everywhere() {
+    let catalogue = Catalogue::synthetic(&[(date(), 10)], 11);
+    let t = spawn_app(catalogue.clone()).await;
+    let mut reports = t
+        .app
+        .scrapes
+        .run(&req(Scraper::Events, MarketSelection::All))
+        .await;
+    reports.extend(
+        t.app
+            .scrapes
+            .run(&req(Scraper::PlayerProps, MarketSelection::All))
+            .await,
+    );
+    assert_eq!(reports.len(), 7);
+    for r in &reports {
+        assert_eq!(r.status, RunStatus::Success, "{}", r.message);
+    }
+
+    let events = t.objects("bettingpros/events/2026-01-14/").await;
+    assert_eq!(events.len(), 1);
+    let (name, file) = &events[0];
+    assert_eq!(
+        name,
+        &format!(
+            "bettingpros/events/2026-01-14/{}.json",
+            reports[0].timestamp
+        )
+    );
+    validate_events_file(file).unwrap();
+    assert_eq!(file["event_count"], 10);
+    assert_eq!(file["rowCount"], 10);
+
+    let ledger = t
+        .app
+        .ledger
+        .runs(&RunFilter {
+            limit: 100,
+            ..RunFilter::default()
+        })
+        .unwrap();
+    let messages = t.messages(7).await;
+    for m in MarketType::ALL {
+        let files = t
+            .objects(&format!("bettingpros/player-props/{m}/2026-01-14/"))
+            .await;
+        assert_eq!(files.len(), 1, "{m}");
+        let (name, file) = &files[0];
+        let report = reports.iter().find(|r| r.market == Some(m)).unwrap();
+        assert_eq!(
+            name,
+            &format!(
+                "bettingpros/player-props/{m}/2026-01-14/{}.json",
+                report.timestamp
+            )
+        );
+        validate_props_file(file).unwrap();
+        let offers = catalogue.offer_count(date(), m) as u64;
+        assert_eq!(file["props_count"], offers, "{m}");
+        assert_eq!(file["failed_offers"], 0);
+        assert_eq!(
+            file["pagination_info"]["pages_fetched"],
+            offers.div_ceil(10),
+            "{m}"
+        );
+        assert_eq!(file["market_id"], m.id());
+        assert_eq!(file["complete"], true);
+        assert!(
+            rows_in_props_file(file).unwrap() > offers * 2 * 4,
+            "several books on both sides"
+        );
+
+        let row = ledger
+            .iter()
+            .find(|r| r.run_id == report.run_id)
+            .expect("a ledger row per run");
+        assert_eq!(row.status, RunStatus::Success);
+        assert_eq!(row.props_written, Some(offers), "{m}");
+        assert_eq!(row.players, file["players_count"].as_u64(), "{m}");
+        assert_eq!(
+            row.pages_fetched,
+            file["pagination_info"]["pages_fetched"]
+                .as_u64()
+                .map(|p| p as u32)
+        );
+        assert_eq!(row.object_name.as_deref(), Some(name.as_str()));
+        assert_eq!(row.published, Some(true));
+
+        let msg = messages
+            .iter()
+            .find(|msg| msg["execution_id"] == report.run_id.as_str())
+            .expect("a message per run");
+        assert_eq!(msg["processor_name"], "betting_pros_player_props");
+        assert_eq!(msg["status"], "success");
+        assert_eq!(msg["game_date"], "2026-01-14");
+        assert_eq!(
+            msg["record_count"], offers,
+            "record_count is props written, not games"
+        );
+        assert_eq!(msg["metadata"]["gcs_path"], format!("gs://{BUCKET}/{name}"));
+        assert_eq!(msg["metadata"]["opts"]["market_type"], m.as_str());
+        assert_eq!(msg["trigger_source"], "scheduler");
+    }
+}
+
+#[tokio::test]
+async fn a_day_without_games_is_no_data_at_once_and_writes_no_props_file() {
+    let t = spawn_app(Catalogue::synthetic(&[(date(), 0)], 1)).await;
+    let reports = t
+        .app
+        .scrapes
+        .run(&req(Scraper::PlayerProps, MarketSelection::All))
+        .await;
+    assert_eq!(reports.len(), 6);
+    for r in &reports {
+        assert_eq!(r.status, RunStatus::NoData, "{}", r.message);
+        assert_eq!(r.counts.events, Some(0));
+        assert!(r.object_name.is_none());
+    }
+    assert_eq!(
+        t.sim.arrivals().len(),
+        1,
+        "one events request, no retries, no offers requests"
+    );
+    assert!(t.objects("bettingpros/").await.is_empty());
+    for m in t.messages(6).await {
+        assert_eq!(m["status"], "no_data");
+        assert_eq!(m["record_count"], 0);
+        assert!(m["metadata"].get("gcs_path").is_none(), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_that_keeps_failing_makes_a_partial_run_that_is_never_offered_to_phase_2() {
+    let catalogue = Catalogue::synthetic(&[(date(), 10)], 11);
+    let pages = (catalogue.offer_count(date(), MarketType::Points) as u32).div_ceil(10);
+    let t = spawn_app(catalogue).await;
+    t.sim.fail_when("&page=3", Fault::Status(502));
+    let reports = t
+        .app
+        .scrapes
+        .run(&req(
+            Scraper::PlayerProps,
+            MarketSelection::One(MarketType::Points),
+        ))
+        .await;
+    let r = &reports[0];
+    assert_eq!(r.status, RunStatus::Partial, "{}", r.message);
+    assert_eq!(r.counts.pages_fetched, 2);
+    assert!(
+        r.message.contains(&format!("page 3 of {pages} failed")),
+        "{}",
+        r.message
+    );
+    assert!(r.complete_file_url.is_none());
+    assert!(
+        t.objects("bettingpros/player-props/").await.is_empty(),
+        "nothing where Phase 2 looks"
+    );
+    let partial = t
+        .objects("bettingpros/partial/player-props/points/2026-01-14/")
+        .await;
+    assert_eq!(
+        partial.len(),
+        1,
+        "the pages that did arrive are kept, marked partial"
+    );
+    assert_eq!(partial[0].1["complete"], false);
+    assert_eq!(partial[0].1["props_count"], 20);
+    let m = &t.messages(1).await[0];
+    assert_eq!(m["status"], "partial");
+    assert!(m["metadata"].get("gcs_path").is_none(), "{m}");
+    assert!(
+        m["error_message"].as_str().unwrap().contains("page 3"),
+        "{m}"
+    );
+    let row = t.app.ledger.run(&r.run_id).unwrap().unwrap();
+    assert_eq!(row.status, RunStatus::Partial);
+    assert_eq!((row.pages_fetched, row.pages_total), (Some(2), Some(pages)));
+    assert_eq!(row.props_written, Some(20));
+}
+
+#[tokio::test]
+async fn a_missing_api_key_fails_the_run_before_any_request_under_the_requested_date() {
+    let sim = SimConfig::new(Catalogue::synthetic(&[(date(), 10)], 11));
+    let t = spawn_app_with(sim, &[("BETTINGPROS_API_KEY", "")]).await;
+    let reports = t
+        .app
+        .scrapes
+        .run(&req(
+            Scraper::PlayerProps,
+            MarketSelection::One(MarketType::Points),
+        ))
+        .await;
+    let r = &reports[0];
+    assert_eq!(r.status, RunStatus::Failed);
+    assert_eq!(r.error_kind.as_deref(), Some("missing_api_key"));
+    assert!(t.sim.arrivals().is_empty(), "no anonymous request was sent");
+    let m = &t.messages(1).await[0];
+    assert_eq!(
+        (m["status"].as_str(), m["game_date"].as_str()),
+        (Some("failed"), Some("2026-01-14"))
+    );
+    assert!(
+        m["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("BETTINGPROS_API_KEY"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_key_is_reported_as_blocked_after_one_retry() {
+    let sim = SimConfig {
+        api_key: Some("the-real-key".into()),
+        ..SimConfig::new(Catalogue::synthetic(&[(date(), 10)], 11))
+    };
+    let t = spawn_app_with(sim, &[]).await;
+    let reports = t
+        .app
+        .scrapes
+        .run(&req(Scraper::Events, MarketSelection::All))
+        .await;
+    let r = &reports[0];
+    assert_eq!(r.status, RunStatus::Failed);
+    assert_eq!(r.error_kind.as_deref(), Some("blocked"), "{}", r.message);
+    assert_eq!(t.sim.arrivals().len(), 2);
+    assert!(r.message.contains("Forbidden"), "{}", r.message);
+    let row = t.app.ledger.run(&r.run_id).unwrap().unwrap();
+    assert_eq!(row.error_kind.as_deref(), Some("blocked"));
+    assert_eq!(row.attempts, Some(2));
+}

@@ -1,0 +1,152 @@
+//! `spawn_app`: the whole service wired to a local BettingPros, fake-gcs-server and the
+//! Pub/Sub emulator, with short test settings.
+
+use std::sync::Arc;
+
+use backstop::api;
+use backstop::app::App;
+use backstop::config::{Config, Vars};
+use backstop::sim::catalogue::Catalogue;
+use backstop::sim::server::{SimConfig, SimServer};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use super::emulators::{FakeGcs, PubSubEmulator, PROJECT};
+
+pub const KEY: &str = "test-key";
+pub const BUCKET: &str = "nba-scraped-data";
+
+pub struct TestApp {
+    pub app: App,
+    pub sim: SimServer,
+    pub gcs: FakeGcs,
+    pub pubsub: Arc<PubSubEmulator>,
+    pub subscription: String,
+    pub dir: tempfile::TempDir,
+    /// Base URL of the HTTP API once `serve` was called.
+    pub url: Option<String>,
+}
+
+/// Settings an operator would set, with test timings; `extra` overrides or adds.
+pub fn vars(
+    sim: &SimServer,
+    gcs: &FakeGcs,
+    pubsub: &PubSubEmulator,
+    topic: &str,
+    dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> Vars {
+    let ledger = dir.join("ledger.db").display().to_string();
+    let base = sim.base_url();
+    let mut pairs: Vec<(String, String)> = [
+        ("BETTINGPROS_BASE_URL", base.as_str()),
+        ("BETTINGPROS_API_KEY", KEY),
+        ("BACKSTOP_RATE_PER_SEC", "200"),
+        ("BACKSTOP_BACKOFF_BASE_MS", "10"),
+        ("BACKSTOP_BACKOFF_MAX_MS", "50"),
+        ("BACKSTOP_TIMEOUT_SECS", "2"),
+        ("BACKSTOP_MAX_ATTEMPTS", "3"),
+        ("BACKSTOP_STORAGE", "gs://nba-scraped-data"),
+        ("STORAGE_EMULATOR_HOST", gcs.endpoint.as_str()),
+        ("BACKSTOP_LEDGER", ledger.as_str()),
+        ("GCP_PROJECT_ID", PROJECT),
+        ("PUBSUB_EMULATOR_HOST", pubsub.host.as_str()),
+        ("BACKSTOP_TOPIC", topic),
+        ("BACKSTOP_NOTIFY", "on"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        pairs.retain(|(key, _)| key != k);
+        pairs.push((k.to_string(), v.to_string()));
+    }
+    Vars::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+pub async fn spawn_app(catalogue: Catalogue) -> TestApp {
+    spawn_app_with(
+        SimConfig {
+            api_key: Some(KEY.into()),
+            ..SimConfig::new(catalogue)
+        },
+        &[],
+    )
+    .await
+}
+
+pub async fn spawn_app_with(sim: SimConfig, extra: &[(&str, &str)]) -> TestApp {
+    let sim = SimServer::start(sim)
+        .await
+        .expect("start the local BettingPros");
+    let gcs = FakeGcs::start(BUCKET).await;
+    let pubsub = PubSubEmulator::shared().await;
+    let id = format!("{:08x}", rand::random::<u32>());
+    let (topic, subscription) = (format!("complete-{id}"), format!("phase2-{id}"));
+    pubsub.create_topic(&topic).await;
+    pubsub.create_subscription(&subscription, &topic).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::from_vars(&vars(&sim, &gcs, &pubsub, &topic, dir.path(), extra))
+        .expect("test configuration is valid");
+    let app = App::build(config).await.expect("the service builds");
+    TestApp {
+        app,
+        sim,
+        gcs,
+        pubsub,
+        subscription,
+        dir,
+        url: None,
+    }
+}
+
+impl TestApp {
+    /// Serves the HTTP API on a free port until the test ends.
+    pub async fn serve(&mut self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = self.app.clone();
+        tokio::spawn(api::serve(
+            app,
+            listener,
+            std::future::pending(),
+            std::time::Duration::from_secs(1),
+        ));
+        self.url = Some(url.clone());
+        url
+    }
+
+    /// Exactly `n` completion messages (pulls until they are all there; fails after 15 s).
+    pub async fn messages(&self, n: usize) -> Vec<Value> {
+        let start = std::time::Instant::now();
+        let mut got = Vec::new();
+        while got.len() < n {
+            assert!(
+                start.elapsed().as_secs() < 15,
+                "expected {n} completion messages, got {}: {got:#?}",
+                got.len()
+            );
+            got.extend(self.pubsub.pull(&self.subscription).await);
+        }
+        assert_eq!(got.len(), n, "more completion messages than runs: {got:#?}");
+        got
+    }
+
+    /// Every object in the bucket under `prefix`, with its JSON.
+    pub async fn objects(&self, prefix: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for info in self.app.store.list(prefix).await.expect("list the bucket") {
+            let bytes = self
+                .app
+                .store
+                .get(&info.name)
+                .await
+                .expect("read an object");
+            out.push((
+                info.name,
+                serde_json::from_slice(&bytes).expect("objects are JSON"),
+            ));
+        }
+        out
+    }
+}
