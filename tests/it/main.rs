@@ -1,5 +1,6 @@
 //! The one integration-test binary: each module below is one area, sharing `support`.
 
+mod api;
 mod fetch;
 mod pubsub;
 mod scrape;
