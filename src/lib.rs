@@ -8,6 +8,8 @@
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
 //!   retries, shared rate limiting. Knows HTTP, not BettingPros.
 //! - [`run`]: scrapers, run statuses and triggers.
+//! - [`warehouse`]: "was the data loaded?" — row counts per date, market and file read from
+//!   Phase 2's BigQuery table in one query per date range.
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
@@ -19,3 +21,4 @@ pub mod metrics;
 pub mod run;
 pub mod sim;
 pub mod telemetry;
+pub mod warehouse;
