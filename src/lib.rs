@@ -10,6 +10,7 @@
 //! - [`run`]: scrapers, run statuses and triggers.
 //! - [`warehouse`]: "was the data loaded?" — row counts per date, market and file read from
 //!   Phase 2's BigQuery table in one query per date range.
+//! - [`phase2`]: hands one stored file to the Phase 2 loader (Pub/Sub push envelope, OIDC).
 //! - [`metrics`]: process-wide counters rendered as Prometheus text.
 //! - [`telemetry`]: log set-up (Cloud Logging JSON or readable text).
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod fetch;
 pub mod market;
 pub mod metrics;
+pub mod phase2;
 pub mod run;
 pub mod sim;
 pub mod telemetry;
