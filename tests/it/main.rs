@@ -1,4 +1,6 @@
 //! The one integration-test binary: real HTTP on 127.0.0.1, real emulators.
 
 mod fetch;
+mod phase2;
 mod support;
+mod warehouse;
