@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
-use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::fetch::body::{error_chain, excerpt};
 
+use super::answer::{absorb, bad, check_total, query_failed, Answer, JobReference, QueryResult};
 use super::auth::Auth;
 use super::error::{WarehouseError, WarehouseFailure};
 
@@ -22,21 +22,6 @@ pub struct QueryParam {
     /// `DATE`, `STRING`, `INT64` …
     pub kind: &'static str,
     pub value: String,
-}
-
-/// A finished query: column names from `schema.fields`, cells as BigQuery sends them (strings,
-/// `None` for NULL).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct QueryResult {
-    pub fields: Vec<String>,
-    pub rows: Vec<Vec<Option<String>>>,
-}
-
-impl QueryResult {
-    /// The position of a column, by name.
-    pub fn column(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f == name)
-    }
 }
 
 /// How a query is run: where, as whom, how patiently.
@@ -52,56 +37,6 @@ pub struct BigQuery {
     /// Rows per page asked for; `None` lets BigQuery choose (up to 10 MB a page).
     page_rows: Option<u32>,
     queries: AtomicU64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Answer {
-    job_reference: Option<JobReference>,
-    job_complete: Option<bool>,
-    schema: Option<Schema>,
-    rows: Option<Vec<Row>>,
-    total_rows: Option<String>,
-    page_token: Option<String>,
-    errors: Option<Vec<ErrorProto>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JobReference {
-    job_id: String,
-    location: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Schema {
-    #[serde(default)]
-    fields: Vec<Field>,
-}
-
-#[derive(Deserialize)]
-struct Field {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Row {
-    f: Vec<Cell>,
-}
-
-#[derive(Deserialize)]
-struct Cell {
-    v: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct ErrorProto {
-    reason: Option<String>,
-    message: Option<String>,
-}
-
-fn bad(what: impl Into<String>) -> WarehouseError {
-    WarehouseError::new(WarehouseFailure::BadAnswer, "", what)
 }
 
 impl BigQuery {
@@ -288,23 +223,17 @@ impl BigQuery {
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
-        let resp = request.send().await.map_err(|e| {
+        let transport = |e: reqwest::Error| {
             let failure = if e.is_timeout() {
                 WarehouseFailure::TimedOut
             } else {
                 WarehouseFailure::Unreachable
             };
             fail(failure, error_chain(&e))
-        })?;
+        };
+        let resp = request.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| {
-            let failure = if e.is_timeout() {
-                WarehouseFailure::TimedOut
-            } else {
-                WarehouseFailure::Unreachable
-            };
-            fail(failure, format!("reading the answer: {}", error_chain(&e)))
-        })?;
+        let body = resp.bytes().await.map_err(transport)?;
         if !(200..300).contains(&status) {
             let failure = match status {
                 401 | 403 => WarehouseFailure::Auth,
@@ -327,63 +256,4 @@ fn wait_ms(deadline: Instant) -> u64 {
         .saturating_duration_since(Instant::now())
         .as_millis()
         .clamp(1, 60_000) as u64
-}
-
-fn query_failed(job_id: &str, errors: &[ErrorProto]) -> WarehouseError {
-    let said: Vec<String> = errors
-        .iter()
-        .map(|e| {
-            format!(
-                "{}: {}",
-                e.reason.as_deref().unwrap_or("error"),
-                e.message.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    WarehouseError::new(
-        WarehouseFailure::QueryFailed,
-        "",
-        format!("job {job_id}: {}", said.join("; ")),
-    )
-}
-
-/// Appends a complete page's rows, taking the column names from the first page.
-fn absorb(into: &mut QueryResult, answer: &mut Answer) -> Result<(), WarehouseError> {
-    if into.fields.is_empty() {
-        let schema = answer
-            .schema
-            .take()
-            .ok_or_else(|| bad("a complete answer without a schema"))?;
-        into.fields = schema.fields.into_iter().map(|f| f.name).collect();
-    }
-    for row in answer.rows.take().unwrap_or_default() {
-        if row.f.len() != into.fields.len() {
-            return Err(bad(format!(
-                "a row of {} cells for {} columns",
-                row.f.len(),
-                into.fields.len()
-            )));
-        }
-        let cells = row.f.into_iter().map(|c| match c.v {
-            serde_json::Value::Null => Ok(None),
-            serde_json::Value::String(s) => Ok(Some(s)),
-            other => Err(bad(format!("a cell that is not a plain value: {other}"))),
-        });
-        into.rows.push(cells.collect::<Result<_, _>>()?);
-    }
-    Ok(())
-}
-
-/// All pages read must add up to `totalRows`: a short read is an error, never a smaller answer.
-fn check_total(result: &QueryResult, total_rows: Option<&str>) -> Result<(), WarehouseError> {
-    let Some(total) = total_rows else {
-        return Ok(());
-    };
-    match total.parse::<usize>() {
-        Ok(n) if n == result.rows.len() => Ok(()),
-        _ => Err(bad(format!(
-            "read {} rows but BigQuery counted {total}",
-            result.rows.len()
-        ))),
-    }
 }

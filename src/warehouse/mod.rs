@@ -7,6 +7,7 @@
 //! Production talks to `https://bigquery.googleapis.com` with an OAuth token from Application
 //! Default Credentials; with `BIGQUERY_EMULATOR_HOST` set it talks to that emulator, no auth.
 
+mod answer;
 pub mod auth;
 pub mod bigquery;
 pub mod error;
@@ -18,8 +19,9 @@ use tokio::time::Instant;
 use crate::calendar::GameDate;
 use crate::config::{ConfigError, Vars};
 
+pub use answer::QueryResult;
 pub use auth::Auth;
-pub use bigquery::{BigQuery, QueryParam, QueryResult};
+pub use bigquery::{BigQuery, QueryParam};
 pub use error::{WarehouseError, WarehouseFailure};
 
 pub const DEFAULT_PROJECT: &str = "nba-props-platform";
