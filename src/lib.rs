@@ -20,6 +20,8 @@
 //! - [`app`]: configuration turned into the shared parts.
 //! - [`sim`]: a local BettingPros for tests, demos and benchmarks.
 //! - [`metrics`], [`telemetry`]: Prometheus counters and logs.
+//! - [`warehouse`]: "was the data loaded?" — rows per file from BigQuery.
+//! - [`phase2`]: sending one stored file to the Phase 2 loader (OIDC, push envelope).
 
 pub mod api;
 pub mod app;
@@ -35,9 +37,11 @@ pub mod ledger;
 pub mod market;
 pub mod metrics;
 pub mod notify;
+pub mod phase2;
 pub mod run;
 pub mod scrape;
 pub mod serve;
 pub mod sim;
 pub mod storage;
 pub mod telemetry;
+pub mod warehouse;

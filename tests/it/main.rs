@@ -2,7 +2,9 @@
 
 mod api;
 mod fetch;
+mod phase2;
 mod pubsub;
 mod scrape;
 mod storage;
 mod support;
+mod warehouse;

@@ -1,8 +1,10 @@
 //! Shared helpers for the integration tests: emulators and canned HTTP answers.
 
 pub mod app;
+pub mod bq;
 pub mod canned_http;
 pub mod emulators;
+pub mod phase2;
 pub mod upstream;
 
 use std::time::Duration;

@@ -1,0 +1,139 @@
+//! Phase 2's settings: the bare service URL (also the token audience), auth switch, retries.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::config::{ConfigError, Vars};
+
+pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
+
+/// Where Phase 2 is and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase2Settings {
+    /// `PHASE2_URL`: the bare service URL (`https://…run.app`), also the token's audience.
+    /// `None` when unset: every hand-over then fails without sending anything.
+    pub url: Option<String>,
+    /// False when `BACKSTOP_PHASE2_AUTH=off`: no token is fetched or sent.
+    pub auth: bool,
+    /// `GCE_METADATA_HOST`, default `metadata.google.internal`.
+    pub metadata_host: String,
+    /// `GCP_PROJECT_ID`, for the envelope's `subscription`.
+    pub project: String,
+    /// `BACKSTOP_PHASE2_TIMEOUT_SECS`: one attempt. Long by default (Cloud Run's own request
+    /// limit) because a timed-out request may still load the file.
+    pub attempt_timeout: Duration,
+    /// `BACKSTOP_PHASE2_MAX_ATTEMPTS`, the first one included.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Phase2Settings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            auth: true,
+            metadata_host: DEFAULT_METADATA_HOST.into(),
+            project: crate::warehouse::DEFAULT_PROJECT.into(),
+            attempt_timeout: Duration::from_secs(300),
+            max_attempts: 4,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Phase2Settings {
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let url = vars.get("PHASE2_URL").map(bare_service_url).transpose()?;
+        let auth = match vars
+            .get("BACKSTOP_PHASE2_AUTH")
+            .map(str::to_ascii_lowercase)
+        {
+            None => true,
+            Some(v) if ["on", "true", "1"].contains(&v.as_str()) => true,
+            Some(v) if ["off", "false", "0"].contains(&v.as_str()) => false,
+            Some(v) => {
+                return Err(ConfigError {
+                    var: "BACKSTOP_PHASE2_AUTH",
+                    value: v,
+                    reason: "must be on or off".into(),
+                })
+            }
+        };
+        Ok(Self {
+            url,
+            auth,
+            metadata_host: vars
+                .get("GCE_METADATA_HOST")
+                .unwrap_or(DEFAULT_METADATA_HOST)
+                .into(),
+            project: vars
+                .get("GCP_PROJECT_ID")
+                .unwrap_or(crate::warehouse::DEFAULT_PROJECT)
+                .into(),
+            attempt_timeout: Duration::from_secs_f64(vars.positive_f64(
+                "BACKSTOP_PHASE2_TIMEOUT_SECS",
+                d.attempt_timeout.as_secs_f64(),
+            )?),
+            max_attempts: vars.at_least("BACKSTOP_PHASE2_MAX_ATTEMPTS", d.max_attempts.into(), 1)?
+                as u32,
+            ..d
+        })
+    }
+}
+
+/// `https://host[:port]` with no path: the audience Cloud Run checks. A path is a mistake.
+fn bare_service_url(raw: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError {
+        var: "PHASE2_URL",
+        value: raw.into(),
+        reason: reason.into(),
+    };
+    let url = Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("must be an http(s) URL"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "must be the bare service URL (no path such as /process, no query)",
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_to_auth_on_and_the_real_metadata_server() {
+        let s = Phase2Settings::from_vars(&Vars::from_pairs([(
+            "PHASE2_URL",
+            "https://phase2-abc-wl.a.run.app/",
+        )]))
+        .unwrap();
+        assert_eq!(s.url.as_deref(), Some("https://phase2-abc-wl.a.run.app"));
+        assert!(s.auth);
+        assert_eq!(s.metadata_host, "metadata.google.internal");
+        assert_eq!(s.project, "nba-props-platform");
+        let off = Phase2Settings::from_vars(&Vars::from_pairs([("BACKSTOP_PHASE2_AUTH", "OFF")]));
+        assert!(!off.unwrap().auth);
+    }
+
+    #[test]
+    fn a_url_with_a_path_or_a_bad_switch_fails_at_start_up() {
+        for (var, value) in [
+            ("PHASE2_URL", "https://phase2.a.run.app/process"),
+            ("PHASE2_URL", "phase2.a.run.app"),
+            ("PHASE2_URL", "ftp://phase2"),
+            ("BACKSTOP_PHASE2_AUTH", "maybe"),
+            ("BACKSTOP_PHASE2_MAX_ATTEMPTS", "0"),
+        ] {
+            let err = Phase2Settings::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+        }
+    }
+}

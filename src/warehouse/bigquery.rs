@@ -1,0 +1,259 @@
+//! A minimal BigQuery REST client: `jobs.query`, then `getQueryResults` until the job is
+//! complete and every page is read. Standard SQL, named parameters, string cells.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::fetch::body::{error_chain, excerpt};
+
+use super::answer::{absorb, bad, check_total, query_failed, Answer, JobReference, QueryResult};
+use super::auth::Auth;
+use super::error::{WarehouseError, WarehouseFailure};
+
+/// One named query parameter (`@name`), sent with its BigQuery type.
+#[derive(Debug, Clone)]
+pub struct QueryParam {
+    pub name: &'static str,
+    /// `DATE`, `STRING`, `INT64` …
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// How a query is run: where, as whom, how patiently.
+#[derive(Debug)]
+pub struct BigQuery {
+    http: reqwest::Client,
+    /// `https://bigquery.googleapis.com` or the emulator's URL, no trailing slash.
+    base: String,
+    project: String,
+    auth: Auth,
+    max_attempts: u32,
+    backoff_base: Duration,
+    /// Rows per page asked for; `None` lets BigQuery choose (up to 10 MB a page).
+    page_rows: Option<u32>,
+    queries: AtomicU64,
+}
+
+impl BigQuery {
+    pub fn new(
+        base: &str,
+        project: &str,
+        auth: Auth,
+        max_attempts: u32,
+        backoff_base: Duration,
+        page_rows: Option<u32>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .no_proxy()
+            .build()
+            .expect("the HTTP client builds with static settings");
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            project: project.to_string(),
+            auth,
+            max_attempts: max_attempts.max(1),
+            backoff_base,
+            page_rows,
+            queries: AtomicU64::new(0),
+        }
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// `jobs.query` requests sent so far (retries included).
+    pub fn queries_made(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Runs one query to the end, every page, before `deadline`. `doing` names the work in errors.
+    pub async fn query(
+        &self,
+        doing: &str,
+        sql: &str,
+        params: &[QueryParam],
+        deadline: Instant,
+    ) -> Result<QueryResult, WarehouseError> {
+        let run = self.query_pages(sql, params, deadline);
+        match tokio::time::timeout_at(deadline, run).await {
+            Ok(result) => result.map_err(|e| e.with_doing(doing)),
+            Err(_) => Err(WarehouseError::new(
+                WarehouseFailure::TimedOut,
+                doing,
+                "the query's deadline passed",
+            )),
+        }
+    }
+
+    async fn query_pages(
+        &self,
+        sql: &str,
+        params: &[QueryParam],
+        deadline: Instant,
+    ) -> Result<QueryResult, WarehouseError> {
+        let url = format!(
+            "{}/bigquery/v2/projects/{}/queries",
+            self.base, self.project
+        );
+        let mut body = json!({
+            "query": sql,
+            "useLegacySql": false,
+            "parameterMode": "NAMED",
+            "queryParameters": params.iter().map(|p| json!({
+                "name": p.name,
+                "parameterType": {"type": p.kind},
+                "parameterValue": {"value": p.value},
+            })).collect::<Vec<_>>(),
+            "timeoutMs": wait_ms(deadline),
+        });
+        if let Some(n) = self.page_rows {
+            body["maxResults"] = n.into();
+        }
+        let mut answer = self
+            .call("jobs.query", deadline, || {
+                self.queries.fetch_add(1, Ordering::Relaxed);
+                self.http.post(&url).json(&body)
+            })
+            .await?;
+        let job = answer
+            .job_reference
+            .take()
+            .ok_or_else(|| bad("jobs.query answer has no jobReference"))?;
+        let mut result: Option<QueryResult> = None;
+        loop {
+            if let Some(errors) = answer.errors.as_deref().filter(|e| !e.is_empty()) {
+                return Err(query_failed(&job.job_id, errors));
+            }
+            let mut page_token = None;
+            if answer.job_complete == Some(true) {
+                let into = result.get_or_insert_with(QueryResult::default);
+                absorb(into, &mut answer)?;
+                page_token = answer.page_token.take();
+                if page_token.is_none() {
+                    let done = result.unwrap_or_default();
+                    check_total(&done, answer.total_rows.as_deref())?;
+                    return Ok(done);
+                }
+            }
+            answer = self.results(&job, page_token.as_deref(), deadline).await?;
+        }
+    }
+
+    /// `GET …/queries/{jobId}`: waits for the job, or reads the page after `page_token`.
+    async fn results(
+        &self,
+        job: &JobReference,
+        page_token: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Answer, WarehouseError> {
+        let url = format!(
+            "{}/bigquery/v2/projects/{}/queries/{}",
+            self.base, self.project, job.job_id
+        );
+        let mut query: Vec<(&str, String)> = vec![("timeoutMs", wait_ms(deadline).to_string())];
+        if let Some(location) = &job.location {
+            // Without it a job outside the US/EU multi-regions is "not found".
+            query.push(("location", location.clone()));
+        }
+        if let Some(token) = page_token {
+            query.push(("pageToken", token.to_string()));
+        }
+        if let Some(n) = self.page_rows {
+            query.push(("maxResults", n.to_string()));
+        }
+        let step = format!("getQueryResults for job {}", job.job_id);
+        self.call(&step, deadline, || self.http.get(&url).query(&query))
+            .await
+    }
+
+    /// One request with retries for transient failures; the token is fetched per attempt.
+    async fn call(
+        &self,
+        step: &str,
+        deadline: Instant,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Answer, WarehouseError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.backoff_base)
+            .with_max_delay(self.backoff_base * 8)
+            .with_jitter()
+            .with_max_times(self.max_attempts as usize - 1);
+        (|| async { self.attempt(step, deadline, request()).await })
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e: &WarehouseError| e.failure.is_transient())
+            .notify(|e: &WarehouseError, wait: Duration| {
+                tracing::warn!(
+                    step, error_kind = %e.failure.kind(), detail = %e.detail,
+                    wait_ms = wait.as_millis() as u64, "BigQuery request failed, retrying"
+                );
+            })
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        step: &str,
+        deadline: Instant,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, WarehouseError> {
+        let fail =
+            |failure, detail: String| WarehouseError::new(failure, "", format!("{step}: {detail}"));
+        let mut request = request.timeout(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        );
+        if let Some(token) = self.auth.bearer().await? {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                    fail(
+                        WarehouseFailure::Auth,
+                        "the token is not a valid header".into(),
+                    )
+                })?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        let transport = |e: reqwest::Error| {
+            let failure = if e.is_timeout() {
+                WarehouseFailure::TimedOut
+            } else {
+                WarehouseFailure::Unreachable
+            };
+            fail(failure, error_chain(&e))
+        };
+        let resp = request.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(transport)?;
+        if !(200..300).contains(&status) {
+            let failure = match status {
+                401 | 403 => WarehouseFailure::Auth,
+                s => WarehouseFailure::Status(s),
+            };
+            return Err(fail(failure, format!("HTTP {status}: {}", excerpt(&body))));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            fail(
+                WarehouseFailure::BadAnswer,
+                format!("not a query answer ({e}): {}", excerpt(&body)),
+            )
+        })
+    }
+}
+
+/// How long BigQuery may hold a request open waiting for the job: what is left of the deadline.
+fn wait_ms(deadline: Instant) -> u64 {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .as_millis()
+        .clamp(1, 60_000) as u64
+}
