@@ -5,13 +5,17 @@ use std::sync::Arc;
 use crate::bettingpros::Upstream;
 use crate::config::Config;
 use crate::fetch::{Fetcher, RateLimits};
+use crate::gaps::Detector;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::notify::completion::Notifier;
 use crate::notify::pubsub::Publisher;
+use crate::phase2::Phase2;
+use crate::reprocess::Recovery;
 use crate::scrape::inflight::Inflight;
 use crate::scrape::Scrapes;
-use crate::storage::{self, ObjectStore};
+use crate::storage::{self, ObjectStore, StorageLocation};
+use crate::warehouse::Warehouse;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,8 @@ pub struct App {
     pub store: Arc<dyn ObjectStore>,
     pub ledger: Arc<Ledger>,
     pub metrics: Arc<Metrics>,
+    pub detector: Arc<Detector>,
+    pub recovery: Arc<Recovery>,
 }
 
 impl App {
@@ -71,9 +77,27 @@ impl App {
             metrics: metrics.clone(),
             run_deadline: config.run_deadline,
         };
+        let detector = Arc::new(Detector::new(
+            scrapes.clone(),
+            Arc::new(Warehouse::new(config.warehouse.clone())),
+        ));
+        let bucket = match &config.storage {
+            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
+            StorageLocation::Local(_) => None,
+        };
+        let recovery = Arc::new(Recovery::new(
+            scrapes.clone(),
+            detector.clone(),
+            Arc::new(Phase2::new(config.phase2.clone())),
+            bucket,
+            config.fetch.rate_per_sec,
+            config.recovery_settle,
+        ));
         Ok(App {
             config: Arc::new(config),
             inflight: Arc::new(Inflight::new(scrapes.clone())),
+            detector,
+            recovery,
             scrapes,
             store,
             ledger,

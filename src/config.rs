@@ -92,6 +92,10 @@ pub struct Config {
     /// The SQLite file of the run ledger.
     pub ledger_path: PathBuf,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
+    pub warehouse: crate::warehouse::WarehouseSettings,
+    pub phase2: crate::phase2::Phase2Settings,
+    /// How long a recovery waits for Phase 2 to load re-scraped files before checking again.
+    pub recovery_settle: Duration,
     pub port: u16,
     /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
@@ -227,6 +231,9 @@ impl Config {
                 .unwrap_or_else(|| default_ledger(&storage)),
             storage,
             pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars)?,
+            warehouse: crate::warehouse::WarehouseSettings::from_vars(vars)?,
+            phase2: crate::phase2::Phase2Settings::from_vars(vars)?,
+            recovery_settle: Duration::from_secs(vars.parse("BACKSTOP_RECOVERY_SETTLE_SECS", 60)?),
             port: vars.parse("PORT", 8080)?,
             shutdown_grace: secs_f64(vars.positive_f64("BACKSTOP_SHUTDOWN_GRACE_SECS", 8.0)?),
         })

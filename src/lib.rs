@@ -16,6 +16,7 @@
 //! - [`google`]: calls to Google Cloud APIs: which answers are transient, one retry loop.
 //! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
 //! - [`gaps`]: lost-date detection: evidence and the verdict table.
+//! - [`reprocess`]: recovery — a pure planner and a durable executor of recovery jobs.
 //! - [`api`], [`serve`], [`cli`], [`demo`]: the ways in — HTTP, command line, offline demo.
 //! - [`app`]: configuration turned into the shared parts.
 //! - [`sim`]: a local BettingPros for tests, demos and benchmarks.
@@ -38,6 +39,7 @@ pub mod market;
 pub mod metrics;
 pub mod notify;
 pub mod phase2;
+pub mod reprocess;
 pub mod run;
 pub mod scrape;
 pub mod serve;

@@ -35,7 +35,8 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    tracing::info!(port, storage = %app.store.location(), "backstop listening");
+    let resumed = app.recovery.resume_unfinished().await;
+    tracing::info!(port, storage = %app.store.location(), resumed_jobs = resumed, "backstop listening");
     match crate::api::serve(app, listener, shutdown_signal(), grace).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! The HTTP API (`backstop serve`): routes, limits, request metrics and graceful shutdown.
 
 pub mod error;
+pub mod recovery;
 pub mod runs;
 pub mod scrape;
 
@@ -26,6 +27,9 @@ pub fn router(app: App) -> Router {
         .route("/scrape", post(scrape::scrape))
         .route("/runs", get(runs::runs))
         .route("/metrics", get(runs::metrics))
+        .route("/gaps", get(recovery::gaps))
+        .route("/reprocess", post(recovery::submit))
+        .route("/reprocess/{id}", get(recovery::status))
         .fallback(|| async {
             ApiError::NotFound("no such route: see README.md for the API".into())
         })

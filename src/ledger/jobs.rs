@@ -59,6 +59,8 @@ pub struct JobRecord {
     pub state: String,
     /// The request that created the job, as given.
     pub request: serde_json::Value,
+    /// What detection said about the job's dates after it ran.
+    pub result: Option<serde_json::Value>,
     /// In order (`seq` from 1).
     pub actions: Vec<ActionRecord>,
 }
@@ -216,6 +218,26 @@ impl Ledger {
         tx.commit().doing(doing)
     }
 
+    /// Records what detection said about the job's dates after it ran.
+    pub fn set_job_result(
+        &self,
+        job_id: &str,
+        result: &serde_json::Value,
+    ) -> Result<(), LedgerError> {
+        let doing = || format!("recording the result of job {job_id}");
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE jobs SET result = ?2 WHERE id = ?1",
+                params![job_id, Json(result)],
+            )
+            .doing(doing)?;
+        if changed == 0 {
+            return Err(LedgerError::new(doing(), LedgerProblem::NoSuchJob));
+        }
+        Ok(())
+    }
+
     /// Ends a job as `done` (every action `done` or `skipped`) or `failed`.
     pub fn finish_job(
         &self,
@@ -301,6 +323,9 @@ fn load_job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRecord>> 
                 finished_at: r.time_opt("finished_at")?,
                 state: r.get("state")?,
                 request: r.json("request")?,
+                result: r
+                    .get::<_, Option<String>>("result")?
+                    .and_then(|s| serde_json::from_str(&s).ok()),
                 actions: Vec::new(),
             })
         })

@@ -60,6 +60,8 @@ CREATE TABLE jobs (
     finished_at     TEXT,
     state           TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
     request         TEXT NOT NULL,
+    -- What detection said about the job's dates afterwards (JSON), once it ran.
+    result          TEXT,
     CHECK ((state = 'running') = (finished_at IS NULL))
 );
 CREATE INDEX jobs_by_state ON jobs (state, created_at);

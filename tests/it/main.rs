@@ -4,6 +4,7 @@ mod api;
 mod fetch;
 mod phase2;
 mod pubsub;
+mod recovery;
 mod scrape;
 mod storage;
 mod support;

@@ -4,6 +4,7 @@ pub mod app;
 pub mod bq;
 pub mod canned_http;
 pub mod emulators;
+pub mod loader;
 pub mod phase2;
 pub mod upstream;
 

@@ -1,4 +1,7 @@
-//! The command line: `serve`, `scrape`, `runs`, `demo`. Thin: each command calls the library.
+//! The command line: `serve`, `scrape`, `runs`, `gaps`, `reprocess`, `demo`. Thin: each
+//! command calls the library.
+
+mod recovery;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +59,43 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lost dates: evidence and verdict per date and market (exit 1 when something is lost).
+    Gaps {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "all")]
+        market: String,
+        #[arg(long)]
+        json: bool,
+        /// Show complete days and off days too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Recover lost dates: re-scrape what was never scraped, send unloaded files to Phase 2 once.
+    Reprocess {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// Instead of a range: comma-separated dates.
+        #[arg(long, value_delimiter = ',')]
+        dates: Option<Vec<String>>,
+        #[arg(long, default_value = "all")]
+        market: String,
+        /// Only these categories (scraper_failed, processor_failed), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        category: Option<Vec<String>>,
+        /// Print the plan only.
+        #[arg(long)]
+        dry_run: bool,
+        /// Idempotency key; the same request without one returns the job it made before.
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Offline: scrape a full synthetic game day from an in-process BettingPros (brotli, with
     /// injected faults) into a local store, and print what was written.
     Demo {
@@ -86,6 +126,39 @@ pub async fn main(cli: Cli) -> ExitCode {
             json,
         } => runs(scraper, date, market, status, limit, json).await,
         Command::Demo { date, out } => crate::demo::run(&date, &out).await,
+        Command::Gaps {
+            from,
+            to,
+            market,
+            json,
+            all,
+        } => match build().await {
+            Ok(app) => recovery::gaps(&app, &from, &to, &market, json, all).await,
+            Err(code) => code,
+        },
+        Command::Reprocess {
+            from,
+            to,
+            dates,
+            market,
+            category,
+            dry_run,
+            key,
+            json,
+        } => {
+            let req = crate::reprocess::ReprocessRequest {
+                from,
+                to,
+                dates,
+                market: Some(market),
+                categories: category,
+                dry_run,
+            };
+            match build().await {
+                Ok(app) => recovery::reprocess(&app, req, key, json).await,
+                Err(code) => code,
+            }
+        }
     }
 }
 

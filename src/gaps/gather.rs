@@ -1,0 +1,352 @@
+//! Gathering the evidence for a range of dates: games from the events API (cached for past
+//! dates), one storage listing per market prefix, one BigQuery query for the whole range, the
+//! files' own row counts (read only where a verdict needs them), and the ledger's last runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{self, StreamExt};
+use tokio::time::Instant;
+
+use super::evidence::{Evidence, FileEvidence, LastRun, LegacyFigure, Loaded, Signal};
+use super::report::{GapReport, GapRow, Work};
+use super::verdict::judge;
+use super::GapQuery;
+use crate::bettingpros::{parse_events, rows_in_props_file};
+use crate::calendar::GameDate;
+use crate::market::MarketType;
+use crate::run::Scraper;
+use crate::scrape::Scrapes;
+use crate::storage::{ObjectInfo, StorageKey};
+use crate::warehouse::Warehouse;
+
+/// Rows per date under the old rule: 150 × games, all markets together.
+const LEGACY_ROWS_PER_GAME: u64 = 150;
+
+pub struct Detector {
+    scrapes: Scrapes,
+    warehouse: Arc<Warehouse>,
+    /// Games per past date: a past day's schedule does not change.
+    games: Mutex<HashMap<GameDate, u64>>,
+    /// Rows per object: objects are written once and never change.
+    rows: Mutex<HashMap<String, u64>>,
+    listings: AtomicU64,
+    events_requests: AtomicU64,
+    files_read: AtomicU64,
+}
+
+impl Detector {
+    pub fn new(scrapes: Scrapes, warehouse: Arc<Warehouse>) -> Self {
+        Self {
+            scrapes,
+            warehouse,
+            games: Mutex::new(HashMap::new()),
+            rows: Mutex::new(HashMap::new()),
+            listings: AtomicU64::new(0),
+            events_requests: AtomicU64::new(0),
+            files_read: AtomicU64::new(0),
+        }
+    }
+
+    pub async fn detect(&self, q: &GapQuery) -> GapReport {
+        let started = std::time::Instant::now();
+        let before = self.work();
+        let dates: Vec<GameDate> = q.from.through(q.to).collect();
+        let (games, files, loaded) =
+            tokio::join!(self.games(&dates), self.files(q), self.loaded(q));
+        let last = self.last_runs(q);
+        let mut rows = Vec::new();
+        for &date in &dates {
+            for &market in &q.markets {
+                let files = match &files[&market] {
+                    Signal::Known(by_date) => {
+                        Signal::Known(by_date.get(&date).cloned().unwrap_or_default())
+                    }
+                    Signal::Unknown(why) => Signal::Unknown(why.clone()),
+                };
+                let loaded_here = match &loaded {
+                    Signal::Known(map) => {
+                        Signal::Known(map.get(&(date, market)).cloned().unwrap_or_default())
+                    }
+                    Signal::Unknown(why) => Signal::Unknown(why.clone()),
+                };
+                rows.push((date, market, files, loaded_here));
+            }
+        }
+        let evidence: Vec<Evidence> = stream::iter(rows)
+            .map(|(date, market, files, loaded_here)| {
+                let games = games
+                    .get(&date)
+                    .cloned()
+                    .unwrap_or(Signal::Unknown("not asked".into()));
+                let legacy = legacy(&games, &loaded, date);
+                let last_run = last.get(&(date, market)).cloned();
+                async move {
+                    let files = self.with_rows(files, &loaded_here).await;
+                    Evidence {
+                        date,
+                        market,
+                        games,
+                        files,
+                        loaded: loaded_here,
+                        legacy,
+                        last_run,
+                    }
+                }
+            })
+            .buffered(8)
+            .collect()
+            .await;
+        let rows: Vec<GapRow> = evidence
+            .into_iter()
+            .map(|e| GapRow {
+                verdict: judge(&e),
+                evidence: e,
+            })
+            .collect();
+        let after = self.work();
+        GapReport::new(
+            q,
+            rows,
+            Work {
+                storage_listings: after.storage_listings - before.storage_listings,
+                bigquery_queries: after.bigquery_queries - before.bigquery_queries,
+                events_requests: after.events_requests - before.events_requests,
+                files_read: after.files_read - before.files_read,
+                seconds: started.elapsed().as_secs_f64(),
+            },
+        )
+    }
+
+    fn work(&self) -> Work {
+        Work {
+            storage_listings: self.listings.load(Ordering::Relaxed),
+            bigquery_queries: self.warehouse.queries_made(),
+            events_requests: self.events_requests.load(Ordering::Relaxed),
+            files_read: self.files_read.load(Ordering::Relaxed),
+            seconds: 0.0,
+        }
+    }
+
+    /// Games per date, concurrently; the shared rate limiter paces the requests.
+    async fn games(&self, dates: &[GameDate]) -> HashMap<GameDate, Signal<u64>> {
+        let today = GameDate::resolve("TODAY", chrono::Utc::now()).expect("TODAY resolves");
+        let answers = stream::iter(dates.iter().copied())
+            .map(|date| async move { (date, self.games_on(date, today).await) })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+        answers.into_iter().collect()
+    }
+
+    async fn games_on(&self, date: GameDate, today: GameDate) -> Signal<u64> {
+        if let Some(n) = self.games.lock().expect("games cache").get(&date) {
+            return Signal::Known(*n);
+        }
+        let deadline = Some(Instant::now() + self.scrapes.run_deadline);
+        let context = format!("gap detection {date} events");
+        let req = match self
+            .scrapes
+            .upstream
+            .events_request(date, context, deadline)
+        {
+            Ok(r) => r,
+            Err(e) => return Signal::Unknown(format!("events API: {e}")),
+        };
+        self.events_requests.fetch_add(1, Ordering::Relaxed);
+        let n = match self.scrapes.fetcher.get_json(&req).await {
+            Ok(f) => match parse_events(&f.json) {
+                Ok(answer) => answer.events.len() as u64,
+                Err(e) => {
+                    return Signal::Unknown(format!(
+                        "events API answer for {date} is malformed: {e}"
+                    ))
+                }
+            },
+            Err(e) => return Signal::Unknown(format!("events API: {}", e.cause())),
+        };
+        if date < today {
+            self.games.lock().expect("games cache").insert(date, n);
+        }
+        Signal::Known(n)
+    }
+
+    /// One listing per market prefix; complete props files by date, newest first.
+    async fn files(
+        &self,
+        q: &GapQuery,
+    ) -> HashMap<MarketType, Signal<BTreeMap<GameDate, Vec<ObjectInfo>>>> {
+        let listed = stream::iter(q.markets.iter().copied())
+            .map(|market| async move {
+                self.listings.fetch_add(1, Ordering::Relaxed);
+                let found = self
+                    .scrapes
+                    .store
+                    .list(&StorageKey::props_prefix(market))
+                    .await;
+                (market, found)
+            })
+            .buffer_unordered(6)
+            .collect::<Vec<_>>()
+            .await;
+        let mut out = HashMap::new();
+        for (market, found) in listed {
+            let signal = match found {
+                Err(e) => Signal::Unknown(e.to_string()),
+                Ok(objects) => {
+                    let mut by_date: BTreeMap<GameDate, Vec<(String, ObjectInfo)>> =
+                        BTreeMap::new();
+                    for o in objects {
+                        if let Some(key @ StorageKey::Props { .. }) = StorageKey::parse(&o.name) {
+                            if (q.from..=q.to).contains(&key.date()) {
+                                by_date
+                                    .entry(key.date())
+                                    .or_default()
+                                    .push((key.timestamp().to_string(), o));
+                            }
+                        }
+                    }
+                    Signal::Known(
+                        by_date
+                            .into_iter()
+                            .map(|(d, mut v)| {
+                                v.sort_by(|a, b| b.0.cmp(&a.0));
+                                (d, v.into_iter().map(|(_, o)| o).collect())
+                            })
+                            .collect(),
+                    )
+                }
+            };
+            out.insert(market, signal);
+        }
+        out
+    }
+
+    /// One query for the whole range, grouped by date, market and file.
+    async fn loaded(&self, q: &GapQuery) -> Signal<HashMap<(GameDate, MarketType), Loaded>> {
+        let rows = match self.warehouse.loaded_rows(q.from, q.to).await {
+            Ok(rows) => rows,
+            Err(e) => return Signal::Unknown(e.reason()),
+        };
+        let mut map: HashMap<(GameDate, MarketType), Loaded> = HashMap::new();
+        for r in rows {
+            let Ok(market) = r.market.parse::<MarketType>() else {
+                continue;
+            };
+            let l = map.entry((r.game_date, market)).or_default();
+            l.total += r.rows;
+            let path = object_name_of(&r.source_file_path);
+            if path == "unknown" || path.is_empty() {
+                l.unknown_path += r.rows;
+            } else {
+                *l.by_path.entry(path.to_string()).or_default() += r.rows;
+            }
+        }
+        Signal::Known(map)
+    }
+
+    /// Reads the rows a file yields, for the files a verdict needs: the newest, and any that
+    /// the table holds rows for.
+    async fn with_rows(
+        &self,
+        files: Signal<Vec<ObjectInfo>>,
+        loaded: &Signal<Loaded>,
+    ) -> Signal<Vec<FileEvidence>> {
+        let files = match files {
+            Signal::Known(f) => f,
+            Signal::Unknown(why) => return Signal::Unknown(why),
+        };
+        let mut out = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let needed = i == 0
+                || matches!(loaded, Signal::Known(l) if l.by_path.contains_key(&f.name) || l.unknown_path > 0);
+            let rows = if needed {
+                self.rows_of(&f.name).await
+            } else {
+                Signal::Unknown("not read: an earlier snapshot".into())
+            };
+            out.push(FileEvidence {
+                name: f.name.clone(),
+                size: f.size,
+                rows,
+            });
+        }
+        Signal::Known(out)
+    }
+
+    async fn rows_of(&self, name: &str) -> Signal<u64> {
+        if let Some(n) = self.rows.lock().expect("rows cache").get(name) {
+            return Signal::Known(*n);
+        }
+        self.files_read.fetch_add(1, Ordering::Relaxed);
+        let bytes = match self.scrapes.store.get(name).await {
+            Ok(b) => b,
+            Err(e) => return Signal::Unknown(e.to_string()),
+        };
+        let rows = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{name} is not JSON: {e}"))
+            .and_then(|v| rows_in_props_file(&v).map_err(|e| format!("{name}: {e}")));
+        match rows {
+            Ok(n) => {
+                self.rows
+                    .lock()
+                    .expect("rows cache")
+                    .insert(name.to_string(), n);
+                Signal::Known(n)
+            }
+            Err(why) => Signal::Unknown(why),
+        }
+    }
+
+    fn last_runs(&self, q: &GapQuery) -> HashMap<(GameDate, MarketType), LastRun> {
+        let Ok(runs) = self.scrapes.ledger.last_runs(q.from, q.to) else {
+            return HashMap::new();
+        };
+        runs.into_iter()
+            .filter(|r| r.scraper == Scraper::PlayerProps)
+            .filter_map(|r| {
+                let market = r.market?;
+                Some((
+                    (r.game_date, market),
+                    LastRun {
+                        run_id: r.run_id,
+                        status: r.status.as_str().to_string(),
+                        started_at: r.started_at.to_rfc3339(),
+                        props_written: r.props_written.unwrap_or(0),
+                        error: r.error_message,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+/// `gs://bucket/name` or `name` → `name`.
+fn object_name_of(path: &str) -> &str {
+    match path.strip_prefix("gs://") {
+        Some(rest) => rest.split_once('/').map(|(_, name)| name).unwrap_or(rest),
+        None => path,
+    }
+}
+
+fn legacy(
+    games: &Signal<u64>,
+    loaded: &Signal<HashMap<(GameDate, MarketType), Loaded>>,
+    date: GameDate,
+) -> Option<LegacyFigure> {
+    let (Signal::Known(games), Signal::Known(loaded)) = (games, loaded) else {
+        return None;
+    };
+    let rows: u64 = MarketType::ALL
+        .iter()
+        .filter_map(|m| loaded.get(&(date, *m)))
+        .map(|l| l.total)
+        .sum();
+    let threshold = LEGACY_ROWS_PER_GAME * games;
+    Some(LegacyFigure {
+        rows_all_markets: rows,
+        threshold,
+        would_pass: *games > 0 && rows >= threshold,
+    })
+}

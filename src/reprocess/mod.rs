@@ -1,0 +1,140 @@
+//! Recovery: plan (pure) which lost dates to re-scrape and which files to send to Phase 2,
+//! then execute the plan as a durable job in the ledger.
+
+pub mod execute;
+pub mod plan;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::gaps::Detector;
+use crate::ledger::{JobRecord, Ledger};
+use crate::phase2::Phase2;
+use crate::scrape::Scrapes;
+
+pub use plan::{Plan, ReprocessRequest};
+
+pub struct Recovery {
+    pub scrapes: Scrapes,
+    pub detector: Arc<Detector>,
+    pub phase2: Arc<Phase2>,
+    pub ledger: Arc<Ledger>,
+    /// The bucket Phase 2 reads; `None` when storage is a local directory.
+    pub bucket: Option<String>,
+    pub rate_per_sec: f64,
+    /// Wait before re-checking re-scraped dates: Phase 2 loads them on its own time.
+    pub settle: std::time::Duration,
+    running: execute::Running,
+}
+
+/// A submitted job: the one created now, or the one this request created before.
+pub struct Submitted {
+    pub job: JobRecord,
+    pub created: bool,
+    pub plan: Plan,
+}
+
+impl Recovery {
+    pub fn new(
+        scrapes: Scrapes,
+        detector: Arc<Detector>,
+        phase2: Arc<Phase2>,
+        bucket: Option<String>,
+        rate_per_sec: f64,
+        settle: std::time::Duration,
+    ) -> Self {
+        let ledger = scrapes.ledger.clone();
+        Self {
+            scrapes,
+            detector,
+            phase2,
+            ledger,
+            bucket,
+            rate_per_sec,
+            settle,
+            running: Default::default(),
+        }
+    }
+
+    /// Detects, then plans. Nothing is changed.
+    pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, String> {
+        let scope = req.scope()?;
+        let report = self.detector.detect(&scope.query).await;
+        Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {
+            self.ledger.file_send(name).ok().flatten()
+        }))
+    }
+
+    /// Plans and records a job, unless this key already has one (then that job is returned
+    /// as it is). The caller runs [`Recovery::execute`].
+    pub async fn submit(
+        &self,
+        req: &ReprocessRequest,
+        key: Option<&str>,
+    ) -> Result<Submitted, String> {
+        let key = match key {
+            Some(k) => k.to_string(),
+            None => content_key(&req.canonical()),
+        };
+        if let Some(existing) = self.existing(&key)? {
+            let plan = Plan {
+                actions: Vec::new(),
+                skipped: Vec::new(),
+                upstream_requests: 0,
+                eta_seconds: 0.0,
+            };
+            return Ok(Submitted {
+                job: existing,
+                created: false,
+                plan,
+            });
+        }
+        let plan = self.plan(req).await?;
+        let actions: Vec<_> = plan.actions.iter().map(|a| a.to_new()).collect();
+        let stored = json!({ "request": req.canonical(), "skipped": plan.skipped });
+        let (job, created) = self
+            .ledger
+            .create_job(&key, &stored, &actions, chrono::Utc::now())
+            .map_err(|e| e.to_string())?;
+        Ok(Submitted { job, created, plan })
+    }
+
+    fn existing(&self, key: &str) -> Result<Option<JobRecord>, String> {
+        // create_job is the atomic check; this only spares a detection for a repeat.
+        let jobs = self.ledger.unfinished_jobs().map_err(|e| e.to_string())?;
+        Ok(jobs.into_iter().find(|j| j.idempotency_key == key))
+    }
+
+    /// Resumes the jobs a stopped process left unfinished.
+    pub async fn resume_unfinished(self: &Arc<Self>) -> usize {
+        let jobs = match self.ledger.unfinished_jobs() {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read unfinished recovery jobs");
+                return 0;
+            }
+        };
+        for job in &jobs {
+            tracing::warn!(job_id = %job.id, "resuming a recovery job left unfinished by a stopped process");
+            let me = self.clone();
+            let id = job.id.clone();
+            tokio::spawn(async move { me.execute(&id).await });
+        }
+        jobs.len()
+    }
+}
+
+/// The idempotency key of a request without one: a hash of its content.
+pub fn content_key(canonical: &Value) -> String {
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    format!(
+        "content-{}",
+        digest
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}

@@ -1,0 +1,202 @@
+//! Planning a recovery (pure): from a gap report and a request to the actions to take, with
+//! the upstream requests they will cost and how long the rate limit makes them take.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::calendar::GameDate;
+use crate::gaps::{Category, GapQuery, GapReport, Remedy};
+use crate::ledger::{ActionKind, FileSendRecord, NewAction};
+use crate::market::{MarketSelection, MarketType};
+
+/// What an operator or script asks for (`POST /reprocess`, `backstop reprocess`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReprocessRequest {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Instead of a range: these dates.
+    pub dates: Option<Vec<String>>,
+    /// One market, or `all` (the default).
+    pub market: Option<String>,
+    /// Categories to act on; default `scraper_failed` and `processor_failed`.
+    pub categories: Option<Vec<String>>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A request checked and resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub query: GapQuery,
+    /// `None`: every date of the range.
+    pub dates: Option<Vec<GameDate>>,
+    pub categories: Vec<Category>,
+}
+
+impl ReprocessRequest {
+    pub fn scope(&self) -> Result<Scope, String> {
+        let now = chrono::Utc::now();
+        let markets = self
+            .market
+            .as_deref()
+            .unwrap_or("all")
+            .parse::<MarketSelection>()
+            .map_err(|e| e.to_string())?;
+        let (query, dates) = match (&self.from, &self.to, &self.dates) {
+            (Some(from), Some(to), None) => {
+                (GapQuery::parse(from, to, self.market.as_deref())?, None)
+            }
+            (None, None, Some(list)) if !list.is_empty() => {
+                let mut dates = list
+                    .iter()
+                    .map(|d| GameDate::resolve(d, now).map_err(|e| e.to_string()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                dates.sort();
+                dates.dedup();
+                let q = GapQuery::new(dates[0], *dates.last().expect("non-empty"), markets)?;
+                (q, Some(dates))
+            }
+            _ => {
+                return Err("give either \"from\" and \"to\", or a non-empty \"dates\" list".into())
+            }
+        };
+        let categories = match &self.categories {
+            None => vec![Category::ScraperFailed, Category::ProcessorFailed],
+            Some(list) => list
+                .iter()
+                .map(|c| {
+                    Category::parse(c)
+                        .filter(|c| matches!(c, Category::ScraperFailed | Category::ProcessorFailed))
+                        .ok_or_else(|| format!("category {c:?} cannot be acted on: use scraper_failed or processor_failed"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Scope {
+            query,
+            dates,
+            categories,
+        })
+    }
+
+    /// The request as stored and hashed: the same request gives the same key.
+    pub fn canonical(&self) -> Value {
+        let mut c = self.clone();
+        c.dry_run = false;
+        serde_json::to_value(c).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub date: GameDate,
+    pub market: MarketType,
+    pub object_name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub actions: Vec<PlannedAction>,
+    /// Files a recovery will not send again.
+    pub skipped: Vec<Skipped>,
+    pub upstream_requests: u64,
+    pub eta_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedAction {
+    pub kind: &'static str,
+    pub date: GameDate,
+    pub market: MarketType,
+    pub object_name: Option<String>,
+    pub reason: String,
+}
+
+impl PlannedAction {
+    pub fn to_new(&self) -> NewAction {
+        NewAction {
+            kind: if self.kind == "scrape" {
+                ActionKind::Scrape
+            } else {
+                ActionKind::SendFile
+            },
+            game_date: self.date,
+            market: self.market,
+            object_name: self.object_name.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// Pages a market usually has on a full day (10 offers a page), for the estimate.
+fn typical_pages(m: MarketType) -> u64 {
+    match m {
+        MarketType::Points => 12,
+        MarketType::Rebounds | MarketType::Assists => 10,
+        MarketType::Threes => 8,
+        MarketType::Steals | MarketType::Blocks => 5,
+    }
+}
+
+/// Seconds to allow per file sent to Phase 2 in the estimate.
+const SECONDS_PER_SEND: f64 = 5.0;
+
+/// Chooses the actions. `sent` says whether a recovery already handed a file to Phase 2.
+pub fn plan(
+    report: &GapReport,
+    scope: &Scope,
+    rate_per_sec: f64,
+    sent: impl Fn(&str) -> Option<FileSendRecord>,
+) -> Plan {
+    let mut actions = Vec::new();
+    let mut skipped = Vec::new();
+    let mut requests = 0;
+    for row in &report.rows {
+        let (date, market) = (row.evidence.date, row.evidence.market);
+        if scope.dates.as_ref().is_some_and(|d| !d.contains(&date))
+            || !scope.categories.contains(&row.verdict.category)
+        {
+            continue;
+        }
+        let reason = format!("{}: {}", row.verdict.category.as_str(), row.verdict.reason);
+        match &row.verdict.remedy {
+            Remedy::None => {}
+            Remedy::Rescrape => {
+                requests += 1 + typical_pages(market);
+                actions.push(PlannedAction {
+                    kind: "scrape",
+                    date,
+                    market,
+                    object_name: None,
+                    reason,
+                });
+            }
+            Remedy::SendFile { object_name } => match sent(object_name) {
+                Some(rec) => skipped.push(Skipped {
+                    date,
+                    market,
+                    object_name: object_name.clone(),
+                    reason: format!(
+                        "already handed to Phase 2 by job {} ({:?} at {}): never sent twice",
+                        rec.job_id, rec.state, rec.claimed_at
+                    ),
+                }),
+                None => actions.push(PlannedAction {
+                    kind: "send_file",
+                    date,
+                    market,
+                    object_name: Some(object_name.clone()),
+                    reason,
+                }),
+            },
+        }
+    }
+    let sends = actions.iter().filter(|a| a.kind == "send_file").count() as f64;
+    Plan {
+        eta_seconds: requests as f64 / rate_per_sec + sends * SECONDS_PER_SEND,
+        upstream_requests: requests,
+        actions,
+        skipped,
+    }
+}

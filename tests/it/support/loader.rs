@@ -1,0 +1,144 @@
+//! A stand-in Phase 2 that really loads: `POST /process` takes the push envelope (a file
+//! `{bucket, name}` or a completion message with `metadata.gcs_path`), reads the file from
+//! storage and appends one BigQuery row per prop × side × sportsbook line — on every
+//! delivery, as Phase 2 does, so a file sent twice shows up as duplicated rows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use backstop::storage::ObjectStore;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::bq::BqEmulator;
+use super::phase2::{serve, Served};
+
+pub const DATASET: &str = "nba_raw";
+pub const TABLE: &str = "bettingpros_player_points_props";
+
+struct Loading {
+    store: OnceLock<Arc<dyn ObjectStore>>,
+    bq: Arc<BqEmulator>,
+    deliveries: Mutex<HashMap<String, u32>>,
+}
+
+pub struct Loader {
+    pub url: String,
+    state: Arc<Loading>,
+    _server: Served,
+}
+
+impl Loader {
+    /// Starts without storage (its URL is needed to configure the service); `attach` it.
+    pub async fn start(bq: Arc<BqEmulator>) -> Loader {
+        bq.create_table(DATASET, TABLE, super::bq::PROPS_SCHEMA)
+            .await;
+        let state = Arc::new(Loading {
+            store: OnceLock::new(),
+            bq,
+            deliveries: Mutex::new(HashMap::new()),
+        });
+        let router = Router::new()
+            .route("/process", post(process))
+            .with_state(state.clone());
+        let (addr, server) = serve(router).await;
+        Loader {
+            url: format!("http://{addr}"),
+            state,
+            _server: server,
+        }
+    }
+
+    pub fn attach(&self, store: Arc<dyn ObjectStore>) {
+        let _ = self.state.store.set(store);
+    }
+
+    /// How many times each object was delivered.
+    pub fn deliveries(&self) -> HashMap<String, u32> {
+        self.state.deliveries.lock().unwrap().clone()
+    }
+
+    /// Loads a file directly, as if Phase 2 had been told about it.
+    pub async fn load(&self, name: &str) {
+        load(&self.state, name, None, name).await.unwrap();
+    }
+
+    /// Loads a file with `source_file_path` written as `label` (Phase 2 wrote `unknown` for
+    /// months).
+    pub async fn load_labelled(&self, name: &str, label: &str) {
+        load(&self.state, name, None, label).await.unwrap();
+    }
+
+    /// Loads only the first `rows` rows of a file (a load that broke off).
+    pub async fn load_partly(&self, name: &str, rows: usize) {
+        load(&self.state, name, Some(rows), name).await.unwrap();
+    }
+}
+
+async fn process(
+    State(state): State<Arc<Loading>>,
+    Json(envelope): Json<Value>,
+) -> (StatusCode, String) {
+    let data = envelope["message"]["data"]
+        .as_str()
+        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+        .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
+        .unwrap_or(Value::Null);
+    let name = if let Some(name) = data["name"].as_str() {
+        name.to_string()
+    } else {
+        let skip = ["failed", "no_data"].contains(&data["status"].as_str().unwrap_or(""));
+        match data["metadata"]["gcs_path"].as_str() {
+            Some(path) if !skip && path.contains("bettingpros/player-props") => {
+                path.splitn(4, '/').nth(3).unwrap_or_default().to_string()
+            }
+            _ => return (StatusCode::NO_CONTENT, "skipped".into()),
+        }
+    };
+    match load(&state, &name, None, &name).await {
+        Ok(rows) => (StatusCode::OK, format!("loaded {rows} rows")),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn load(
+    state: &Loading,
+    name: &str,
+    limit: Option<usize>,
+    label: &str,
+) -> Result<usize, String> {
+    *state
+        .deliveries
+        .lock()
+        .unwrap()
+        .entry(name.to_string())
+        .or_default() += 1;
+    let store = state
+        .store
+        .get()
+        .ok_or("the loader has no storage attached")?;
+    let bytes = store.get(name).await.map_err(|e| e.to_string())?;
+    let file: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for p in file["props"].as_array().into_iter().flatten() {
+        for side in ["over", "under"] {
+            for b in p[side]["sportsbooks"].as_array().into_iter().flatten() {
+                rows.push(json!({
+                    "game_date": file["date"], "market_type": file["market_type"], "source_file_path": label,
+                    "event_id": p["event_id"], "offer_id": p["offer_id"], "player_id": p["player_id"],
+                    "player_name": p["player_name"], "player_team": p["player_team"], "book_id": b["book_id"],
+                    "line": b["line"], "odds": b["odds"], "active": b["active"], "best": b["best"], "updated": b["updated"],
+                }));
+            }
+        }
+    }
+    rows.truncate(limit.unwrap_or(usize::MAX));
+    for chunk in rows.chunks(500) {
+        state.bq.insert_rows(DATASET, TABLE, chunk).await;
+    }
+    Ok(rows.len())
+}
