@@ -15,6 +15,9 @@ use crate::market::MarketSelection;
 use crate::run::{RunStatus, Scraper, Trigger};
 use crate::scrape::ScrapeRequest;
 
+/// How an action ended: its state, what happened, and the run it made (scrapes).
+type Outcome = (ActionState, String, Option<String>);
+
 /// Jobs being executed by this process (a job runs in one task at a time).
 #[derive(Default)]
 pub struct Running(Mutex<HashSet<String>>);
@@ -83,20 +86,20 @@ impl Recovery {
             .ok_or_else(|| format!("no recovery job {job_id}"))
     }
 
-    async fn rescrape(
-        &self,
-        job: &JobRecord,
-        a: &ActionRecord,
-    ) -> (ActionState, String, Option<String>) {
-        if let Err(e) = self.ledger.set_action_state(
-            &job.id,
-            a.seq,
-            ActionState::Running,
-            None,
-            None,
-            Utc::now(),
-        ) {
-            return (ActionState::Failed, e.to_string(), None);
+    /// Records that an action is under way (before any effect), or why that failed.
+    fn mark_running(&self, job: &JobRecord, a: &ActionRecord) -> Option<Outcome> {
+        let now = Utc::now();
+        let marked =
+            self.ledger
+                .set_action_state(&job.id, a.seq, ActionState::Running, None, None, now);
+        marked
+            .err()
+            .map(|e| (ActionState::Failed, e.to_string(), None))
+    }
+
+    async fn rescrape(&self, job: &JobRecord, a: &ActionRecord) -> Outcome {
+        if let Some(failed) = self.mark_running(job, a) {
+            return failed;
         }
         let req = ScrapeRequest {
             scraper: Scraper::PlayerProps,
@@ -124,11 +127,7 @@ impl Recovery {
         )
     }
 
-    async fn send(
-        &self,
-        job: &JobRecord,
-        a: &ActionRecord,
-    ) -> (ActionState, String, Option<String>) {
+    async fn send(&self, job: &JobRecord, a: &ActionRecord) -> Outcome {
         let object = a.object_name.clone().unwrap_or_default();
         let resumed = a.state == ActionState::Running;
         match self.ledger.file_send(&object) {
@@ -177,15 +176,8 @@ impl Recovery {
                 None,
             );
         };
-        if let Err(e) = self.ledger.set_action_state(
-            &job.id,
-            a.seq,
-            ActionState::Running,
-            None,
-            None,
-            Utc::now(),
-        ) {
-            return (ActionState::Failed, e.to_string(), None);
+        if let Some(failed) = self.mark_running(job, a) {
+            return failed;
         }
         match self.ledger.claim_file_send(&object, &job.id, Utc::now()) {
             Ok(true) => {}
