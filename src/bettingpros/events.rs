@@ -159,7 +159,7 @@ mod tests {
 
     const REAL: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/real/bp_events_NBA_2021-10-21.json"
+        "/fixtures/bettingpros/real/bp_events_NBA_2021-10-21.json"
     );
 
     fn date() -> GameDate {
