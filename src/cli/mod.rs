@@ -281,8 +281,30 @@ async fn runs(
             serde_json::to_string_pretty(&runs).unwrap_or_default()
         );
     } else {
+        println!(
+            "{:<16}  {:<15}  {:<10}  {:<8}  {:<9}  {:>5}  {:>7}  {:<20}  message",
+            "run", "scraper", "date", "market", "status", "props", "pages", "started (UTC)"
+        );
         for r in &runs {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            let pages = match (r.pages_fetched, r.pages_total) {
+                (Some(f), Some(t)) => format!("{f}/{t}"),
+                (Some(f), None) => f.to_string(),
+                _ => "-".into(),
+            };
+            println!(
+                "{:<16}  {:<15}  {:<10}  {:<8}  {:<9}  {:>5}  {:>7}  {:<20}  {}",
+                r.run_id,
+                r.scraper.name(),
+                r.game_date.to_string(),
+                r.market.map(|m| m.as_str()).unwrap_or("-"),
+                r.status.as_str(),
+                r.props_written
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                pages,
+                r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                r.error_message.as_deref().unwrap_or("")
+            );
         }
     }
     ExitCode::SUCCESS
