@@ -130,7 +130,7 @@ impl Vars {
         self.get(var).map(PathBuf::from)
     }
 
-    fn positive_f64(&self, var: &'static str, default: f64) -> Result<f64, ConfigError> {
+    pub(crate) fn positive_f64(&self, var: &'static str, default: f64) -> Result<f64, ConfigError> {
         let v = self.parse(var, default)?;
         if v.is_finite() && v > 0.0 {
             Ok(v)

@@ -9,6 +9,8 @@
 pub mod body;
 pub mod limiter;
 pub mod outcome;
+pub mod proxy_settings;
+pub mod proxy_url;
 pub mod retry;
 
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,8 @@ use crate::metrics::Metrics;
 
 pub use limiter::RateLimits;
 pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
+pub use proxy_settings::{ProxyMode, ProxySettings};
+pub use proxy_url::ProxyEndpoint;
 use retry::RetryPolicy;
 
 /// One GET to make.
