@@ -130,6 +130,13 @@ impl Routes {
                 });
             }
         }
+        for route in &routes {
+            metrics.set(
+                "backstop_route_breaker_state",
+                &[("route", &route.name)],
+                BreakerState::Closed.gauge(),
+            );
+        }
         let book = Book {
             breakers: HashMap::new(),
             figures: routes.iter().map(|_| Figures::default()).collect(),
@@ -155,13 +162,15 @@ impl Routes {
         self.routes.is_empty()
     }
 
-    /// A trail for one request over these routes.
+    /// A trail for one request over these routes; successive requests start at successive
+    /// proxies of the pool.
     pub fn trail(&self) -> Trail {
         Trail::new(
             self.routes
                 .iter()
                 .map(|r| (r.name.clone(), r.kind))
                 .collect(),
+            self.cursor.fetch_add(1, Ordering::Relaxed),
         )
     }
 
@@ -177,7 +186,7 @@ impl Routes {
             .filter(|&r| self.routes[r].kind == RouteKind::Proxy)
             .collect();
         if !pool.is_empty() {
-            let start = self.cursor.fetch_add(1, Ordering::Relaxed) % pool.len();
+            let start = trail.rotation() % pool.len();
             pool.rotate_left(start);
         }
         order.extend(pool);

@@ -56,17 +56,24 @@ pub struct RefusedEverywhere {
 #[derive(Debug, Clone)]
 pub struct Trail {
     routes: Vec<(String, RouteKind)>,
+    /// Where in the pool this request starts (round-robin over requests).
+    rotation: usize,
     steps: Vec<Step>,
     switch_now: bool,
 }
 
 impl Trail {
-    pub fn new(routes: Vec<(String, RouteKind)>) -> Self {
+    pub fn new(routes: Vec<(String, RouteKind)>, rotation: usize) -> Self {
         Self {
             routes,
+            rotation,
             steps: Vec::new(),
             switch_now: false,
         }
+    }
+
+    pub fn rotation(&self) -> usize {
+        self.rotation
     }
 
     /// Records an attempt; returns what it says about the route.
@@ -80,16 +87,18 @@ impl Trail {
         verdict
     }
 
-    /// With a pool each route is refused at most once; a lone route gets one more try (an
-    /// edge hiccup is possible, a block is not fixed by hammering).
+    /// Whether the request is done with this route. With a pool, one refusal is enough; a
+    /// lone route gets one more try after a 403 (an edge hiccup is possible, a block is not
+    /// fixed by hammering), none after a 407 (the same credentials get the same answer).
     pub fn refused(&self, route: usize) -> bool {
         let allowance = if self.routes.len() == 1 { 2 } else { 1 };
-        let firm = self
+        let firm: Vec<Option<Failure>> = self
             .steps
             .iter()
             .filter(|s| s.route == route && s.refusal == Some(Refusal::Firm))
-            .count();
-        firm >= allowance
+            .map(|s| s.failure)
+            .collect();
+        firm.len() >= allowance || firm.iter().any(|f| *f != Some(Failure::Status(403)))
     }
 
     /// The route to avoid next: the last one, if it failed through its own fault.
@@ -148,9 +157,11 @@ impl Trail {
             .unwrap_or_default()
     }
 
-    /// When a pool is configured and every route has refused, how they did.
+    /// When every route has refused, how they did. `None` for a lone direct route, whose
+    /// error stays as it always was.
     pub fn refused_everywhere(&self) -> Option<RefusedEverywhere> {
-        if self.routes.len() < 2 || !(0..self.routes.len()).all(|r| self.refused(r)) {
+        let lone_direct = matches!(self.routes.as_slice(), [(_, RouteKind::Direct)]);
+        if lone_direct || !(0..self.routes.len()).all(|r| self.refused(r)) {
             return None;
         }
         // Proxies in their configured order, then direct.
@@ -234,7 +245,7 @@ mod tests {
             routes.push(("direct".into(), RouteKind::Direct));
         }
         routes.extend(proxies.iter().map(|p| (p.to_string(), RouteKind::Proxy)));
-        Trail::new(routes)
+        Trail::new(routes, 0)
     }
 
     fn fail(t: &mut Trail, route: usize, failure: Failure) -> bool {
@@ -298,6 +309,15 @@ mod tests {
             None,
             "the old message stays for one route"
         );
+    }
+
+    #[test]
+    fn a_lone_proxy_is_not_asked_again_after_a_407_and_is_named() {
+        let mut t = pool(&["res-1"], false);
+        assert!(!fail(&mut t, 0, Status(407)));
+        let all = t.refused_everywhere().unwrap();
+        assert_eq!(all.summary, "407 from proxy res-1");
+        assert!(!all.blocked);
     }
 
     #[test]
