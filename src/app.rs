@@ -69,7 +69,12 @@ impl App {
             config.fetch.burst,
         ));
         let scrapes = Scrapes {
-            fetcher: Fetcher::new(config.fetch.clone(), limits, metrics.clone()),
+            fetcher: Fetcher::with_routes(
+                config.fetch.clone(),
+                &config.proxies,
+                limits,
+                metrics.clone(),
+            )?,
             upstream: Arc::new(Upstream::new(&config.upstream)?),
             store: store.clone(),
             ledger: ledger.clone(),

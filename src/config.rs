@@ -86,6 +86,8 @@ pub struct UpstreamSettings {
 pub struct Config {
     pub upstream: UpstreamSettings,
     pub fetch: FetchSettings,
+    /// How requests leave: directly, through a proxy pool, or both.
+    pub proxies: crate::fetch::ProxySettings,
     /// Bound on a whole run (all its requests and retries), outside the retry loop.
     pub run_deadline: Duration,
     pub storage: crate::storage::StorageLocation,
@@ -225,6 +227,7 @@ impl Config {
                 api_key: vars.get("BETTINGPROS_API_KEY").map(Secret::new),
             },
             fetch,
+            proxies: crate::fetch::ProxySettings::from_vars(vars)?,
             run_deadline: secs_f64(vars.positive_f64("BACKSTOP_RUN_DEADLINE_SECS", 280.0)?),
             ledger_path: vars
                 .path("BACKSTOP_LEDGER")

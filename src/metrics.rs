@@ -30,6 +30,16 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "Times a 429 or Retry-After paused the shared limiter, by host.",
     ),
     (
+        "backstop_route_attempts_total",
+        "counter",
+        "Upstream attempts by route (direct or a proxy's name) and outcome.",
+    ),
+    (
+        "backstop_route_breaker_state",
+        "gauge",
+        "Breaker of each route, worst over upstream hosts: 0 closed, 1 half-open, 2 open.",
+    ),
+    (
         "backstop_runs_total",
         "counter",
         "Finished runs by scraper, market and status.",

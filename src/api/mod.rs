@@ -27,6 +27,7 @@ pub fn router(app: App) -> Router {
         .route("/scrape", post(scrape::scrape))
         .route("/runs", get(runs::runs))
         .route("/metrics", get(runs::metrics))
+        .route("/proxies", get(runs::proxies))
         .route("/gaps", get(recovery::gaps))
         .route("/reprocess", post(recovery::submit))
         .route("/reprocess/{id}", get(recovery::status))

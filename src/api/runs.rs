@@ -88,6 +88,11 @@ pub async fn health(State(app): State<App>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+pub async fn proxies(State(app): State<App>) -> Json<Value> {
+    let routes = app.scrapes.fetcher.routes_status();
+    Json(json!({ "mode": format!("{:?}", app.config.proxies.mode), "routes": routes }))
+}
+
 pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

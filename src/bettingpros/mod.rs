@@ -197,6 +197,7 @@ impl Upstream {
                 context,
                 path: format!("{path}?{query}"),
                 detail: "set BETTINGPROS_API_KEY (secret bettingpros-api-key)".into(),
+                routes: Vec::new(),
             });
         };
         Ok(FetchRequest {

@@ -5,26 +5,45 @@
 //! timeout; whatever breaks on the way is classified by [`outcome::classify`] and, if
 //! transient, retried after a full-jitter backoff that never undercuts `Retry-After`. The
 //! whole request is bounded by the caller's run deadline, outside the retry loop.
+//!
+//! Each attempt goes by one route ([`routes`]): direct, or through one proxy of a pool. A
+//! route's own failures (403, a proxy's 407, 502/504 or refusal) move the next attempt to
+//! another route ([`trail`]); a breaker per (route, upstream host) keeps a failing route out
+//! for a cool-down ([`breaker`]). The rate limit stays per upstream host, whatever the route.
 
 pub mod body;
+pub mod breaker;
+mod exchange;
 pub mod limiter;
 pub mod outcome;
+pub mod proxy_settings;
+pub mod proxy_url;
 pub mod retry;
+pub mod routes;
+pub mod trail;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use backon::Retryable;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::Url;
 use tokio::time::Instant;
 
-use crate::config::FetchSettings;
+use crate::config::{ConfigError, FetchSettings};
 use crate::metrics::Metrics;
+use exchange::Exchange;
 
+pub use breaker::BreakerState;
 pub use limiter::RateLimits;
 pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
+pub use proxy_settings::{ProxyMode, ProxySettings};
+pub use proxy_url::ProxyEndpoint;
 use retry::RetryPolicy;
+use routes::{Route, Routes};
+pub use routes::{RouteKind, RouteStatus};
+use trail::Trail;
 
 /// One GET to make.
 #[derive(Debug, Clone)]
@@ -63,56 +82,92 @@ pub struct Fetched {
     /// Decoded body size.
     pub bytes: u64,
     pub attempts: u32,
+    /// The route of each attempt, in order (`direct`, a proxy's label or `host:port`).
+    pub routes: Vec<String>,
 }
 
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    routes: Arc<Routes>,
     settings: FetchSettings,
     limits: Arc<RateLimits>,
     metrics: Arc<Metrics>,
 }
 
 impl Fetcher {
+    /// Direct only: every request goes straight to the upstream.
     pub fn new(settings: FetchSettings, limits: Arc<RateLimits>, metrics: Arc<Metrics>) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .no_proxy()
-            .build()
-            .expect("the HTTP client builds with static settings");
-        Self {
-            client,
+        Self::with_routes(settings, &ProxySettings::default(), limits, metrics)
+            .expect("the direct route needs no configuration")
+    }
+
+    /// With the routes `proxies` describes: direct, a proxy pool, or direct then the pool.
+    /// Builds one HTTP client per route, once.
+    pub fn with_routes(
+        settings: FetchSettings,
+        proxies: &ProxySettings,
+        limits: Arc<RateLimits>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ConfigError> {
+        let routes = Arc::new(Routes::build(&settings, proxies, metrics.clone())?);
+        Ok(Self {
+            routes,
             settings,
             limits,
             metrics,
-        }
+        })
     }
 
     pub fn settings(&self) -> &FetchSettings {
         &self.settings
     }
 
+    /// Every route's breaker and recent figures, for `GET /proxies`.
+    pub fn routes_status(&self) -> Vec<RouteStatus> {
+        self.routes.status()
+    }
+
     /// GETs JSON with retries, inside the request's deadline.
     pub async fn get_json(&self, req: &FetchRequest) -> Result<Fetched, FetchError> {
         let last: Mutex<Option<AttemptError>> = Mutex::new(None);
-        let attempts = std::sync::atomic::AtomicU32::new(0);
-        let mut policy = RetryPolicy::new();
+        let trail: Mutex<Trail> = Mutex::new(self.routes.trail());
+        let attempts = AtomicU32::new(0);
+        let max = self.settings.max_attempts;
+        // Refusals may take one attempt per route even past `max_attempts`; the trail decides.
+        let limit = max.max(self.routes.len() as u32);
         let path = req.path();
         let host = req.host();
         let run = (|| async {
-            let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let result = self.attempt(req, &host, n).await;
+            let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            let pick = self.routes.pick(&host, &trail.lock().expect("trail lock"));
+            let result = self
+                .attempt(req, &host, n, self.routes.get(pick.index))
+                .await;
+            let failure = result.as_ref().err().map(|e| e.failure);
+            let verdict = trail
+                .lock()
+                .expect("trail lock")
+                .record(pick.index, failure);
+            self.routes
+                .record(pick.index, &host, result.as_ref().map(|_| ()), verdict);
             if let Err(e) = &result {
                 *last.lock().expect("last error lock") = Some(e.clone());
             }
             result
         })
-        .retry(retry::backoff(&self.settings))
+        .retry(retry::backoff(&self.settings).with_max_times(limit.saturating_sub(1) as usize))
         .sleep(tokio::time::sleep)
-        .when(|e: &AttemptError| policy.should_retry(e))
-        .adjust(|e: &AttemptError, ceiling| RetryPolicy::wait(e, ceiling))
+        .when(|e: &AttemptError| trail.lock().expect("trail lock").decide(e.failure, max))
+        .adjust(|e: &AttemptError, ceiling| {
+            if trail.lock().expect("trail lock").switch_now() {
+                ceiling.map(|_| Duration::ZERO)
+            } else {
+                RetryPolicy::wait(e, ceiling)
+            }
+        })
         .notify(|e: &AttemptError, wait: Duration| {
-            self.log_attempt(req, &path, &host, Err(e), Some(wait));
+            let route = trail.lock().expect("trail lock").last_route();
+            self.log_attempt(req, &path, &host, &route, e, Some(wait));
             self.metrics.inc(
                 "backstop_upstream_retries_total",
                 &[("host", &host), ("outcome", &e.failure.kind())],
@@ -131,28 +186,41 @@ impl Fetcher {
             Some(deadline) => tokio::time::timeout_at(deadline, run).await,
             None => Ok(run.await),
         };
-        let made = attempts.load(std::sync::atomic::Ordering::SeqCst);
+        let made = attempts.load(Ordering::SeqCst);
+        let trail = trail.into_inner().expect("trail lock");
+        let routes = trail.names();
         let err = match outcome {
             Ok(Ok(fetched)) => {
                 let fetched = Fetched {
                     attempts: made,
+                    routes,
                     ..fetched
                 };
-                self.log_ok(req, &path, &host, &fetched);
+                self.log_ok(req, &path, &host, &trail.last_route(), &fetched);
                 return Ok(fetched);
             }
             Ok(Err(e)) => {
-                self.log_attempt(req, &path, &host, Err(&e), None);
-                let class = classify(e.failure);
+                self.log_attempt(req, &path, &host, &trail.last_route(), &e, None);
+                let refused = trail.refused_everywhere();
+                let class = match &refused {
+                    Some(r) if r.blocked => Class::Blocked,
+                    _ => classify(e.failure),
+                };
+                let detail = match (&refused, e.detail.is_empty()) {
+                    (Some(r), false) => format!("{}; last answer: {}", r.summary, e.detail),
+                    (Some(r), true) => r.summary.clone(),
+                    (None, _) => e.detail,
+                };
                 FetchError {
                     failure: e.failure,
                     class,
                     attempts: made,
-                    exhausted: class != Class::Permanent && made >= self.settings.max_attempts,
+                    exhausted: refused.is_none() && class != Class::Permanent && made >= max,
                     status: e.status,
                     context: req.context.clone(),
                     path,
-                    detail: e.detail,
+                    detail,
+                    routes,
                 }
             }
             Err(_elapsed) => {
@@ -169,24 +237,28 @@ impl Fetcher {
                         Some(p) => format!("last attempt: {} {}", p.failure, p.detail),
                         None => "no attempt finished".into(),
                     },
+                    routes,
                 }
             }
         };
         if err.class == Class::Blocked {
             tracing::error!(
                 path = %err.path, attempts = err.attempts, context = %err.context,
+                routes = %err.routes.join(","), detail = %err.detail,
                 "upstream refused us (403): the API key is missing or wrong, or this IP range is blocked"
             );
         }
         Err(err)
     }
 
-    /// One whole exchange: permit, send, body, decoding, parse — under the attempt timeout.
+    /// One whole exchange on one route: permit, send, body, decoding, parse — under the
+    /// attempt timeout. The permit is the upstream host's, whatever the route.
     async fn attempt(
         &self,
         req: &FetchRequest,
         host: &str,
         n: u32,
+        route: &Route,
     ) -> Result<Fetched, AttemptError> {
         let waited = self.limits.host(host).acquire().await;
         if waited > Duration::from_millis(1) {
@@ -197,20 +269,12 @@ impl Fetcher {
             );
         }
         let start = Instant::now();
-        let result = tokio::time::timeout(self.settings.attempt_timeout, self.exchange(req))
-            .await
-            .unwrap_or_else(|_| {
-                Err(Exchange {
-                    failure: Failure::Timeout,
-                    status: None,
-                    retry_after: None,
-                    bytes: 0,
-                    detail: format!(
-                        "no complete answer within {:?}",
-                        self.settings.attempt_timeout
-                    ),
-                })
-            });
+        let result = tokio::time::timeout(
+            self.settings.attempt_timeout,
+            exchange::exchange(&route.client, &self.settings, req),
+        )
+        .await
+        .unwrap_or_else(|_| Err(Exchange::timeout(self.settings.attempt_timeout)));
         let elapsed = start.elapsed();
         let outcome = match &result {
             Ok(_) => "ok".to_string(),
@@ -225,6 +289,7 @@ impl Fetcher {
                 json,
                 bytes,
                 attempts: n,
+                routes: Vec::new(),
             })
             .map_err(|e| AttemptError {
                 failure: e.failure,
@@ -237,47 +302,9 @@ impl Fetcher {
             })
     }
 
-    async fn exchange(&self, req: &FetchRequest) -> Result<(serde_json::Value, u64), Exchange> {
-        let resp = self
-            .client
-            .get(req.url.clone())
-            .headers(req.headers.clone())
-            .send()
-            .await
-            .map_err(|e| Exchange::transport(&e))?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                retry::parse_retry_after(v, SystemTime::now(), self.settings.retry_after_max)
-            });
-        let cap = self.settings.max_body_bytes;
-        let fail = |failure: Failure, bytes: u64, detail: String| Exchange {
-            failure,
-            status: Some(status),
-            retry_after,
-            bytes,
-            detail,
-        };
-        if !(200..300).contains(&status) {
-            let body = body::read_capped(resp, 64 * 1024).await.unwrap_or_default();
-            let failure = Failure::Status(status);
-            return Err(fail(failure, body.len() as u64, body::excerpt(&body)));
-        }
-        let raw = body::read_capped(resp, cap)
-            .await
-            .map_err(|(f, d)| fail(f, 0, d))?;
-        let decoded = body::decode_unannounced(raw, cap).map_err(|(f, d)| fail(f, 0, d))?;
-        let bytes = decoded.len() as u64;
-        let json = body::parse_json(&decoded).map_err(|(f, d)| fail(f, bytes, d))?;
-        Ok((json, bytes))
-    }
-
-    fn log_ok(&self, req: &FetchRequest, path: &str, host: &str, f: &Fetched) {
+    fn log_ok(&self, req: &FetchRequest, path: &str, host: &str, route: &str, f: &Fetched) {
         tracing::info!(
-            context = %req.context, path, host, attempt = f.attempts, status = 200u16,
+            context = %req.context, path, host, route, attempt = f.attempts, status = 200u16,
             bytes = f.bytes, "upstream answered"
         );
     }
@@ -287,47 +314,19 @@ impl Fetcher {
         req: &FetchRequest,
         path: &str,
         host: &str,
-        result: Result<(), &AttemptError>,
+        route: &str,
+        e: &AttemptError,
         wait: Option<Duration>,
     ) {
-        let Err(e) = result else { return };
         let wait_ms = wait.map(|w| w.as_millis() as u64);
         tracing::warn!(
-            context = %req.context, path, host, attempt = e.attempt,
+            context = %req.context, path, host, route, attempt = e.attempt,
             status = e.status, error_kind = %e.failure.kind(), bytes = e.bytes,
             elapsed_ms = e.elapsed.as_millis() as u64, wait_ms,
             retry_after_s = e.retry_after.map(|d| d.as_secs_f64()),
             detail = %e.detail,
-            "upstream attempt failed: {}{}", e.failure,
+            "upstream attempt via {route} failed: {}{}", e.failure,
             if wait.is_some() { ", retrying" } else { ", giving up" }
         );
-    }
-}
-
-/// How one exchange failed, before the attempt number and timing are attached.
-struct Exchange {
-    failure: Failure,
-    status: Option<u16>,
-    retry_after: Option<Duration>,
-    bytes: u64,
-    detail: String,
-}
-
-impl Exchange {
-    fn transport(e: &reqwest::Error) -> Self {
-        let failure = if e.is_timeout() {
-            Failure::Timeout
-        } else if e.is_connect() {
-            Failure::Connect
-        } else {
-            Failure::Reset
-        };
-        Self {
-            failure,
-            status: None,
-            retry_after: None,
-            bytes: 0,
-            detail: body::error_chain(e),
-        }
     }
 }

@@ -12,6 +12,9 @@ pub enum Failure {
     Connect,
     /// The connection broke before a response arrived.
     Reset,
+    /// A proxy would not open a tunnel to an HTTPS upstream (its answer to `CONNECT` was
+    /// not 200 and not 407; reqwest does not say which status it was).
+    ProxyTunnel,
     /// The body broke off part-way.
     Truncated,
     /// A compressed body could not be decoded.
@@ -47,8 +50,8 @@ pub enum Class {
 pub fn classify(failure: Failure) -> Class {
     use Failure::*;
     match failure {
-        Timeout | Connect | Reset | Truncated | CorruptEncoding | InvalidJson | Challenge
-        | EmptyBody => Class::Transient,
+        Timeout | Connect | Reset | ProxyTunnel | Truncated | CorruptEncoding | InvalidJson
+        | Challenge | EmptyBody => Class::Transient,
         Status(408 | 425 | 429 | 500 | 502 | 503 | 504) => Class::Transient,
         Status(403) => Class::Blocked,
         Status(s) if (500..600).contains(&s) && s != 501 && s != 505 => Class::Transient,
@@ -65,6 +68,7 @@ impl Failure {
             Timeout => "timeout".into(),
             Connect => "connect".into(),
             Reset => "reset".into(),
+            ProxyTunnel => "proxy_tunnel".into(),
             Truncated => "truncated".into(),
             CorruptEncoding => "corrupt_encoding".into(),
             InvalidJson => "invalid_json".into(),
@@ -85,6 +89,7 @@ impl fmt::Display for Failure {
             Timeout => f.write_str("timed out"),
             Connect => f.write_str("could not connect"),
             Reset => f.write_str("connection reset before a response"),
+            ProxyTunnel => f.write_str("the proxy would not open a tunnel"),
             Truncated => f.write_str("body cut off mid-way"),
             CorruptEncoding => f.write_str("compressed body could not be decoded"),
             InvalidJson => f.write_str("body is not valid JSON"),
@@ -128,6 +133,8 @@ pub struct FetchError {
     /// URL path and query (never a secret).
     pub path: String,
     pub detail: String,
+    /// The route of each attempt, in order (`direct`, a proxy's label or `host:port`).
+    pub routes: Vec<String>,
 }
 
 impl FetchError {
@@ -170,6 +177,7 @@ mod tests {
             Timeout,
             Connect,
             Reset,
+            ProxyTunnel,
             Truncated,
             CorruptEncoding,
             InvalidJson,
@@ -225,6 +233,7 @@ mod tests {
             context: "bp_player_props 2026-01-14 points".into(),
             path: "/offers?page=3".into(),
             detail: "Bad Gateway".into(),
+            routes: vec!["direct".into(); 5],
         };
         let s = e.to_string();
         for part in [

@@ -19,7 +19,9 @@ pub fn backoff(settings: &FetchSettings) -> ExponentialBuilder {
         .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
 }
 
-/// Decides, per failed attempt, whether to retry and how long to wait.
+/// Decides, per failed attempt, whether to retry and how long to wait. The fetcher asks it
+/// only how long to wait: whether to retry depends on the routes too and is decided by
+/// [`super::trail::Trail::decide`], which keeps `should_retry`'s rule for a lone route.
 pub struct RetryPolicy {
     blocked_retries_left: u32,
 }

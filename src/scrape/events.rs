@@ -7,6 +7,8 @@ use crate::run::RunStatus;
 use crate::scrape::report::RunReport;
 use crate::storage::StorageKey;
 
+use super::tally::Tally;
+
 pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
     let req = match scrapes
         .upstream
@@ -47,9 +49,7 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
         format!("{n} events on {}", run.date)
     };
     let mut report = run.report(status, message);
-    report.attempts = fetched.attempts;
-    report.retries = fetched.attempts.saturating_sub(1);
-    report.bytes = fetched.bytes;
+    Tally::of(&fetched).apply(&mut report);
     report.event_ids = answer.event_ids();
     report.counts.events = Some(n);
     let key = StorageKey::Events {

@@ -7,6 +7,7 @@ mod events;
 pub mod inflight;
 mod props;
 pub mod report;
+mod tally;
 mod write;
 
 use std::sync::Arc;
@@ -91,14 +92,14 @@ impl Run {
             object_name: None,
             generation: None,
             complete_file_url: None,
+            routes: Vec::new(),
         }
     }
 
     fn failed(&self, err: &FetchError, what: &str) -> RunReport {
         let mut r = self.report(RunStatus::Failed, format!("{what}: {err}"));
         r.error_kind = Some(err.kind());
-        r.attempts = err.attempts;
-        r.retries = err.attempts.saturating_sub(1);
+        tally::Tally::of_error(err).apply(&mut r);
         r
     }
 }

@@ -12,18 +12,19 @@ use crate::run::RunStatus;
 use crate::scrape::report::RunReport;
 use crate::storage::StorageKey;
 
+use super::tally::Tally;
+
 /// The day's events, fetched once for all markets of a request.
 #[derive(Debug, Clone)]
 pub(super) enum Day {
     Events {
         ids: Vec<u64>,
-        attempts: u32,
-        bytes: u64,
+        tally: Tally,
     },
     Failed {
         kind: String,
         message: String,
-        attempts: u32,
+        tally: Tally,
     },
 }
 
@@ -32,7 +33,7 @@ pub(super) async fn fetch_events(scrapes: &Scrapes, run: &Run) -> Arc<Day> {
     let failed = |e: FetchError| Day::Failed {
         kind: e.kind(),
         message: format!("could not fetch the day's events: {e}"),
-        attempts: e.attempts,
+        tally: Tally::of_error(&e),
     };
     let fetched = match scrapes
         .upstream
@@ -46,13 +47,12 @@ pub(super) async fn fetch_events(scrapes: &Scrapes, run: &Run) -> Arc<Day> {
         Ok(f) => match parse_events(&f.json) {
             Ok(answer) => Day::Events {
                 ids: answer.event_ids(),
-                attempts: f.attempts,
-                bytes: f.bytes,
+                tally: Tally::of(&f),
             },
             Err(e) => Day::Failed {
                 kind: "invalid_payload".into(),
                 message: format!("events answer for {} is malformed: {e}", run.date),
-                attempts: f.attempts,
+                tally: Tally::of(&f),
             },
         },
     })
@@ -65,30 +65,24 @@ struct Pages {
     fetched: u32,
     total: Option<u32>,
     total_items: Option<u64>,
-    attempts: u32,
-    retries: u32,
-    bytes: u64,
+    tally: Tally,
     incomplete: Option<(String, String)>,
 }
 
 pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport {
     let market = run.market.expect("props runs have a market");
-    let (ids, ev_attempts, ev_bytes) = match &*day {
+    let (ids, events_tally) = match &*day {
         Day::Failed {
             kind,
             message,
-            attempts,
+            tally,
         } => {
             let mut r = run.report(RunStatus::Failed, format!("{}: {message}", run.context()));
             r.error_kind = Some(kind.clone());
-            r.attempts = *attempts;
+            tally.apply(&mut r);
             return r;
         }
-        Day::Events {
-            ids,
-            attempts,
-            bytes,
-        } => (ids.clone(), *attempts, *bytes),
+        Day::Events { ids, tally } => (ids.clone(), tally.clone()),
     };
     if ids.is_empty() {
         let mut r = run.report(
@@ -96,15 +90,13 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
             format!("no games on {}: 0 events, nothing to scrape", run.date),
         );
         r.counts.events = Some(0);
-        r.attempts = ev_attempts;
+        events_tally.apply(&mut r);
         return r;
     }
     let pages = fetch_pages(scrapes, &run, &ids).await;
     let mut report = run.report(RunStatus::Success, String::new());
     report.event_ids = ids.clone();
-    report.attempts = ev_attempts + pages.attempts;
-    report.bytes = ev_bytes + pages.bytes;
-    report.retries = ev_attempts.saturating_sub(1) + pages.retries;
+    events_tally.clone().add(&pages.tally).apply(&mut report);
     report.counts.events = Some(ids.len() as u64);
     report.counts.pages_fetched = pages.fetched;
     report.counts.pages_total = pages.total;
@@ -198,9 +190,7 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
         fetched: 0,
         total: None,
         total_items: None,
-        attempts: 0,
-        retries: 0,
-        bytes: 0,
+        tally: Tally::default(),
         incomplete: None,
     };
     let mut page = 1;
@@ -221,15 +211,12 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
         let fetched = match fetched {
             Ok(f) => f,
             Err(e) => {
-                p.attempts += e.attempts;
-                p.retries += e.attempts.saturating_sub(1);
+                p.tally = p.tally.add(&Tally::of_error(&e));
                 p.incomplete = Some((e.kind(), format!("page {page}{of} failed: {}", e.cause())));
                 return p;
             }
         };
-        p.attempts += fetched.attempts;
-        p.retries += fetched.attempts.saturating_sub(1);
-        p.bytes += fetched.bytes;
+        p.tally = p.tally.add(&Tally::of(&fetched));
         let parsed = match parse_offers_page(&fetched.json, page) {
             Ok(parsed) => parsed,
             Err(e) => {

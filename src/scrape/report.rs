@@ -34,6 +34,8 @@ pub struct RunReport {
     pub generation: Option<i64>,
     /// `gs://bucket/name` (or the local path) of a complete file Phase 2 may load.
     pub complete_file_url: Option<String>,
+    /// The route of every attempt (`direct`, a proxy's name), in order.
+    pub routes: Vec<String>,
 }
 
 impl RunReport {
@@ -61,7 +63,7 @@ impl RunReport {
             bytes: self.bytes,
             object_name: self.object_name.clone(),
             generation: self.generation,
-            routes: None,
+            routes: route_summary(&self.routes),
         }
     }
 
@@ -102,6 +104,24 @@ impl RunReport {
         }
         s
     }
+}
+
+/// `direct×12, res-1×2`: attempts per route, in first-use order.
+fn route_summary(routes: &[String]) -> Option<String> {
+    let mut counts: Vec<(&str, u32)> = Vec::new();
+    for r in routes {
+        match counts.iter_mut().find(|(name, _)| name == r) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r, 1)),
+        }
+    }
+    (!counts.is_empty()).then(|| {
+        counts
+            .iter()
+            .map(|(r, n)| format!("{r}×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 fn merge(into: &mut Value, from: Value) {

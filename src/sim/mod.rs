@@ -2,3 +2,4 @@
 pub mod catalogue;
 pub mod faults;
 pub mod server;
+mod wire;

@@ -3,20 +3,26 @@
 //! bodies from `fixtures/failures/`, an API-key check, an optional rate limit enforced with
 //! 429s, and scripted or seeded faults. Raw TCP, so it can also cut bodies off, stall and
 //! reset connections. Used by the tests, the offline demo and the benchmarks.
+//!
+//! It can also refuse whole sources with the real 403, as BettingPros refuses IP ranges. Every
+//! test proxy connects from 127.0.0.1, so a source is told by the `Forwarded: by=NAME` header
+//! the test proxies add (see `tests/it/support/proxy_tag.py`), and is `direct` without one.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::catalogue::Catalogue;
 use super::faults::{Fault, FaultPlan};
+use super::wire::{write_answer, write_fault};
 use crate::calendar::GameDate;
+
+pub use super::wire::{bomb, compress};
 
 pub const FORBIDDEN: &str = include_str!("../../fixtures/failures/forbidden.json");
 pub const CHALLENGE: &str = include_str!("../../fixtures/failures/challenge.html");
@@ -48,6 +54,8 @@ pub struct SimConfig {
     /// Added before every answer (production answers take seconds).
     pub latency: Duration,
     pub faults: FaultPlan,
+    /// Sources answered with the real 403 (`direct`, or a proxy's `Forwarded: by=` name).
+    pub blocked_sources: Vec<String>,
 }
 
 impl SimConfig {
@@ -60,6 +68,7 @@ impl SimConfig {
             rate_limit: None,
             latency: Duration::ZERO,
             faults: FaultPlan::none(),
+            blocked_sources: Vec::new(),
         }
     }
 }
@@ -82,6 +91,17 @@ impl Arrival {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+    /// Who sent it, as the upstream tells: the `by=` of a `Forwarded` header a proxy added,
+    /// else `direct`.
+    pub fn source(&self) -> String {
+        self.header("forwarded")
+            .and_then(|f| {
+                f.split([';', ','])
+                    .find_map(|part| part.trim().strip_prefix("by="))
+            })
+            .map(|by| by.trim_matches('"').to_string())
+            .unwrap_or_else(|| "direct".into())
+    }
     pub fn param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=')?;
@@ -98,6 +118,7 @@ struct State {
     rate_violations: Mutex<u64>,
     /// Requests whose path and query contain the text always get the fault.
     rules: Mutex<Vec<(String, Fault)>>,
+    blocked: Mutex<Vec<String>>,
 }
 
 pub struct SimServer {
@@ -112,7 +133,9 @@ impl SimServer {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let scripted = config.faults.script.clone();
+        let blocked = Mutex::new(config.blocked_sources.clone());
         let state = Arc::new(State {
+            blocked,
             config,
             arrivals: Mutex::new(Vec::new()),
             scripted: Mutex::new(scripted),
@@ -157,6 +180,12 @@ impl SimServer {
             .lock()
             .expect("rules lock")
             .push((text.to_string(), fault));
+    }
+
+    /// From now on, answers these sources (and only these) with the real 403.
+    pub fn block(&self, sources: &[&str]) {
+        *self.state.blocked.lock().expect("blocked lock") =
+            sources.iter().map(|s| s.to_string()).collect();
     }
 
     /// Requests answered 429 because they came faster than the configured rate.
@@ -226,6 +255,9 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     let answer = if let Some(fault) = fault {
         arrival.answer = fault.name();
         Answer::Fault(fault)
+    } else if blocked(&state, &arrival) {
+        arrival.answer = "403 blocked source".into();
+        Answer::status(403, FORBIDDEN, "application/json")
     } else if over_rate(&state, arrived) {
         arrival.answer = "429 rate".into();
         Answer::status(429, TOO_MANY, "application/json").retry_after("1")
@@ -254,6 +286,11 @@ fn next_fault(state: &State, target: &str) -> Option<Fault> {
         return Some(f);
     }
     state.config.faults.draw()
+}
+
+fn blocked(state: &State, arrival: &Arrival) -> bool {
+    let blocked = state.blocked.lock().expect("blocked lock");
+    !blocked.is_empty() && blocked.contains(&arrival.source())
 }
 
 fn over_rate(state: &State, now: Instant) -> bool {
@@ -367,158 +404,4 @@ fn offers(config: &SimConfig, req: &Arrival) -> Option<Plain> {
         .catalogue
         .offers_page(market_id, &event_ids, page, limit)
         .map(Plain::json)
-}
-
-async fn write_answer(
-    stream: &mut TcpStream,
-    a: &Plain,
-    config: &SimConfig,
-) -> std::io::Result<()> {
-    let (body, encoding) = if a.compress {
-        compress(&a.body, config.encoding)
-    } else {
-        (a.body.clone(), None)
-    };
-    let mut head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
-        a.status,
-        reason(a.status),
-        a.content_type,
-        body.len()
-    );
-    if let (Some(enc), true) = (encoding, config.announce_encoding) {
-        head.push_str(&format!("content-encoding: {enc}\r\n"));
-    }
-    if let Some(ra) = &a.retry_after {
-        head.push_str(&format!("retry-after: {ra}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&body).await?;
-    stream.shutdown().await
-}
-
-async fn write_fault(
-    stream: &mut TcpStream,
-    fault: Fault,
-    config: &SimConfig,
-) -> std::io::Result<()> {
-    use Fault::*;
-    let plain = |status, body: &str, ct| Plain {
-        status,
-        body: body.as_bytes().to_vec(),
-        content_type: ct,
-        retry_after: None,
-        compress: false,
-    };
-    match fault {
-        Status(s) => {
-            let body = match s {
-                403 => FORBIDDEN,
-                429 => TOO_MANY,
-                502 => BAD_GATEWAY,
-                404 => NOT_FOUND,
-                400 => BAD_REQUEST,
-                _ => UNAVAILABLE,
-            };
-            let ct = if s == 502 {
-                "text/html"
-            } else {
-                "application/json"
-            };
-            write_answer(stream, &plain(s, body, ct), config).await
-        }
-        RetryAfter { status, value } => {
-            let a = Plain {
-                retry_after: Some(value),
-                ..plain(status, TOO_MANY, "application/json")
-            };
-            write_answer(stream, &a, config).await
-        }
-        Challenge => write_answer(stream, &plain(200, CHALLENGE, "text/html"), config).await,
-        EmptyBody => write_answer(stream, &plain(200, "", "application/json"), config).await,
-        InvalidJson => {
-            write_answer(
-                stream,
-                &plain(200, "{\"events\": [{\"id\": 1", "application/json"),
-                config,
-            )
-            .await
-        }
-        Stall(d) => {
-            tokio::time::sleep(d).await;
-            Ok(())
-        }
-        Reset => Ok(()),
-        Truncate => {
-            let body = br#"{"_parameters": {"sport": "NBA"}, "events": [{"id": 1, "home": "ATL", "visitor": "DAL"}, {"id": 2"#;
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len() * 3);
-            stream.write_all(head.as_bytes()).await?;
-            stream.write_all(body).await?;
-            stream.flush().await
-        }
-        CorruptEncoding | Bomb { .. } => {
-            let body = match fault {
-                Bomb { inflated_bytes } => bomb(inflated_bytes),
-                _ => b"\x8b\x0b\x80{\"events\": not brotli at all".to_vec(),
-            };
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\ncontent-encoding: br\r\nconnection: close\r\n\r\n", body.len());
-            stream.write_all(head.as_bytes()).await?;
-            stream.write_all(&body).await?;
-            stream.shutdown().await
-        }
-    }
-}
-
-/// A brotli body that inflates to `inflated_bytes` of JSON-looking whitespace.
-pub fn bomb(inflated_bytes: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut w = brotli::CompressorWriter::new(&mut out, 1 << 16, 1, 22);
-        let _ = w.write_all(b"{\"events\": [");
-        let block = vec![b' '; 1 << 20];
-        let mut left = inflated_bytes;
-        while left > 0 {
-            let n = left.min(block.len());
-            let _ = w.write_all(&block[..n]);
-            left -= n;
-        }
-    }
-    out
-}
-
-/// Compresses a body; returns it and the `Content-Encoding` token.
-pub fn compress(body: &[u8], encoding: Encoding) -> (Vec<u8>, Option<&'static str>) {
-    match encoding {
-        Encoding::Identity => (body.to_vec(), None),
-        Encoding::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            let _ = gz.write_all(body);
-            (gz.finish().unwrap_or_default(), Some("gzip"))
-        }
-        Encoding::Brotli => {
-            let mut out = Vec::new();
-            {
-                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-                let _ = w.write_all(body);
-            }
-            (out, Some("br"))
-        }
-        Encoding::Zstd => (zstd::encode_all(body, 3).unwrap_or_default(), Some("zstd")),
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
 }

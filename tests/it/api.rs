@@ -201,6 +201,9 @@ async fn bad_input_gets_a_400_that_says_what_is_wrong() {
         let (s, b) = get(&format!("{url}/runs?{q}")).await;
         assert_eq!(s, 400, "{q}: {b}");
     }
+    let (s, proxies) = get(&format!("{url}/proxies")).await;
+    assert_eq!(s, 200);
+    assert!(proxies.contains(r#""name":"direct""#), "{proxies}");
     let (s, _) = get(&format!("{url}/nope")).await;
     assert_eq!(s, 404);
     let (s, _) = get(&format!("{url}/health")).await;

@@ -4,6 +4,7 @@ mod api;
 mod deploy;
 mod fetch;
 mod phase2;
+mod proxies;
 mod pubsub;
 mod recovery;
 mod scrape;

@@ -113,6 +113,11 @@ async fn a_full_game_day_lands_at_the_exact_names_with_exact_counts_everywhere()
         );
         assert_eq!(row.object_name.as_deref(), Some(name.as_str()));
         assert_eq!(row.published, Some(true));
+        let routes = row.routes.as_deref().unwrap_or_default();
+        assert!(
+            routes.starts_with("direct×"),
+            "the ledger says how the attempts went: {routes:?}"
+        );
 
         let msg = messages
             .iter()

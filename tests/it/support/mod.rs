@@ -5,7 +5,9 @@ pub mod bq;
 pub mod canned_http;
 pub mod emulators;
 pub mod loader;
+pub mod logs;
 pub mod phase2;
+pub mod proxy;
 pub mod upstream;
 
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backstop::config::FetchSettings;
-use backstop::fetch::{FetchRequest, Fetcher, RateLimits};
+use backstop::fetch::{FetchRequest, Fetcher, ProxySettings, RateLimits};
 use backstop::metrics::Metrics;
 use backstop::sim::server::SimServer;
 use reqwest::header::HeaderMap;
@@ -29,6 +29,15 @@ pub fn fetcher(settings: FetchSettings) -> (Fetcher, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::new());
     let limits = Arc::new(RateLimits::new(settings.rate_per_sec, settings.burst));
     (Fetcher::new(settings, limits, metrics.clone()), metrics)
+}
+
+/// A fetch core whose routes `proxies` describes.
+pub fn pool_fetcher(settings: FetchSettings, proxies: &ProxySettings) -> (Fetcher, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::new());
+    let limits = Arc::new(RateLimits::new(settings.rate_per_sec, settings.burst));
+    let fetcher =
+        Fetcher::with_routes(settings, proxies, limits, metrics.clone()).expect("the routes build");
+    (fetcher, metrics)
 }
 
 /// `GET {sim}/v3{path_and_query}` with no deadline.
