@@ -113,3 +113,47 @@ mod cloud_logging {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_severity_message_and_fields_for_cloud_logging() {
+        let buf = Buffer::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .json()
+            .event_format(super::cloud_logging::Format)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                scraper = "bp_events",
+                attempt = 2u64,
+                "upstream attempt failed"
+            );
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(text.trim()).expect("one JSON object per line");
+        assert_eq!(line["severity"], "WARNING");
+        assert_eq!(line["message"], "upstream attempt failed");
+        assert_eq!(line["scraper"], "bp_events");
+        assert_eq!(line["attempt"], 2);
+    }
+}
