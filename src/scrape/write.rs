@@ -39,19 +39,23 @@ pub(super) async fn write_file(
         }
     };
     match scrapes.store.put_new(&name, body, "application/json").await {
-        Ok(outcome) => {
-            report.generation = match outcome {
-                PutOutcome::Created { generation } => Some(generation),
-                PutOutcome::AlreadyExists => {
-                    tracing::warn!(run_id = %run.id, object = %name,
-                        "object already written by an earlier run started the same second; kept as it is");
-                    None
-                }
-            };
+        Ok(PutOutcome::Created { generation }) => {
+            report.generation = Some(generation);
             if matches!(key, StorageKey::Props { .. } | StorageKey::Events { .. }) {
                 report.complete_file_url = Some(format!("{}/{name}", scrapes.store.location()));
             }
             report.object_name = Some(name);
+        }
+        Ok(PutOutcome::AlreadyExists) => {
+            // Another run that started the same second wrote this name first. Its own
+            // completion message announces it; announcing it again would load it twice.
+            tracing::warn!(run_id = %run.id, object = %name,
+                "object already written by another run started the same second; kept as it is and not announced again");
+            report.message = format!(
+                "{} ({name} was already written by another run started the same second; not announced again)",
+                report.message
+            );
+            report.counts.props_written = 0;
         }
         Err(e) => {
             report.status = RunStatus::Failed;

@@ -264,3 +264,34 @@ async fn a_blocked_key_is_reported_as_blocked_after_one_retry() {
     assert_eq!(row.error_kind.as_deref(), Some("blocked"));
     assert_eq!(row.attempts, Some(2));
 }
+
+#[tokio::test]
+async fn two_runs_in_the_same_second_write_one_file_and_announce_it_once() {
+    let t = spawn_app(Catalogue::synthetic(&[(date(), 3)], 11)).await;
+    let one = req(
+        Scraper::PlayerProps,
+        MarketSelection::One(MarketType::Blocks),
+    );
+    // Bypass the API's de-duplication, as a recovery and a scheduled run might.
+    let (a, b) = tokio::join!(t.app.scrapes.run(&one), t.app.scrapes.run(&one));
+    let objects = t.objects("bettingpros/player-props/blocks/").await;
+    let messages = t.messages(2).await;
+    let announced: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m["metadata"]["gcs_path"].as_str())
+        .collect();
+    assert_eq!(
+        announced.len(),
+        objects.len(),
+        "each object announced exactly once: {announced:?}"
+    );
+    let written: u64 = a.iter().chain(&b).map(|r| r.counts.props_written).sum();
+    let in_files: u64 = objects
+        .iter()
+        .map(|(_, f)| f["props_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        written, in_files,
+        "the ledger counts only what each run itself wrote"
+    );
+}
