@@ -3,6 +3,7 @@
 mod api;
 mod fetch;
 mod phase2;
+mod properties;
 mod pubsub;
 mod scrape;
 mod storage;
