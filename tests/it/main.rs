@@ -1,9 +1,11 @@
 //! The one integration-test binary: each module below is one area, sharing `support`.
 
 mod api;
+mod barrage;
 mod deploy;
 mod fetch;
 mod phase2;
+mod properties;
 mod proxies;
 mod pubsub;
 mod recovery;
