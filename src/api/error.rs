@@ -14,6 +14,7 @@ pub enum ApiError {
     /// Unknown or missing scraper: the scheduler contract's 400 with `available_scrapers`.
     UnknownScraper(String),
     NotFound(String),
+    MethodNotAllowed(String),
     /// Something of ours is broken (ledger, storage).
     Internal(String),
     /// A fully formed answer (e.g. a failed run's 500).
@@ -29,6 +30,9 @@ impl IntoResponse for ApiError {
                 json!({ "error": msg, "available_scrapers": Scraper::ALL.map(|s| s.name()) }),
             ),
             ApiError::NotFound(msg) => (StatusCode::NOT_FOUND, json!({ "error": msg })),
+            ApiError::MethodNotAllowed(msg) => {
+                (StatusCode::METHOD_NOT_ALLOWED, json!({ "error": msg }))
+            }
             ApiError::Internal(msg) => {
                 tracing::error!(error = %msg, "request failed inside backstop");
                 (

@@ -18,6 +18,9 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use error::ApiError;
 
+/// Longest time a request body may take to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -34,8 +37,17 @@ pub fn router(app: App) -> Router {
         .fallback(|| async {
             ApiError::NotFound("no such route: see README.md for the API".into())
         })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            ApiError::MethodNotAllowed(format!(
+                "{method} is not allowed here: see README.md for the API"
+            ))
+        })
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A client that stops half-way through its body does not hold a task forever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            BODY_TIMEOUT,
+        ))
         .with_state(app)
 }
 

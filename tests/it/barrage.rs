@@ -337,3 +337,36 @@ async fn bodies_declared_longer_than_sent_get_a_4xx_or_a_closed_connection_witho
     answered("a chunk cut short", raw(&url, chunked.as_bytes()).await);
     still_healthy(&url).await;
 }
+
+#[tokio::test]
+async fn wrong_methods_are_told_so_in_words() {
+    let mut t = spawn_app(Catalogue::new()).await;
+    let url = t.serve().await;
+    let r = reqwest::Client::new()
+        .put(format!("{url}/scrape"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let body: Value = r.json().await.expect("a JSON answer");
+    assert!(body["error"].as_str().unwrap().contains("PUT"), "{body}");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_half_way_through_its_body_is_answered_and_let_go() {
+    let mut t = spawn_app(Catalogue::new()).await;
+    let url = t.serve().await;
+    let mut s = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = "POST /scrape HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"scraper\":";
+    s.write_all(head.as_bytes()).await.unwrap();
+    // Our side stays open: the service must not wait for the rest forever.
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "still waiting after 20 s");
+    if let Some(answer) = parse_answer(&got) {
+        check("half a body", Some(answer));
+    }
+    still_healthy(&url).await;
+}
