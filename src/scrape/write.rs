@@ -18,24 +18,19 @@ pub(super) async fn write_file(
     mut report: RunReport,
 ) -> RunReport {
     let name = key.object_name();
+    let ctx = run.context();
     if let Err(e) = validate(file) {
-        report.status = RunStatus::Failed;
-        report.error_kind = Some("invalid_file".into());
-        report.message = format!(
-            "{}: the file for {name} failed validation and was not written: {e}",
-            run.context()
-        );
-        report.counts.props_written = 0;
-        return report;
+        let why = format!("{ctx}: the file for {name} failed validation and was not written: {e}");
+        return failed(report, "invalid_file", why);
     }
     let body = match serde_json::to_vec_pretty(file) {
         Ok(b) => b,
         Err(e) => {
-            report.status = RunStatus::Failed;
-            report.error_kind = Some("invalid_file".into());
-            report.message = format!("{}: could not serialise {name}: {e}", run.context());
-            report.counts.props_written = 0;
-            return report;
+            return failed(
+                report,
+                "invalid_file",
+                format!("{ctx}: could not serialise {name}: {e}"),
+            )
         }
     };
     match scrapes.store.put_new(&name, body, "application/json").await {
@@ -58,14 +53,18 @@ pub(super) async fn write_file(
             report.counts.props_written = 0;
         }
         Err(e) => {
-            report.status = RunStatus::Failed;
-            report.error_kind = Some("storage".into());
-            report.message = format!(
-                "{}: fetched and validated, but could not write {name}: {e}",
-                run.context()
-            );
-            report.counts.props_written = 0;
+            let why = format!("{ctx}: fetched and validated, but could not write {name}: {e}");
+            return failed(report, "storage", why);
         }
     }
+    report
+}
+
+/// The run wrote nothing: failed, with the kind and the reason.
+fn failed(mut report: RunReport, kind: &str, message: String) -> RunReport {
+    report.status = RunStatus::Failed;
+    report.error_kind = Some(kind.into());
+    report.message = message;
+    report.counts.props_written = 0;
     report
 }
