@@ -32,12 +32,20 @@ else
   URL=$(gcloud run services describe "$SERVICE" --project "$PROJECT" --region "$REGION" --format='value(status.url)')
 fi
 # The OIDC audience is the bare service URL, not the /scrape endpoint.
-grep -v '^#' deploy/scheduler-jobs.tsv | while IFS=$'\t' read -r name schedule scraper market; do
+# One job per schedule entry of the scraper definitions in scrapers/.
+python3 - scrapers/*.json <<'PY' |
+import json, sys
+for path in sys.argv[1:]:
+    d = json.load(open(path))
+    for j in d["schedule"]:
+        body = json.dumps({"scraper": d["name"], "date": "TODAY", "market_type": j["market_type"], "group": "prod"})
+        print("\t".join([j["job"], j["cron"], j["time_zone"], body]))
+PY
+while IFS=$'\t' read -r name schedule tz body; do
   [ -n "$name" ] || continue
-  body="{\"scraper\": \"$scraper\", \"date\": \"TODAY\", \"market_type\": \"$market\", \"group\": \"prod\"}"
   for verb in update create; do
     if run gcloud scheduler jobs "$verb" http "$name" --project "$PROJECT" --location "$REGION" \
-        --schedule "$schedule" --time-zone America/New_York --uri "$URL/scrape" --http-method POST \
+        --schedule "$schedule" --time-zone "$tz" --uri "$URL/scrape" --http-method POST \
         --headers Content-Type=application/json --message-body "$body" \
         --oidc-service-account-email "$SCHEDULER_SA" --oidc-token-audience "$URL" \
         --attempt-deadline 300s --max-retry-attempts 2 2>/dev/null; then

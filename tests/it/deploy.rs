@@ -89,27 +89,109 @@ fn the_cloud_run_service_keeps_the_key_secret_and_the_region() {
     );
 }
 
+/// A scraper definition in `scrapers/`, rendered for a sample date, market and run.
+fn definition(name: &str) -> serde_json::Value {
+    serde_json::from_str(&repo(&format!("scrapers/{name}.json")))
+        .expect("scraper definitions are JSON")
+}
+
+fn render(template: &str) -> String {
+    template
+        .replace("{date}", "2026-01-14")
+        .replace("{timestamp}", "20260114_180530")
+        .replace("{market_type}", "points")
+        .replace("{market_id}", "156")
+        .replace("{event_ids}", "30001:30002")
+        .replace("{page}", "3")
+}
+
+#[test]
+fn the_scraper_definitions_say_what_the_code_does() {
+    use backstop::bettingpros::Upstream;
+    use backstop::config::{FetchSettings, Secret, UpstreamSettings};
+    use backstop::market::MarketType;
+    use backstop::run::Scraper;
+    use backstop::storage::StorageKey;
+
+    let upstream = Upstream::new(&UpstreamSettings {
+        base_url: "https://api.bettingpros.com/v3".into(),
+        api_key: Some(Secret::new("k")),
+    })
+    .unwrap();
+    let date = "2026-01-14".parse().unwrap();
+    let started = chrono::NaiveDateTime::parse_from_str("20260114_180530", "%Y%m%d_%H%M%S")
+        .unwrap()
+        .and_utc();
+    for scraper in Scraper::ALL {
+        let d = definition(scraper.name());
+        assert_eq!(d["name"], scraper.name());
+        assert_eq!(d["processor_name"], scraper.processor_name());
+        assert_eq!(
+            d["rate_budget_per_sec"],
+            FetchSettings::default().rate_per_sec
+        );
+        let (req, key) = match scraper {
+            Scraper::Events => (
+                upstream.events_request(date, String::new(), None).unwrap(),
+                StorageKey::events(date, started),
+            ),
+            Scraper::PlayerProps => (
+                upstream
+                    .offers_request(MarketType::Points, &[30001, 30002], 3, String::new(), None)
+                    .unwrap(),
+                StorageKey::props(MarketType::Points, date, started, true),
+            ),
+        };
+        assert_eq!(
+            render(d["storage_key"].as_str().unwrap()),
+            key.object_name(),
+            "{}",
+            scraper.name()
+        );
+        assert_eq!(
+            req.url.path(),
+            format!("/v3{}", d["endpoint"].as_str().unwrap())
+        );
+        let mut sent: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut declared: Vec<(String, String)> = d["params"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), render(v.as_str().unwrap())))
+            .collect();
+        sent.sort();
+        declared.sort();
+        assert_eq!(sent, declared, "{}", scraper.name());
+    }
+}
+
 #[test]
 fn the_scheduler_jobs_reproduce_todays_schedule() {
-    let jobs = repo("deploy/scheduler-jobs.tsv");
-    let rows: Vec<Vec<&str>> = jobs
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split('\t').collect())
+    let d = definition("bp_player_props");
+    let jobs: Vec<(&str, &str, &str)> = d["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["cron"].as_str().unwrap(),
+                j["time_zone"].as_str().unwrap(),
+                j["market_type"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(rows.len(), 3);
     assert_eq!(
-        rows[0][1..],
-        ["0 5-23/2 * * *", "bp_player_props", "points"],
-        "points every 2 h, 5 AM to 11 PM ET"
-    );
-    assert_eq!(
-        rows[1][1..],
-        ["0 10,16 * * *", "bp_player_props", "assists"]
-    );
-    assert_eq!(
-        rows[2][1..],
-        ["0 10,16 * * *", "bp_player_props", "rebounds"]
+        jobs,
+        [
+            ("0 5-23/2 * * *", "America/New_York", "points"),
+            ("0 10,16 * * *", "America/New_York", "assists"),
+            ("0 10,16 * * *", "America/New_York", "rebounds"),
+        ],
+        "points every 2 h from 5 AM to 11 PM ET; assists and rebounds at 10:00 and 16:00 ET"
     );
 }
 
