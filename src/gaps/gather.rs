@@ -144,6 +144,10 @@ impl Detector {
         if let Some(n) = self.games.lock().expect("games cache").get(&date) {
             return Signal::Known(*n);
         }
+        if let Ok(Some(n)) = self.scrapes.ledger.known_games(date) {
+            self.games.lock().expect("games cache").insert(date, n);
+            return Signal::Known(n);
+        }
         let deadline = Some(Instant::now() + self.scrapes.run_deadline);
         let context = format!("gap detection {date} events");
         let req = match self
@@ -168,6 +172,13 @@ impl Detector {
         };
         if date < today {
             self.games.lock().expect("games cache").insert(date, n);
+            if let Err(e) = self
+                .scrapes
+                .ledger
+                .remember_games(date, n, chrono::Utc::now())
+            {
+                tracing::warn!(error = %e, "games not remembered; detection will ask again");
+            }
         }
         Signal::Known(n)
     }
@@ -279,6 +290,13 @@ impl Detector {
         if let Some(n) = self.rows.lock().expect("rows cache").get(name) {
             return Signal::Known(*n);
         }
+        if let Ok(Some(n)) = self.scrapes.ledger.known_file_rows(name) {
+            self.rows
+                .lock()
+                .expect("rows cache")
+                .insert(name.to_string(), n);
+            return Signal::Known(n);
+        }
         self.files_read.fetch_add(1, Ordering::Relaxed);
         let bytes = match self.scrapes.store.get(name).await {
             Ok(b) => b,
@@ -293,6 +311,9 @@ impl Detector {
                     .lock()
                     .expect("rows cache")
                     .insert(name.to_string(), n);
+                if let Err(e) = self.scrapes.ledger.remember_file_rows(name, n) {
+                    tracing::warn!(error = %e, "file rows not remembered; detection will read the file again");
+                }
                 Signal::Known(n)
             }
             Err(why) => Signal::Unknown(why),

@@ -25,6 +25,7 @@
 
 mod columns;
 pub mod export;
+mod facts;
 pub mod jobs;
 pub mod runs;
 mod schema;

@@ -83,6 +83,18 @@ CREATE TABLE job_actions (
     CHECK ((kind = 'send_file') = (object_name IS NOT NULL))
 );
 
+-- Facts that do not change, kept so gap detection does not ask again after a restart:
+-- games on a past date, and the rows an object (written once) yields.
+CREATE TABLE known_games (
+    game_date  TEXT PRIMARY KEY,
+    games      INTEGER NOT NULL CHECK (games >= 0),
+    checked_at TEXT NOT NULL
+);
+CREATE TABLE known_file_rows (
+    object_name TEXT PRIMARY KEY,
+    rows        INTEGER NOT NULL CHECK (rows >= 0)
+);
+
 -- The never-twice guard: one row per object ever handed to Phase 2 by a recovery.
 CREATE TABLE file_sends (
     object_name TEXT PRIMARY KEY,

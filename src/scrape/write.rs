@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Run, Scrapes};
-use crate::bettingpros::PayloadError;
+use crate::bettingpros::{rows_in_props_file, PayloadError};
 use crate::run::RunStatus;
 use crate::scrape::report::RunReport;
 use crate::storage::{PutOutcome, StorageKey};
@@ -36,6 +36,10 @@ pub(super) async fn write_file(
     match scrapes.store.put_new(&name, body, "application/json").await {
         Ok(PutOutcome::Created { generation }) => {
             report.generation = Some(generation);
+            if let (StorageKey::Props { .. }, Ok(rows)) = (&key, rows_in_props_file(file)) {
+                // Gap detection compares BigQuery with this; the object never changes.
+                let _ = scrapes.ledger.remember_file_rows(&name, rows);
+            }
             if matches!(key, StorageKey::Props { .. } | StorageKey::Events { .. }) {
                 report.complete_file_url = Some(format!("{}/{name}", scrapes.store.location()));
             }
