@@ -6,9 +6,12 @@
 
 use std::time::Instant;
 
-use backstop::bettingpros::rows_in_props_file;
+use backstop::app::App;
+use backstop::bettingpros::{parse_events, rows_in_props_file};
+use backstop::calendar::GameDate;
 use backstop::gaps::{Category, GapReport};
 use backstop::warehouse::Warehouse;
+use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::season::{World, DAYS, PER_INSERT, RATE};
@@ -35,6 +38,33 @@ struct Sample {
     query_alone: f64,
     /// Every file read, then parsed and counted, one at a time outside detection.
     files_alone: [f64; 2],
+    /// Every date's schedule asked of the events API outside detection, 16 at a time as
+    /// detection asks.
+    events_alone: f64,
+}
+
+/// The events API asked for every date of the query, as detection asks (16 at a time, paced
+/// by the shared limiter), answers parsed.
+async fn events_alone(app: &App, w: &World) -> Result<f64, String> {
+    let dates: Vec<GameDate> = w.query.from.through(w.query.to).collect();
+    let started = Instant::now();
+    let answers = stream::iter(dates)
+        .map(|date| async move {
+            let context = format!("bench {date} events");
+            let req = app.scrapes.upstream.events_request(date, context, None);
+            let fetched = app
+                .scrapes
+                .fetcher
+                .get_json(&req.map_err(|e| e.cause())?)
+                .await;
+            let json = fetched.map_err(|e| e.cause())?.json;
+            parse_events(&json).map_err(|e| e.to_string()).map(drop)
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<Result<(), String>>>()
+        .await;
+    answers.into_iter().collect::<Result<(), String>>()?;
+    Ok(started.elapsed().as_secs_f64())
 }
 
 async fn run(w: &World) -> Result<Sample, String> {
@@ -67,6 +97,7 @@ async fn run(w: &World) -> Result<Sample, String> {
         reports: [cold, warm],
         query_alone,
         files_alone,
+        events_alone: events_alone(&app, w).await?,
     })
 }
 
@@ -188,6 +219,19 @@ pub fn detect(rt: &tokio::runtime::Runtime, runs: usize) -> Vec<Row> {
             "the files alone (read + parse) ÷ cold wall",
             "×",
             of(&|s| (s.files_alone[0] + s.files_alone[1]) / s.wall[0]),
+        ),
+        none(
+            &format!(
+                "the {DAYS} events requests alone, 16 at a time (local BettingPros, brotli, \
+                 no latency)"
+            ),
+            "s",
+            of(&|s| s.events_alone),
+        ),
+        none(
+            "the events requests alone ÷ cold wall",
+            "×",
+            of(&|s| s.events_alone / s.wall[0]),
         ),
         none(
             &format!("the limiter's floor for the cold events requests (requests ÷ {RATE}/s) ÷ cold wall"),
