@@ -7,21 +7,30 @@
 //! 2. `backfill`: peak memory of a 30-day backfill (child process); `idle`: `backstop serve`.
 //! 3. `startup`: process start to the first 200 from `/health` (release binary).
 //! 4. `page`: CPU cost of decoding, parsing and transforming one ~1 MiB brotli page.
-//! 5. Gap detection: not written yet — add its name to [`CASES`] and an arm to [`run_case`].
+//! 5. `gaps`: gap detection over 180 days × 6 markets against a scraped local store and the
+//!    BigQuery emulator: wall time cold and warm, storage listings, BigQuery queries.
 //!
 //! Under `cargo test` (no `--bench` argument) only a small smoke pass of case 4 runs.
 
+#[path = "scale/bq.rs"]
+mod bq;
+#[path = "scale/gaps.rs"]
+mod gaps;
 #[path = "scale/page.rs"]
 mod page;
 #[path = "scale/process.rs"]
 mod process;
+#[path = "scale/season.rs"]
+mod season;
 #[path = "scale/upstream.rs"]
 mod upstream;
 
 use std::process::ExitCode;
 
 /// Every case, in the order they run when none is named.
-const CASES: [&str; 6] = ["day", "faults", "backfill", "idle", "startup", "page"];
+const CASES: [&str; 7] = [
+    "day", "faults", "backfill", "idle", "startup", "page", "gaps",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,7 +83,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &str, runs: usize) -> Vec<Row> {
         "idle" => process::idle(runs),
         "startup" => process::startup(runs),
         "page" => page::cost(runs),
-        // Case 5, gap detection: `"gaps" => gaps::detect(rt, runs),` with `mod gaps;` above.
+        "gaps" => gaps::detect(rt, runs),
         other => unreachable!("case {other} is checked against CASES"),
     }
 }

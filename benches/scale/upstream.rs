@@ -17,7 +17,7 @@ use backstop::sim::server::{SimConfig, SimServer};
 
 use crate::{mib, status_kib, Goal, Row};
 
-const KEY: &str = "bench-key";
+pub const KEY: &str = "bench-key";
 /// The upstream's limit R and backstop's configured rate, requests per second (case 1).
 const RATE: f64 = 5.0;
 const LATENCY: Duration = Duration::from_millis(50);
@@ -34,11 +34,18 @@ fn first_date() -> GameDate {
     "2026-01-14".parse().expect("a valid date")
 }
 
-/// backstop as configured for a bench: local store and ledger in `dir`, no notifications.
-async fn build_app(base: &str, dir: &Path, rate: &str, timeout: &str) -> App {
+/// backstop as configured for a bench: local store and ledger in `dir`, no notifications;
+/// `extra` settings are added (or override).
+pub async fn build_app(
+    base: &str,
+    dir: &Path,
+    rate: &str,
+    timeout: &str,
+    extra: &[(&str, &str)],
+) -> App {
     let store = dir.join("store").display().to_string();
     let ledger = dir.join("ledger.db").display().to_string();
-    let vars = Vars::from_pairs([
+    let settings = [
         ("BETTINGPROS_BASE_URL", base),
         ("BETTINGPROS_API_KEY", KEY),
         ("BACKSTOP_RATE_PER_SEC", rate),
@@ -49,7 +56,8 @@ async fn build_app(base: &str, dir: &Path, rate: &str, timeout: &str) -> App {
         ("BACKSTOP_STORAGE", store.as_str()),
         ("BACKSTOP_LEDGER", ledger.as_str()),
         ("BACKSTOP_NOTIFY", "off"),
-    ]);
+    ];
+    let vars = Vars::from_pairs(settings.into_iter().chain(extra.iter().copied()));
     let config = Config::from_vars(&vars).expect("bench settings are valid");
     App::build(config).await.expect("backstop builds")
 }
@@ -99,7 +107,7 @@ async fn one_day(faults: FaultPlan, timeout: &str) -> DayRun {
     .await
     .expect("the local BettingPros starts");
     let dir = tempfile::tempdir().expect("a temp dir");
-    let app = build_app(&sim.base_url(), dir.path(), &RATE.to_string(), timeout).await;
+    let app = build_app(&sim.base_url(), dir.path(), &RATE.to_string(), timeout, &[]).await;
     let start = Instant::now();
     let reports = scrape_day(&app, date).await;
     let wall = start.elapsed().as_secs_f64();
@@ -260,7 +268,7 @@ pub fn backfill_child(args: &[String]) -> ExitCode {
         .expect("a tokio runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let app = build_app(base, dir.path(), BACKFILL_RATE, "60").await;
+        let app = build_app(base, dir.path(), BACKFILL_RATE, "60", &[]).await;
         let hwm = || status_kib("/proc/self/status", "VmHWM").map_or(f64::NAN, mib);
         let at_start = hwm();
         let start = Instant::now();
