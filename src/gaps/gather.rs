@@ -7,13 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
-use tokio::time::Instant;
 
 use super::evidence::{Evidence, FileEvidence, LastRun, LegacyFigure, Loaded, Signal};
 use super::report::{GapReport, GapRow, Work};
 use super::verdict::judge;
 use super::GapQuery;
-use crate::bettingpros::{parse_events, rows_in_props_file};
+use crate::bettingpros::rows_in_props_file;
 use crate::calendar::GameDate;
 use crate::market::MarketType;
 use crate::run::Scraper;
@@ -25,14 +24,14 @@ use crate::warehouse::Warehouse;
 const LEGACY_ROWS_PER_GAME: u64 = 150;
 
 pub struct Detector {
-    scrapes: Scrapes,
+    pub(super) scrapes: Scrapes,
     warehouse: Arc<Warehouse>,
     /// Games per past date: a past day's schedule does not change.
-    games: Mutex<HashMap<GameDate, u64>>,
+    pub(super) games: Mutex<HashMap<GameDate, u64>>,
     /// Rows per object: objects are written once and never change.
     rows: Mutex<HashMap<String, u64>>,
     listings: AtomicU64,
-    events_requests: AtomicU64,
+    pub(super) events_requests: AtomicU64,
     files_read: AtomicU64,
 }
 
@@ -127,60 +126,6 @@ impl Detector {
             files_read: self.files_read.load(Ordering::Relaxed),
             seconds: 0.0,
         }
-    }
-
-    /// Games per date, concurrently; the shared rate limiter paces the requests.
-    async fn games(&self, dates: &[GameDate]) -> HashMap<GameDate, Signal<u64>> {
-        let today = GameDate::resolve("TODAY", chrono::Utc::now()).expect("TODAY resolves");
-        let answers = stream::iter(dates.iter().copied())
-            .map(|date| async move { (date, self.games_on(date, today).await) })
-            .buffer_unordered(16)
-            .collect::<Vec<_>>()
-            .await;
-        answers.into_iter().collect()
-    }
-
-    async fn games_on(&self, date: GameDate, today: GameDate) -> Signal<u64> {
-        if let Some(n) = self.games.lock().expect("games cache").get(&date) {
-            return Signal::Known(*n);
-        }
-        if let Ok(Some(n)) = self.scrapes.ledger.known_games(date) {
-            self.games.lock().expect("games cache").insert(date, n);
-            return Signal::Known(n);
-        }
-        let deadline = Some(Instant::now() + self.scrapes.run_deadline);
-        let context = format!("gap detection {date} events");
-        let req = match self
-            .scrapes
-            .upstream
-            .events_request(date, context, deadline)
-        {
-            Ok(r) => r,
-            Err(e) => return Signal::Unknown(format!("events API: {e}")),
-        };
-        self.events_requests.fetch_add(1, Ordering::Relaxed);
-        let n = match self.scrapes.fetcher.get_json(&req).await {
-            Ok(f) => match parse_events(&f.json) {
-                Ok(answer) => answer.events.len() as u64,
-                Err(e) => {
-                    return Signal::Unknown(format!(
-                        "events API answer for {date} is malformed: {e}"
-                    ))
-                }
-            },
-            Err(e) => return Signal::Unknown(format!("events API: {}", e.cause())),
-        };
-        if date < today {
-            self.games.lock().expect("games cache").insert(date, n);
-            if let Err(e) = self
-                .scrapes
-                .ledger
-                .remember_games(date, n, chrono::Utc::now())
-            {
-                tracing::warn!(error = %e, "games not remembered; detection will ask again");
-            }
-        }
-        Signal::Known(n)
     }
 
     /// One listing per market prefix; complete props files by date, newest first.

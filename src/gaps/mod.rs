@@ -4,6 +4,7 @@
 pub mod evidence;
 pub mod gather;
 pub mod report;
+mod schedule;
 pub mod verdict;
 
 use crate::calendar::GameDate;

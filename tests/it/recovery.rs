@@ -122,6 +122,9 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
         (1, 1),
         "one listing, one query"
     );
+    // Dates a finished run saw after they were over need no events request: the 2 off days
+    // and the 2 never-scraped dates do.
+    assert_eq!(report.work.events_requests, 4, "{:?}", report.work);
     let category = |day: u32| {
         report
             .row(d(day), MarketType::Steals)
