@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module below is one area, sharing `support`.
 
 mod api;
+mod faults;
 mod fetch;
 mod phase2;
 mod pubsub;
