@@ -7,6 +7,7 @@ mod phase2;
 mod pubsub;
 mod recovery;
 mod scrape;
+mod sigkill;
 mod storage;
 mod support;
 mod warehouse;
