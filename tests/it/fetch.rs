@@ -335,3 +335,34 @@ async fn eight_concurrent_tasks_together_never_exceed_the_rate() {
     );
     assert_eq!(sim.rate_violations(), 0);
 }
+
+#[tokio::test]
+async fn the_upstream_takes_a_late_arrival_for_jitter_but_two_at_once_or_a_faster_rate_for_violations(
+) {
+    let config = SimConfig {
+        rate_limit: Some(10.0),
+        ..SimConfig::new(Catalogue::new())
+    };
+    let sim = SimServer::start(config).await.unwrap();
+    let url = format!("{}/events?sport=NBA&date=2026-01-14", sim.base_url());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let start = Instant::now();
+    // At 10/s, 100 ms apart; the second 30 ms late, so the third follows it by only 70 ms.
+    for at in [0, 130, 200, 300] {
+        tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+        http.get(&url).send().await.unwrap();
+    }
+    assert_eq!(sim.rate_violations(), 0, "{:?}", sim.arrivals());
+    tokio::time::sleep_until(start + Duration::from_millis(600)).await;
+    let (a, b) = tokio::join!(http.get(&url).send(), http.get(&url).send());
+    let answers = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    assert!(answers.contains(&429), "{answers:?}");
+    assert_eq!(sim.rate_violations(), 1);
+    // 12/s for two seconds, each gap well above a quarter interval: too fast all the same.
+    let resumed = Instant::now() + Duration::from_secs(2);
+    for i in 0..25 {
+        tokio::time::sleep_until(resumed + Duration::from_millis(83 * i)).await;
+        http.get(&url).send().await.unwrap();
+    }
+    assert!(sim.rate_violations() > 1, "{:?}", sim.arrivals());
+}

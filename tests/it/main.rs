@@ -3,6 +3,7 @@
 mod api;
 mod barrage;
 mod deploy;
+mod faults;
 mod fetch;
 mod phase2;
 mod properties;
@@ -10,6 +11,7 @@ mod proxies;
 mod pubsub;
 mod recovery;
 mod scrape;
+mod sigkill;
 mod storage;
 mod support;
 mod warehouse;

@@ -195,7 +195,7 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
     );
 
     // Phase 2 gets completion messages by push, as in production.
-    push_to(&w).await;
+    w.t.push_to(&format!("{}/process", w.loader.url)).await;
     let submitted = w.t.app.recovery.submit(&req, None).await.unwrap();
     assert!(submitted.created);
     w.t.app.recovery.execute(&submitted.job.id).await;
@@ -261,27 +261,6 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
         again.work
     );
     assert_eq!(again.counts, after.counts);
-}
-
-async fn push_to(w: &World) {
-    let id = format!("push-{:08x}", rand::random::<u32>());
-    let topic = w.t.app.config.pubsub.topic.clone();
-    let url = format!(
-        "http://{}/v1/projects/{PROJECT}/subscriptions/{id}",
-        w.t.pubsub.host
-    );
-    let body = json!({"topic": format!("projects/{PROJECT}/topics/{topic}"), "pushConfig": {"pushEndpoint": format!("{}/process", w.loader.url)}});
-    let r = reqwest::Client::new()
-        .put(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "push subscription: {}",
-        r.text().await.unwrap_or_default()
-    );
 }
 
 #[tokio::test]

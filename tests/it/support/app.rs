@@ -27,15 +27,16 @@ pub struct TestApp {
     pub url: Option<String>,
 }
 
-/// Settings an operator would set, with test timings; `extra` overrides or adds.
-pub fn vars(
+/// Settings an operator would set, with test timings, as (variable, value) pairs (also the
+/// environment of a `backstop` process); `extra` overrides or adds.
+pub fn var_pairs(
     sim: &SimServer,
     gcs: &FakeGcs,
     pubsub: &PubSubEmulator,
     topic: &str,
     dir: &std::path::Path,
     extra: &[(&str, &str)],
-) -> Vars {
+) -> Vec<(String, String)> {
     let ledger = dir.join("ledger.db").display().to_string();
     let base = sim.base_url();
     let mut pairs: Vec<(String, String)> = [
@@ -61,7 +62,7 @@ pub fn vars(
         pairs.retain(|(key, _)| key != k);
         pairs.push((k.to_string(), v.to_string()));
     }
-    Vars::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    pairs
 }
 
 pub async fn spawn_app(catalogue: Catalogue) -> TestApp {
@@ -79,15 +80,21 @@ pub async fn spawn_app_with(sim: SimConfig, extra: &[(&str, &str)]) -> TestApp {
     let sim = SimServer::start(sim)
         .await
         .expect("start the local BettingPros");
-    let gcs = FakeGcs::start(BUCKET).await;
+    spawn_app_on(sim, FakeGcs::start(BUCKET).await, extra).await
+}
+
+/// As [`spawn_app_with`], over a BettingPros and a fake-gcs-server the test started (e.g. on
+/// its own runtime, or a persistent one).
+pub async fn spawn_app_on(sim: SimServer, gcs: FakeGcs, extra: &[(&str, &str)]) -> TestApp {
     let pubsub = PubSubEmulator::shared().await;
     let id = format!("{:08x}", rand::random::<u32>());
     let (topic, subscription) = (format!("complete-{id}"), format!("phase2-{id}"));
     pubsub.create_topic(&topic).await;
     pubsub.create_subscription(&subscription, &topic).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config::from_vars(&vars(&sim, &gcs, &pubsub, &topic, dir.path(), extra))
-        .expect("test configuration is valid");
+    let pairs = var_pairs(&sim, &gcs, &pubsub, &topic, dir.path(), extra);
+    let vars = Vars::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let config = Config::from_vars(&vars).expect("test configuration is valid");
     let app = App::build(config).await.expect("the service builds");
     TestApp {
         app,
@@ -130,6 +137,28 @@ impl TestApp {
         }
         assert_eq!(got.len(), n, "more completion messages than runs: {got:#?}");
         got
+    }
+
+    /// Subscribes `endpoint` (e.g. a Phase 2's `/process`) by push to the completion topic, as
+    /// Phase 2 is in production. Only messages published from now on are pushed.
+    pub async fn push_to(&self, endpoint: &str) {
+        let id = format!("push-{:08x}", rand::random::<u32>());
+        let topic = &self.app.config.pubsub.topic;
+        let url = format!(
+            "http://{}/v1/projects/{PROJECT}/subscriptions/{id}",
+            self.pubsub.host
+        );
+        let body = serde_json::json!({
+            "topic": format!("projects/{PROJECT}/topics/{topic}"),
+            "pushConfig": {"pushEndpoint": endpoint},
+        });
+        let r = reqwest::Client::new().put(url).json(&body).send().await;
+        let r = r.expect("creating a push subscription");
+        assert!(
+            r.status().is_success(),
+            "push subscription: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     /// Every object in the bucket under `prefix`, with its JSON.

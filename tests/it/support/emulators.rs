@@ -153,46 +153,91 @@ fn fake_gcs_binary() -> &'static Path {
     })
 }
 
-/// fake-gcs-server (in memory, plain HTTP) with one bucket.
+/// fake-gcs-server (plain HTTP) with one bucket: in memory, or on disk when it must survive
+/// [`FakeGcs::stop`] and [`FakeGcs::restart`] (a storage outage).
 pub struct FakeGcs {
     /// Base URL, e.g. `http://127.0.0.1:41234`: what `STORAGE_EMULATOR_HOST` would hold.
     pub endpoint: String,
     pub bucket: String,
-    _service: Service,
+    /// Declared before `root`, so the server stops before its files go.
+    service: Option<Service>,
+    /// The `-filesystem-root` of a persistent server.
+    root: Option<tempfile::TempDir>,
 }
+
+fn fake_gcs_command(port: u16, root: Option<&Path>) -> Command {
+    let mut c = Command::new(fake_gcs_binary());
+    let host = format!("127.0.0.1:{port}");
+    c.args(["-scheme", "http", "-host", "127.0.0.1"]);
+    match root {
+        Some(dir) => c
+            .args(["-backend", "filesystem", "-filesystem-root"])
+            .arg(dir),
+        None => c.args(["-backend", "memory"]),
+    };
+    c.args(["-port", &port.to_string(), "-public-host", &host])
+        .args(["-external-url", &format!("http://{host}")])
+        .args(["-log-level", "warn"]);
+    c
+}
+
+const GCS_READY: (&str, Duration) = ("/storage/v1/b", Duration::from_secs(10));
 
 impl FakeGcs {
     pub async fn start(bucket: &str) -> FakeGcs {
-        let binary = fake_gcs_binary();
-        let (service, endpoint) = start_on_free_port(
-            "fake-gcs-server",
-            "/storage/v1/b",
-            Duration::from_secs(10),
-            |port| {
-                let mut c = Command::new(binary);
-                let host = format!("127.0.0.1:{port}");
-                c.args([
-                    "-scheme",
-                    "http",
-                    "-backend",
-                    "memory",
-                    "-host",
-                    "127.0.0.1",
-                ])
-                .args(["-port", &port.to_string(), "-public-host", &host])
-                .args(["-external-url", &format!("http://{host}")])
-                .args(["-log-level", "warn"]);
-                c
-            },
-        )
-        .await;
+        Self::launch(bucket, None).await
+    }
+
+    /// Objects kept on disk, so a stop and restart loses nothing.
+    pub async fn start_persistent(bucket: &str) -> FakeGcs {
+        Self::launch(bucket, Some(tempfile::tempdir().expect("a fake-gcs root"))).await
+    }
+
+    async fn launch(bucket: &str, root: Option<tempfile::TempDir>) -> FakeGcs {
+        let dir = root.as_ref().map(|d| d.path().to_path_buf());
+        let (service, endpoint) =
+            start_on_free_port("fake-gcs-server", GCS_READY.0, GCS_READY.1, |port| {
+                fake_gcs_command(port, dir.as_deref())
+            })
+            .await;
         let gcs = FakeGcs {
             endpoint,
             bucket: bucket.to_string(),
-            _service: service,
+            service: Some(service),
+            root,
         };
         gcs.create_bucket(bucket).await;
         gcs
+    }
+
+    /// Stops the server (SIGTERM to its group): every call fails until [`FakeGcs::restart`].
+    pub fn stop(&mut self) {
+        assert!(
+            self.root.is_some(),
+            "stopping an in-memory fake-gcs-server loses its objects: use start_persistent"
+        );
+        self.service = None;
+    }
+
+    /// Starts it again on the same port, over the same files.
+    pub async fn restart(&mut self) {
+        assert!(self.service.is_none(), "fake-gcs-server is running");
+        let port: u16 = self
+            .endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
+        let root = self.root.as_ref().map(|d| d.path());
+        let mut service = Service::spawn("fake-gcs-server", fake_gcs_command(port, root));
+        let url = format!("{}{}", self.endpoint, GCS_READY.0);
+        if !service.wait_ready(&url, GCS_READY.1).await {
+            panic!(
+                "fake-gcs-server did not come back on port {port}; its log ends:\n{}",
+                service.log_tail()
+            );
+        }
+        self.service = Some(service);
     }
 
     pub async fn create_bucket(&self, name: &str) {

@@ -2,9 +2,14 @@
 //! `{bucket, name}` or a completion message with `metadata.gcs_path`), reads the file from
 //! storage and appends one BigQuery row per prop × side × sportsbook line — on every
 //! delivery, as Phase 2 does, so a file sent twice shows up as duplicated rows.
+//!
+//! It can be made to answer 500 without loading (Phase 2 down) or to take its time (a slow
+//! load, finished even when the caller hangs up), and it records every request by route: a
+//! file handed over by a recovery (`{bucket, name}`) or a completion message pushed by Pub/Sub.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,10 +25,31 @@ use super::phase2::{serve, Served};
 pub const DATASET: &str = "nba_raw";
 pub const TABLE: &str = "bettingpros_player_points_props";
 
+/// How a file reached the loader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `{bucket, name}`: handed over by a recovery.
+    Send,
+    /// A completion message pushed by Pub/Sub.
+    Push,
+}
+
+/// One `POST /process` naming a file, and what the loader answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub name: String,
+    pub route: Route,
+    /// 500 when refused; 200 once loaded (0 while the load is under way).
+    pub status: u16,
+}
+
 struct Loading {
     store: OnceLock<Arc<dyn ObjectStore>>,
     bq: Arc<BqEmulator>,
     deliveries: Mutex<HashMap<String, u32>>,
+    requests: Mutex<Vec<Request>>,
+    refusing: Mutex<bool>,
+    delay: Mutex<Duration>,
 }
 
 pub struct Loader {
@@ -41,6 +67,9 @@ impl Loader {
             store: OnceLock::new(),
             bq,
             deliveries: Mutex::new(HashMap::new()),
+            requests: Mutex::new(Vec::new()),
+            refusing: Mutex::new(false),
+            delay: Mutex::new(Duration::ZERO),
         });
         let router = Router::new()
             .route("/process", post(process))
@@ -57,9 +86,24 @@ impl Loader {
         let _ = self.state.store.set(store);
     }
 
-    /// How many times each object was delivered.
+    /// How many times each object was loaded (its rows appended).
     pub fn deliveries(&self) -> HashMap<String, u32> {
         self.state.deliveries.lock().unwrap().clone()
+    }
+
+    /// Every request that named a file, in arrival order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// While on, every request is answered 500 without loading (Phase 2 is down).
+    pub fn refuse(&self, on: bool) {
+        *self.state.refusing.lock().unwrap() = on;
+    }
+
+    /// Each load waits this long first (a slow Phase 2).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
     }
 
     /// Loads a file directly, as if Phase 2 had been told about it.
@@ -88,20 +132,44 @@ async fn process(
         .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
         .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
         .unwrap_or(Value::Null);
-    let name = if let Some(name) = data["name"].as_str() {
-        name.to_string()
+    let (name, route) = if let Some(name) = data["name"].as_str() {
+        (name.to_string(), Route::Send)
     } else {
         let skip = ["failed", "no_data"].contains(&data["status"].as_str().unwrap_or(""));
         match data["metadata"]["gcs_path"].as_str() {
             Some(path) if !skip && path.contains("bettingpros/player-props") => {
-                path.splitn(4, '/').nth(3).unwrap_or_default().to_string()
+                let name = path.splitn(4, '/').nth(3).unwrap_or_default();
+                (name.to_string(), Route::Push)
             }
             _ => return (StatusCode::NO_CONTENT, "skipped".into()),
         }
     };
-    match load(&state, &name, None, &name).await {
-        Ok(rows) => (StatusCode::OK, format!("loaded {rows} rows")),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+    let refused = *state.refusing.lock().unwrap();
+    let index = {
+        let mut requests = state.requests.lock().unwrap();
+        let status = if refused { 500 } else { 0 };
+        requests.push(Request {
+            name: name.clone(),
+            route,
+            status,
+        });
+        requests.len() - 1
+    };
+    if refused {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Phase 2 is down".into());
+    }
+    let delay = *state.delay.lock().unwrap();
+    // Its own task: a load under way finishes even if the caller hangs up.
+    let loading = tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let loaded = load(&state, &name, None, &name).await;
+        state.requests.lock().unwrap()[index].status = if loaded.is_ok() { 200 } else { 500 };
+        loaded
+    });
+    match loading.await {
+        Ok(Ok(rows)) => (StatusCode::OK, format!("loaded {rows} rows")),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: emulators and canned HTTP answers.
 
+pub mod api;
 pub mod app;
 pub mod bq;
 pub mod canned_http;

@@ -1,0 +1,357 @@
+//! SIGKILL in the middle of a recovery: the real `backstop serve` binary, configured by its
+//! environment against the same emulators, ledger and Phase 2 as the in-process harness, is
+//! killed twice while a recovery job runs — once while a re-scrape is under way, once while a
+//! file is with Phase 2 — and restarted on the same ledger each time. The restarted service
+//! finishes the job without repeating anything that finished and without sending any file
+//! twice; the file whose hand-over the kill interrupted is reported `unconfirmed`, not re-sent.
+
+use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backstop::calendar::GameDate;
+use backstop::ledger::FileSendState;
+use backstop::market::{MarketSelection, MarketType};
+use backstop::run::{Scraper, Trigger};
+use backstop::scrape::ScrapeRequest;
+use backstop::sim::catalogue::Catalogue;
+use backstop::sim::server::SimConfig;
+use serde_json::{json, Value};
+
+use crate::support::api::Api;
+use crate::support::app::{spawn_app_with, var_pairs, TestApp, KEY};
+use crate::support::bq::BqEmulator;
+use crate::support::emulators::{free_port, PROJECT};
+use crate::support::loader::{Loader, Route};
+
+fn d(day: u32) -> GameDate {
+    format!("2026-02-{day:02}").parse().unwrap()
+}
+
+const DAYS: u32 = 10;
+const OFF_DAY: u32 = 7;
+/// The job's actions in order: re-scrape, send, re-scrape (first kill), send (second kill),
+/// re-scrape, send.
+const NEVER_SCRAPED: [u32; 3] = [2, 4, 8];
+const NEVER_LOADED: [u32; 3] = [3, 5, 9];
+
+/// `backstop serve` as a child process, SIGKILLed if the test ends early.
+struct Backstop {
+    child: Child,
+    log: PathBuf,
+    api: Api,
+}
+
+impl Backstop {
+    async fn start(env: &[(String, String)], log: PathBuf) -> Backstop {
+        let port = free_port().to_string();
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs([("PORT", port.as_str()), ("BACKSTOP_LOG_FORMAT", "text")])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("starting the backstop binary");
+        let mut b = Backstop {
+            child,
+            log,
+            api: Api::new(format!("http://127.0.0.1:{port}")),
+        };
+        let start = Instant::now();
+        while !b.api.is_up().await {
+            if let Ok(Some(status)) = b.child.try_wait() {
+                panic!(
+                    "backstop exited ({status}) before answering:\n{}",
+                    b.log_tail()
+                );
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "backstop did not come up:\n{}",
+                b.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(b.api.health().await, 200, "{}", b.log_tail());
+        b
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// SIGKILL: no handler runs, nothing is flushed or marked.
+    fn kill(mut self) {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "backstop had already stopped:\n{}",
+            self.log_tail()
+        );
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().unwrap();
+        assert_eq!(status.signal(), Some(9), "{status}");
+    }
+}
+
+impl Drop for Backstop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Scrapes and loads February 1–10 in-process, leaving three dates never scraped and three
+/// never loaded; returns the files left unloaded, by day.
+async fn history(t: &TestApp, loader: &Loader) -> HashMap<u32, String> {
+    let mut unloaded = HashMap::new();
+    for day in (1..=DAYS).filter(|d| *d != OFF_DAY && !NEVER_SCRAPED.contains(d)) {
+        let req = ScrapeRequest {
+            scraper: Scraper::PlayerProps,
+            date: d(day),
+            markets: MarketSelection::One(MarketType::Steals),
+            trigger: Trigger::Cli,
+        };
+        let name = t
+            .app
+            .scrapes
+            .run(&req)
+            .await
+            .remove(0)
+            .object_name
+            .expect("a file");
+        if NEVER_LOADED.contains(&day) {
+            unloaded.insert(day, name);
+        } else {
+            loader.load(&name).await;
+        }
+    }
+    unloaded
+}
+
+/// Polls the job until `ready` says so.
+async fn job_when(api: &Api, id: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let job = api.job(id).await;
+        if ready(&job) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "waiting for {what}: {job:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn state(job: &Value, seq: usize) -> &str {
+    job["actions"][seq - 1]["state"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_repeating_work() {
+    let calendar: Vec<(GameDate, usize)> = (1..=DAYS)
+        .map(|day| (d(day), if day == OFF_DAY { 0 } else { 4 }))
+        .collect();
+    let bq = Arc::new(BqEmulator::start(PROJECT).await);
+    let loader = Loader::start(bq.clone()).await;
+    let sim = SimConfig {
+        api_key: Some(KEY.into()),
+        ..SimConfig::new(Catalogue::synthetic(&calendar, 9))
+    };
+    let bq_url = bq.url().to_string();
+    let extra = [
+        ("BIGQUERY_EMULATOR_HOST", bq_url.as_str()),
+        ("PHASE2_URL", loader.url.as_str()),
+        ("BACKSTOP_PHASE2_AUTH", "off"),
+        ("BACKSTOP_PHASE2_TIMEOUT_SECS", "10"),
+        ("BACKSTOP_RECOVERY_SETTLE_SECS", "1"),
+    ];
+    let t = spawn_app_with(sim, &extra).await;
+    loader.attach(t.app.store.clone());
+    let unloaded = history(&t, &loader).await;
+    // Phase 2 hears of re-scraped files by push, and takes 2 s over each load.
+    t.push_to(&format!("{}/process", loader.url)).await;
+    loader.set_delay(Duration::from_secs(2));
+
+    // The binary: the same settings, but scrapes paced at 4 requests a second.
+    let topic = t.app.config.pubsub.topic.clone();
+    let slow = [extra.as_slice(), &[("BACKSTOP_RATE_PER_SEC", "4")]].concat();
+    let env = var_pairs(&t.sim, &t.gcs, &t.pubsub, &topic, t.dir.path(), &slow);
+    let log = t.dir.path().join("backstop.log");
+    let first = Backstop::start(&env, log.clone()).await;
+    let body = json!({"from": d(1).to_string(), "to": d(DAYS).to_string(), "market": "steals"});
+    let id = first.api.reprocess(&body, "sigkill-1").await;
+    let job = first.api.job(&id).await;
+    let kinds: Vec<&str> = job["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "scrape",
+            "send_file",
+            "scrape",
+            "send_file",
+            "scrape",
+            "send_file"
+        ]
+    );
+
+    // Kill 1: actions 1-2 done, the re-scrape of action 3 under way.
+    job_when(&first.api, &id, "action 3 to start", |j| {
+        state(j, 3) == "running"
+    })
+    .await;
+    first.kill();
+    let second = Backstop::start(&env, log.clone()).await;
+    let runs = second
+        .api
+        .runs(&format!("date={}&scraper=bp_player_props", d(4)))
+        .await;
+    let abandoned = runs.iter().filter(|r| r["status"] == "abandoned").count();
+    assert_eq!(
+        abandoned, 1,
+        "the killed run is recorded as such: {runs:#?}"
+    );
+
+    // Kill 2: the file of action 4 is with Phase 2, its answer not back yet.
+    let sixth = unloaded[&5].clone();
+    let start = Instant::now();
+    while !loader
+        .requests()
+        .iter()
+        .any(|r| r.name == sixth && r.route == Route::Send)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "action 4 never sent:\n{}",
+            second.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state(&second.api.job(&id).await, 4), "running");
+    second.kill();
+    let third = Backstop::start(&env, log.clone()).await;
+    let job = third.api.finished_job(&id, Duration::from_secs(60)).await;
+    check_job(&job, &sixth);
+    let claim = t.app.ledger.file_send(&sixth).unwrap().expect("a claim");
+    assert_eq!(
+        claim.state,
+        FileSendState::Claimed,
+        "left for a person to confirm or release"
+    );
+    check_work(&third.api, &loader, &unloaded).await;
+    assert_eq!(third.api.health().await, 200);
+    let actions: Vec<String> = job["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let text = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            let (date, kind, state) = (text("game_date"), text("kind"), text("state"));
+            format!("{date} {kind} {state} ×{}", a["attempts"])
+        })
+        .collect();
+    let killed_scrape_files = t
+        .objects(&format!("bettingpros/player-props/steals/{}/", d(4)))
+        .await
+        .len();
+    eprintln!(
+        "sigkill: 2 kills, 3 starts; actions {actions:?}; files for the date whose scrape was \
+         killed: {killed_scrape_files} (2 = the killed run had written one)"
+    );
+}
+
+/// Every action ran once, except the re-scrape the first kill interrupted (ran again) and the
+/// send the second kill interrupted: `unconfirmed`, not sent again, so the job ends `failed`.
+fn check_job(job: &Value, interrupted_send: &str) {
+    assert_eq!(job["state"], "failed", "{job:#}");
+    let actions = job["actions"].as_array().unwrap();
+    for (i, a) in actions.iter().enumerate() {
+        let seq = i + 1;
+        let (want_state, want_attempts) = match seq {
+            3 => ("done", 2),
+            4 => ("failed", 1),
+            _ => ("done", 1),
+        };
+        assert_eq!(
+            (a["state"].as_str(), a["attempts"].as_u64()),
+            (Some(want_state), Some(want_attempts)),
+            "action {seq}: {a:#}"
+        );
+    }
+    let detail = actions[3]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("unconfirmed") && detail.contains(interrupted_send),
+        "{detail}"
+    );
+}
+
+/// Runs: one per re-scraped date, two for the date whose run was killed (one `abandoned`).
+/// Files: each sent once, none loaded twice; the killed hand-over was loaded by Phase 2 anyway
+/// (which is why it must not be re-sent). Every date is complete at the end.
+async fn check_work(api: &Api, loader: &Loader, unloaded: &HashMap<u32, String>) {
+    for day in NEVER_SCRAPED {
+        let runs = api
+            .runs(&format!("date={}&scraper=bp_player_props", d(day)))
+            .await;
+        let mut statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+        statuses.sort();
+        let want: &[&str] = if day == 4 {
+            &["abandoned", "success"]
+        } else {
+            &["success"]
+        };
+        assert_eq!(statuses, want, "{}: {runs:#?}", d(day));
+    }
+    let start = Instant::now();
+    let requests = loop {
+        let requests = loader.requests();
+        if requests.iter().all(|r| r.status == 200)
+            && requests.iter().filter(|r| r.route == Route::Push).count() >= 3
+        {
+            break requests;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "loads still under way: {requests:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for name in unloaded.values() {
+        let sends = requests
+            .iter()
+            .filter(|r| &r.name == name && r.route == Route::Send)
+            .count();
+        assert_eq!(sends, 1, "{name} handed to Phase 2 once: {requests:#?}");
+    }
+    for (name, n) in loader.deliveries() {
+        assert_eq!(n, 1, "{name} loaded {n} times");
+    }
+    let rows = api
+        .gaps(&d(1).to_string(), &d(DAYS).to_string(), "steals")
+        .await;
+    for row in rows {
+        let category = row["verdict"]["category"].as_str().unwrap_or_default();
+        assert!(["complete", "off_day"].contains(&category), "{row:#}");
+    }
+}

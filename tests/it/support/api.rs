@@ -1,0 +1,129 @@
+//! The service's HTTP API as its callers use it (the scheduler, an operator's script): every
+//! call is bounded in time, and a call that gets no answer at all fails the test, saying the
+//! service stopped answering.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub struct Api {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(url: impl Into<String>) -> Api {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(180))
+            .build()
+            .expect("an HTTP client");
+        Api {
+            url: url.into(),
+            http,
+        }
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: the service at {} did not answer: {e}", self.url));
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// `POST /scrape` as Cloud Scheduler sends it; the answer must be 200 (success, no data)
+    /// or 500 (failed, partial), with the run's status in `run_status`.
+    pub async fn scrape(&self, date: &str, market: &str) -> Value {
+        let body = json!({"scraper": "bp_player_props", "date": date, "market_type": market, "group": "prod"});
+        let (status, answer) = self
+            .call(
+                self.http.post(format!("{}/scrape", self.url)).json(&body),
+                "POST /scrape",
+            )
+            .await;
+        let run_status = answer["run_status"].as_str().unwrap_or_default();
+        let expected = match run_status {
+            "success" | "no_data" => 200,
+            "failed" | "partial" => 500,
+            _ => panic!("POST /scrape {date} {market}: {status} {answer}"),
+        };
+        assert_eq!(status, expected, "POST /scrape {date} {market}: {answer}");
+        answer
+    }
+
+    /// Whether anything answers `GET /health` yet (for a process still starting).
+    pub async fn is_up(&self) -> bool {
+        let health = self.http.get(format!("{}/health", self.url));
+        health.timeout(Duration::from_secs(2)).send().await.is_ok()
+    }
+
+    /// `GET /health`: 200 or 503, with a body either way.
+    pub async fn health(&self) -> u16 {
+        let (status, body) = self
+            .call(self.http.get(format!("{}/health", self.url)), "GET /health")
+            .await;
+        assert!(
+            [200, 503].contains(&status) && body["service"] == "backstop",
+            "GET /health: {status} {body}"
+        );
+        status
+    }
+
+    /// `GET /gaps` for one market (or `all`): the report's rows.
+    pub async fn gaps(&self, from: &str, to: &str, market: &str) -> Vec<Value> {
+        let url = format!("{}/gaps?from={from}&to={to}&market={market}", self.url);
+        let (status, report) = self.call(self.http.get(url), "GET /gaps").await;
+        assert_eq!(status, 200, "GET /gaps: {report}");
+        report["rows"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `POST /reprocess` with an `Idempotency-Key`; the id of the job it started.
+    pub async fn reprocess(&self, body: &Value, key: &str) -> String {
+        let req = self
+            .http
+            .post(format!("{}/reprocess", self.url))
+            .header("Idempotency-Key", key)
+            .json(body);
+        let (status, answer) = self.call(req, "POST /reprocess").await;
+        assert_eq!(status, 202, "POST /reprocess {body}: {answer}");
+        answer["job_id"].as_str().expect("a job id").to_string()
+    }
+
+    /// `GET /reprocess/{id}`: the job with its actions.
+    pub async fn job(&self, id: &str) -> Value {
+        let url = format!("{}/reprocess/{id}", self.url);
+        let (status, answer) = self.call(self.http.get(url), "GET /reprocess/{id}").await;
+        assert_eq!(status, 200, "GET /reprocess/{id}: {answer}");
+        answer["job"].clone()
+    }
+
+    /// Polls a job until it has finished and recorded what detection said afterwards.
+    pub async fn finished_job(&self, id: &str, within: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let job = self.job(id).await;
+            if job["state"] != "running" && !job["result"].is_null() {
+                return job;
+            }
+            assert!(
+                start.elapsed() < within,
+                "job {id} did not finish within {within:?}: {job:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `GET /runs` with a query such as `date=2026-01-03&limit=100`.
+    pub async fn runs(&self, query: &str) -> Vec<Value> {
+        let url = format!("{}/runs?{query}", self.url);
+        let (status, answer) = self.call(self.http.get(url), "GET /runs").await;
+        assert_eq!(status, 200, "GET /runs?{query}: {answer}");
+        answer["runs"].as_array().cloned().unwrap_or_default()
+    }
+}
