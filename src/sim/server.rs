@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::catalogue::Catalogue;
 use super::faults::{Fault, FaultPlan};
+use super::rate::RateCheck;
 use super::wire::{write_answer, write_fault};
 use crate::calendar::GameDate;
 
@@ -116,9 +117,7 @@ struct State {
     config: SimConfig,
     arrivals: Mutex<Vec<Arrival>>,
     scripted: Mutex<VecDeque<Fault>>,
-    /// The last accepted arrivals, as many as the rate allows in two seconds.
-    accepted: Mutex<VecDeque<Instant>>,
-    rate_violations: Mutex<u64>,
+    rate: RateCheck,
     /// Requests whose path and query contain the text always get the fault.
     rules: Mutex<Vec<(String, Fault)>>,
     blocked: Mutex<Vec<String>>,
@@ -137,13 +136,13 @@ impl SimServer {
         let addr = listener.local_addr()?;
         let scripted = config.faults.script.clone();
         let blocked = Mutex::new(config.blocked_sources.clone());
+        let rate = RateCheck::new(config.rate_limit);
         let state = Arc::new(State {
             blocked,
+            rate,
             config,
             arrivals: Mutex::new(Vec::new()),
             scripted: Mutex::new(scripted),
-            accepted: Mutex::new(VecDeque::new()),
-            rate_violations: Mutex::new(0),
             rules: Mutex::new(Vec::new()),
         });
         let serving = state.clone();
@@ -198,7 +197,7 @@ impl SimServer {
 
     /// Requests answered 429 because they came faster than the configured rate.
     pub fn rate_violations(&self) -> u64 {
-        *self.state.rate_violations.lock().expect("violations lock")
+        self.state.rate.violations()
     }
 }
 
@@ -266,7 +265,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     } else if blocked(&state, &arrival) {
         arrival.answer = "403 blocked source".into();
         Answer::status(403, FORBIDDEN, "application/json")
-    } else if over_rate(&state, arrived) {
+    } else if !state.rate.admit(arrived) {
         arrival.answer = "429 rate".into();
         Answer::status(429, TOO_MANY, "application/json").retry_after("1")
     } else {
@@ -299,33 +298,6 @@ fn next_fault(state: &State, target: &str) -> Option<Fault> {
 fn blocked(state: &State, arrival: &Arrival) -> bool {
     let blocked = state.blocked.lock().expect("blocked lock");
     !blocked.is_empty() && blocked.contains(&arrival.source())
-}
-
-fn over_rate(state: &State, now: Instant) -> bool {
-    let Some(rate) = state.config.rate_limit else {
-        return false;
-    };
-    // Two seconds' worth of arrivals, not each pair at 95 %: an arrival stamped late because
-    // the machine was busy shortens one gap and lengthens the next (tens of milliseconds
-    // were seen under load), while requests sent together, or 5 % too fast for two seconds,
-    // still show.
-    let n = ((2.0 * rate).round() as usize).max(1);
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let mut accepted = state.accepted.lock().expect("rate lock");
-    let too_close = accepted
-        .back()
-        .is_some_and(|last| now.duration_since(*last) < interval / 4);
-    let too_many = accepted.len() >= n
-        && now.duration_since(accepted[accepted.len() - n]) < interval.mul_f64(0.95 * n as f64);
-    if too_close || too_many {
-        *state.rate_violations.lock().expect("violations lock") += 1;
-        return true;
-    }
-    accepted.push_back(now);
-    if accepted.len() > n {
-        accepted.pop_front();
-    }
-    false
 }
 
 enum Answer {
