@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::notify::completion::Notifier;
 use crate::notify::pubsub::Publisher;
 use crate::phase2::Phase2;
-use crate::reprocess::Recovery;
+use crate::reprocess::{Recovery, RecoverySettings};
 use crate::scrape::inflight::Inflight;
 use crate::scrape::Scrapes;
 use crate::storage::{self, ObjectStore, StorageLocation};
@@ -94,9 +94,12 @@ impl App {
             scrapes.clone(),
             detector.clone(),
             Arc::new(Phase2::new(config.phase2.clone())),
-            bucket,
-            config.fetch.rate_per_sec,
-            config.recovery_settle,
+            RecoverySettings {
+                bucket,
+                rate_per_sec: config.fetch.rate_per_sec,
+                settle: config.recovery_settle,
+                pending_load: config.pending_load,
+            },
         ));
         Ok(App {
             config: Arc::new(config),

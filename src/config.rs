@@ -98,6 +98,9 @@ pub struct Config {
     pub phase2: crate::phase2::Phase2Settings,
     /// How long a recovery waits for Phase 2 to load re-scraped files before checking again.
     pub recovery_settle: Duration,
+    /// A file announced on Pub/Sub less than this long ago may still be on its way to Phase 2:
+    /// recovery does not send it.
+    pub pending_load: Duration,
     pub port: u16,
     /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
@@ -237,6 +240,9 @@ impl Config {
             warehouse: crate::warehouse::WarehouseSettings::from_vars(vars)?,
             phase2: crate::phase2::Phase2Settings::from_vars(vars)?,
             recovery_settle: Duration::from_secs(vars.parse("BACKSTOP_RECOVERY_SETTLE_SECS", 60)?),
+            pending_load: Duration::from_secs(
+                60 * vars.parse::<u64>("BACKSTOP_PENDING_LOAD_MINS", 360)?,
+            ),
             port: vars.parse("PORT", 8080)?,
             shutdown_grace: secs_f64(vars.positive_f64("BACKSTOP_SHUTDOWN_GRACE_SECS", 8.0)?),
         })

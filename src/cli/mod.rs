@@ -96,6 +96,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Files whose hand-over to Phase 2 was cut off: list them, or settle one after checking
+    /// BigQuery (`confirm`: its rows are there; `release`: they are not, a recovery may send it).
+    Claims {
+        /// `list` (default), `confirm` or `release`.
+        #[arg(default_value = "list")]
+        action: String,
+        /// The object name, for confirm and release.
+        object: Option<String>,
+    },
     /// Offline: scrape a full synthetic game day from an in-process BettingPros (brotli, with
     /// injected faults) into a local store, and print what was written.
     Demo {
@@ -126,6 +135,10 @@ pub async fn main(cli: Cli) -> ExitCode {
             json,
         } => runs(scraper, date, market, status, limit, json).await,
         Command::Demo { date, out } => crate::demo::run(&date, &out).await,
+        Command::Claims { action, object } => match build().await {
+            Ok(app) => recovery::claims(&app, &action, object.as_deref()),
+            Err(code) => code,
+        },
         Command::Gaps {
             from,
             to,

@@ -138,6 +138,28 @@ pub async fn reprocess(
     }
 }
 
+pub fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
+    let ledger = &app.ledger;
+    let result = match (action, object) {
+        ("list", None) => ledger.unconfirmed_file_sends().map(|sends| {
+            for s in &sends {
+                println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
+            }
+            println!("{} unconfirmed hand-over(s): check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
+        }),
+        ("confirm", Some(name)) => ledger.confirm_file_sent(name, chrono::Utc::now()).map(|_| println!("{name}: confirmed as loaded; never sent again")),
+        ("release", Some(name)) => ledger.release_file_send(name).map(|_| println!("{name}: released; a later recovery may send it")),
+        _ => return super::usage("use: backstop claims [list] | confirm OBJECT | release OBJECT"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("backstop claims: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn draw(app: &App, id: &str) {
     let Ok(Some(job)) = app.ledger.job(id) else {
         return;

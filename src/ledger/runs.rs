@@ -293,6 +293,18 @@ impl Ledger {
             .doing(|| format!("reading run {run_id}"))
     }
 
+    /// The run that wrote an object, if backstop wrote it.
+    pub fn run_by_object(&self, object_name: &str) -> Result<Option<RunRecord>, LedgerError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE object_name = ?1 ORDER BY started_at DESC LIMIT 1"),
+                [object_name],
+                run_from_row,
+            )
+            .optional()
+            .doing(|| format!("finding the run that wrote {object_name}"))
+    }
+
     /// Runs matching the filter, newest first.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
         let mut clauses = Vec::new();

@@ -52,6 +52,7 @@ CREATE INDEX runs_by_started ON runs (started_at);
 CREATE INDEX runs_by_date ON runs (game_date, scraper, market, started_at);
 CREATE INDEX runs_by_scraper ON runs (scraper, started_at);
 CREATE INDEX runs_by_status ON runs (status, started_at);
+CREATE INDEX runs_by_object ON runs (object_name);
 
 CREATE TABLE jobs (
     id              TEXT PRIMARY KEY,

@@ -26,7 +26,19 @@ pub struct Recovery {
     pub rate_per_sec: f64,
     /// Wait before re-checking re-scraped dates: Phase 2 loads them on its own time.
     pub settle: std::time::Duration,
+    /// How long an announced file may still be on its way to Phase 2.
+    pub pending_load: std::time::Duration,
     running: execute::Running,
+}
+
+/// How a recovery behaves (see `Config`).
+pub struct RecoverySettings {
+    /// The bucket Phase 2 reads; `None` when storage is a local directory.
+    pub bucket: Option<String>,
+    /// For the plan's ETA.
+    pub rate_per_sec: f64,
+    pub settle: std::time::Duration,
+    pub pending_load: std::time::Duration,
 }
 
 /// A submitted job: the one created now, or the one this request created before.
@@ -41,9 +53,7 @@ impl Recovery {
         scrapes: Scrapes,
         detector: Arc<Detector>,
         phase2: Arc<Phase2>,
-        bucket: Option<String>,
-        rate_per_sec: f64,
-        settle: std::time::Duration,
+        s: RecoverySettings,
     ) -> Self {
         let ledger = scrapes.ledger.clone();
         Self {
@@ -51,9 +61,10 @@ impl Recovery {
             detector,
             phase2,
             ledger,
-            bucket,
-            rate_per_sec,
-            settle,
+            bucket: s.bucket,
+            rate_per_sec: s.rate_per_sec,
+            settle: s.settle,
+            pending_load: s.pending_load,
             running: Default::default(),
         }
     }
@@ -62,9 +73,25 @@ impl Recovery {
     pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, String> {
         let scope = req.scope()?;
         let report = self.detector.detect(&scope.query).await;
+        let now = chrono::Utc::now();
         Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {
-            self.ledger.file_send(name).ok().flatten()
+            plan::FileHistory {
+                sent: self.ledger.file_send(name).ok().flatten(),
+                announced_recently: self.announced_recently(name, now),
+            }
         }))
+    }
+
+    /// When a file's completion message went out, if within the pending-load window.
+    fn announced_recently(
+        &self,
+        name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let run = self.ledger.run_by_object(name).ok().flatten()?;
+        let at = run.finished_at?;
+        let window = chrono::Duration::from_std(self.pending_load).ok()?;
+        (run.published == Some(true) && now - at < window).then_some(at)
     }
 
     /// Plans and records a job, unless this key already has one (then that job is returned

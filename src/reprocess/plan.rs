@@ -142,12 +142,21 @@ fn typical_pages(m: MarketType) -> u64 {
 /// Seconds to allow per file sent to Phase 2 in the estimate.
 const SECONDS_PER_SEND: f64 = 5.0;
 
-/// Chooses the actions. `sent` says whether a recovery already handed a file to Phase 2.
+/// What the ledger knows about a file a recovery might send.
+pub struct FileHistory {
+    /// A recovery already handed it to Phase 2.
+    pub sent: Option<FileSendRecord>,
+    /// When its completion message went out, if that was less than the pending-load window
+    /// ago: Phase 2 may still be loading it (Pub/Sub keeps retrying for days).
+    pub announced_recently: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Chooses the actions.
 pub fn plan(
     report: &GapReport,
     scope: &Scope,
     rate_per_sec: f64,
-    sent: impl Fn(&str) -> Option<FileSendRecord>,
+    history: impl Fn(&str) -> FileHistory,
 ) -> Plan {
     let mut actions = Vec::new();
     let mut skipped = Vec::new();
@@ -172,24 +181,33 @@ pub fn plan(
                     reason,
                 });
             }
-            Remedy::SendFile { object_name } => match sent(object_name) {
-                Some(rec) => skipped.push(Skipped {
+            Remedy::SendFile { object_name } => {
+                let h = history(object_name);
+                let skip = |reason: String| Skipped {
                     date,
                     market,
                     object_name: object_name.clone(),
-                    reason: format!(
+                    reason,
+                };
+                if let Some(rec) = h.sent {
+                    skipped.push(skip(format!(
                         "already handed to Phase 2 by job {} ({:?} at {}): never sent twice",
                         rec.job_id, rec.state, rec.claimed_at
-                    ),
-                }),
-                None => actions.push(PlannedAction {
-                    kind: "send_file",
-                    date,
-                    market,
-                    object_name: Some(object_name.clone()),
-                    reason,
-                }),
-            },
+                    )));
+                } else if let Some(at) = h.announced_recently {
+                    skipped.push(skip(format!(
+                        "announced on Pub/Sub at {at}: Phase 2 may still be delivering it, and a send would load it twice; a recovery sends it once BACKSTOP_PENDING_LOAD_MINS have passed"
+                    )));
+                } else {
+                    actions.push(PlannedAction {
+                        kind: "send_file",
+                        date,
+                        market,
+                        object_name: Some(object_name.clone()),
+                        reason,
+                    });
+                }
+            }
         }
     }
     let sends = actions.iter().filter(|a| a.kind == "send_file").count() as f64;

@@ -2,6 +2,7 @@
 
 mod api;
 mod barrage;
+mod cli;
 mod deploy;
 mod faults;
 mod fetch;

@@ -54,6 +54,8 @@ pub fn var_pairs(
         ("PUBSUB_EMULATOR_HOST", pubsub.host.as_str()),
         ("BACKSTOP_TOPIC", topic),
         ("BACKSTOP_NOTIFY", "on"),
+        // Phase 2 stand-ins load at once; the pending-load window has its own test.
+        ("BACKSTOP_PENDING_LOAD_MINS", "0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

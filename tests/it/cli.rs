@@ -1,0 +1,92 @@
+//! The `backstop` binary as an operator runs it at 3 a.m.
+
+use std::process::Command;
+
+use backstop::ledger::{ActionKind, Ledger, NewAction};
+use serde_json::json;
+
+fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BACKSTOP_STORAGE", dir.join("store"))
+        .env("BACKSTOP_LEDGER", dir.join("ledger.db"))
+        .env("BACKSTOP_NOTIFY", "off")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
+    {
+        let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        let action = NewAction {
+            kind: ActionKind::SendFile,
+            game_date: "2026-01-14".parse().unwrap(),
+            market: backstop::market::MarketType::Points,
+            object_name: Some(name.into()),
+            reason: "processor_failed".into(),
+        };
+        let (job, _) = ledger
+            .create_job("k", &json!({}), &[action], chrono::Utc::now())
+            .unwrap();
+        assert!(ledger
+            .claim_file_send(name, &job.id, chrono::Utc::now())
+            .unwrap());
+    }
+    let (ok, out, err) = backstop(dir.path(), &["claims"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(name) && out.contains("1 unconfirmed"), "{out}");
+    let (ok, out, err) = backstop(dir.path(), &["claims", "release", name]);
+    assert!(ok, "{err}");
+    assert!(out.contains("released"), "{out}");
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+    assert!(ledger.file_send(name).unwrap().is_none());
+}
+
+#[test]
+fn bad_input_exits_3_with_a_message_that_says_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["scrape", "bp_odds"], "bp_odds"),
+        (
+            vec!["scrape", "bp_events", "--date", "14/01/2026"],
+            "14/01/2026",
+        ),
+        (
+            vec!["gaps", "--from", "2026-02-01", "--to", "2026-01-01"],
+            "backwards",
+        ),
+        (vec!["claims", "confirm"], "confirm OBJECT"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(&args)
+            .env("BACKSTOP_STORAGE", dir.path().join("store"))
+            .env("BACKSTOP_NOTIFY", "off")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_scrape_without_a_key_fails_at_once_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, _) = backstop(dir.path(), &["scrape", "bp_events", "--date", "2026-01-14"]);
+    assert!(!ok);
+    assert!(
+        out.contains("missing_api_key") && out.contains("BETTINGPROS_API_KEY"),
+        "{out}"
+    );
+}
