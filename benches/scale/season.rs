@@ -112,12 +112,17 @@ pub struct Setup {
 }
 
 impl World {
-    /// A fresh backstop on the world's store, ledger, local BettingPros and BigQuery emulator.
+    /// A fresh backstop on the world's store, local BettingPros and BigQuery emulator, with an
+    /// empty ledger of its own: nothing remembered (schedules, file row counts, runs), so
+    /// detection takes its cold path.
     pub async fn app(&self) -> App {
+        let ledger = self.dir.path().join(format!("cold-{:016x}.db", rand::random::<u64>()));
+        let ledger = ledger.display().to_string();
         let extra = [
             ("BIGQUERY_EMULATOR_HOST", self.bq.url()),
             ("GCP_PROJECT_ID", PROJECT),
             ("BACKSTOP_BQ_TIMEOUT_SECS", "120"),
+            ("BACKSTOP_LEDGER", ledger.as_str()),
         ];
         let base = self.sim.base_url();
         build_app(&base, self.dir.path(), &RATE.to_string(), "60", &extra).await
