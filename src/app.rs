@@ -43,18 +43,11 @@ pub struct App {
 }
 
 impl App {
-    /// Opens storage and the ledger, marks runs a crash left `running` as `abandoned`.
+    /// Opens storage and the ledger and assembles the parts.
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
         let store = storage::open(&config.storage).await?;
         let ledger = Arc::new(Ledger::open(&config.ledger_path)?);
-        let abandoned = ledger.abandon_running(chrono::Utc::now())?;
-        if abandoned > 0 {
-            tracing::warn!(
-                abandoned,
-                "runs left `running` by a stopped process are now recorded as abandoned"
-            );
-        }
         let publisher = if config.pubsub.enabled {
             Some(
                 Publisher::connect(config.pubsub.clone())
@@ -111,5 +104,19 @@ impl App {
             ledger,
             metrics,
         })
+    }
+
+    /// For the process that owns the ledger (`serve`): runs a stopped process left `running`
+    /// become `abandoned`, and its unfinished recovery jobs resume. One-off commands do not
+    /// call this, so they never mark a running server's runs as abandoned.
+    pub async fn take_over(&self) -> Result<usize, StartError> {
+        let abandoned = self.ledger.abandon_running(chrono::Utc::now())?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "runs left `running` by a stopped process are now recorded as abandoned"
+            );
+        }
+        Ok(self.recovery.resume_unfinished().await)
     }
 }

@@ -35,7 +35,13 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let resumed = app.recovery.resume_unfinished().await;
+    let resumed = match app.take_over().await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("backstop: {e}");
+            return ExitCode::from(3);
+        }
+    };
     tracing::info!(port, storage = %app.store.location(), resumed_jobs = resumed, "backstop listening");
     match crate::api::serve(app, listener, shutdown_signal(), grace).await {
         Ok(()) => ExitCode::SUCCESS,

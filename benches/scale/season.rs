@@ -116,7 +116,10 @@ impl World {
     /// empty ledger of its own: nothing remembered (schedules, file row counts, runs), so
     /// detection takes its cold path.
     pub async fn app(&self) -> App {
-        let ledger = self.dir.path().join(format!("cold-{:016x}.db", rand::random::<u64>()));
+        let ledger = self
+            .dir
+            .path()
+            .join(format!("cold-{:016x}.db", rand::random::<u64>()));
         let ledger = ledger.display().to_string();
         let extra = [
             ("BIGQUERY_EMULATOR_HOST", self.bq.url()),

@@ -145,6 +145,13 @@ async fn a_run_left_running_by_a_crash_is_abandoned_at_the_next_start() {
     config.ledger_path = path;
     let restarted = backstop::app::App::build(config).await.unwrap();
     let row = restarted.ledger.run("crashed-run").unwrap().unwrap();
+    assert_eq!(
+        row.status,
+        RunStatus::Running,
+        "a one-off command does not take over"
+    );
+    restarted.take_over().await.unwrap();
+    let row = restarted.ledger.run("crashed-run").unwrap().unwrap();
     assert_eq!(row.status, RunStatus::Abandoned);
     assert!(row.error_message.is_some_and(|m| !m.is_empty()));
 }
