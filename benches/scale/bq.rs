@@ -15,23 +15,7 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 pub const DATASET: &str = "nba_raw";
 pub const TABLE: &str = "bettingpros_player_points_props";
 
-/// Phase 2's table, as far as gap detection needs it (the tests' `PROPS_SCHEMA`).
-const SCHEMA: &[(&str, &str)] = &[
-    ("game_date", "DATE"),
-    ("market_type", "STRING"),
-    ("source_file_path", "STRING"),
-    ("event_id", "INT64"),
-    ("offer_id", "INT64"),
-    ("player_id", "INT64"),
-    ("player_name", "STRING"),
-    ("player_team", "STRING"),
-    ("book_id", "INT64"),
-    ("line", "FLOAT64"),
-    ("odds", "INT64"),
-    ("active", "BOOL"),
-    ("best", "BOOL"),
-    ("updated", "STRING"),
-];
+const SCHEMA: &[(&str, &str)] = backstop::warehouse::PROPS_COLUMNS;
 
 /// Rows of one file to put in the table: `rows` rows labelled `label` (the object name, or
 /// `unknown`).

@@ -19,14 +19,7 @@ use crate::{Goal, Row};
 
 const CASE: &str = "gap detection";
 
-const CATEGORIES: [Category; 6] = [
-    Category::Complete,
-    Category::OffDay,
-    Category::LegitimateZero,
-    Category::ScraperFailed,
-    Category::ProcessorFailed,
-    Category::Unknown,
-];
+const CATEGORIES: [Category; 6] = Category::ALL;
 
 /// What one run measured.
 struct Sample {

@@ -27,17 +27,17 @@ impl Category {
         }
     }
 
+    pub const ALL: [Category; 6] = [
+        Category::Complete,
+        Category::OffDay,
+        Category::LegitimateZero,
+        Category::ScraperFailed,
+        Category::ProcessorFailed,
+        Category::Unknown,
+    ];
+
     pub fn parse(s: &str) -> Option<Category> {
-        [
-            Category::Complete,
-            Category::OffDay,
-            Category::LegitimateZero,
-            Category::ScraperFailed,
-            Category::ProcessorFailed,
-            Category::Unknown,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 

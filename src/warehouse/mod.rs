@@ -134,6 +134,26 @@ fn check_name(
     })
 }
 
+/// Phase 2's table (`nba_raw.bettingpros_player_points_props`) as far as backstop relies on it:
+/// the partition and the two columns detection reads, and the REQUIRED columns a file must
+/// never leave null. Emulated tables and benchmarks are created from this.
+pub const PROPS_COLUMNS: &[(&str, &str)] = &[
+    ("game_date", "DATE"),
+    ("market_type", "STRING"),
+    ("source_file_path", "STRING"),
+    ("event_id", "INT64"),
+    ("offer_id", "INT64"),
+    ("player_id", "INT64"),
+    ("player_name", "STRING"),
+    ("player_team", "STRING"),
+    ("book_id", "INT64"),
+    ("line", "FLOAT64"),
+    ("odds", "INT64"),
+    ("active", "BOOL"),
+    ("best", "BOOL"),
+    ("updated", "STRING"),
+];
+
 /// Rows Phase 2 loaded for one date, market and file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LoadedRows {

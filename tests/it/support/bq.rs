@@ -14,22 +14,7 @@ use tokio::time::Instant;
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// Phase 2's table, as far as gap detection and the tests need it.
-pub const PROPS_SCHEMA: &[(&str, &str)] = &[
-    ("game_date", "DATE"),
-    ("market_type", "STRING"),
-    ("source_file_path", "STRING"),
-    ("event_id", "INT64"),
-    ("offer_id", "INT64"),
-    ("player_id", "INT64"),
-    ("player_name", "STRING"),
-    ("player_team", "STRING"),
-    ("book_id", "INT64"),
-    ("line", "FLOAT64"),
-    ("odds", "INT64"),
-    ("active", "BOOL"),
-    ("best", "BOOL"),
-    ("updated", "STRING"),
-];
+pub const PROPS_SCHEMA: &[(&str, &str)] = backstop::warehouse::PROPS_COLUMNS;
 
 pub struct BqEmulator {
     child: Child,
