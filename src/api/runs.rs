@@ -78,7 +78,12 @@ pub async fn health(State(app): State<App>) -> impl IntoResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "commit": option_env!("BACKSTOP_COMMIT").unwrap_or("unknown"),
         "storage": app.store.location(),
-        "checks": { "ledger": ledger.unwrap_or_else(|| "ok".into()), "storage": storage.unwrap_or_else(|| "ok".into()) },
+        "checks": {
+            "ledger": ledger.unwrap_or_else(|| "ok".into()),
+            "storage": storage.unwrap_or_else(|| "ok".into()),
+            // Not a health failure (gaps and recovery still work), but every scrape will fail.
+            "bettingpros_api_key": if app.config.upstream.api_key.is_some() { "set" } else { "missing: every scrape fails until BETTINGPROS_API_KEY is mounted" },
+        },
     });
     let status = if healthy {
         StatusCode::OK

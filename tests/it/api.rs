@@ -229,6 +229,7 @@ async fn metrics_move_with_runs_and_health_says_when_storage_is_gone() {
         (Some("healthy"), Some("backstop"))
     );
     assert!(health["version"].is_string() && health["commit"].is_string());
+    assert_eq!(health["checks"]["bettingpros_api_key"], "set");
 
     post(
         &format!("{url}/scrape"),
