@@ -52,7 +52,6 @@ CREATE INDEX runs_by_started ON runs (started_at);
 CREATE INDEX runs_by_date ON runs (game_date, scraper, market, started_at);
 CREATE INDEX runs_by_scraper ON runs (scraper, started_at);
 CREATE INDEX runs_by_status ON runs (status, started_at);
-CREATE INDEX runs_by_object ON runs (object_name);
 
 CREATE TABLE jobs (
     id              TEXT PRIMARY KEY,
@@ -61,8 +60,6 @@ CREATE TABLE jobs (
     finished_at     TEXT,
     state           TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
     request         TEXT NOT NULL,
-    -- What detection said about the job's dates afterwards (JSON), once it ran.
-    result          TEXT,
     CHECK ((state = 'running') = (finished_at IS NULL))
 );
 CREATE INDEX jobs_by_state ON jobs (state, created_at);
@@ -84,18 +81,6 @@ CREATE TABLE job_actions (
     CHECK ((kind = 'send_file') = (object_name IS NOT NULL))
 );
 
--- Facts that do not change, kept so gap detection does not ask again after a restart:
--- games on a past date, and the rows an object (written once) yields.
-CREATE TABLE known_games (
-    game_date  TEXT PRIMARY KEY,
-    games      INTEGER NOT NULL CHECK (games >= 0),
-    checked_at TEXT NOT NULL
-);
-CREATE TABLE known_file_rows (
-    object_name TEXT PRIMARY KEY,
-    rows        INTEGER NOT NULL CHECK (rows >= 0)
-);
-
 -- The never-twice guard: one row per object ever handed to Phase 2 by a recovery.
 CREATE TABLE file_sends (
     object_name TEXT PRIMARY KEY,
@@ -108,7 +93,27 @@ CREATE TABLE file_sends (
 CREATE INDEX file_sends_by_state ON file_sends (state, claimed_at);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1];
+/// Recovery results, remembered facts for gap detection, runs found by the object they wrote.
+const V2: &str = r#"
+-- What detection said about the job's dates afterwards (JSON), once it ran.
+ALTER TABLE jobs ADD COLUMN result TEXT;
+
+-- Facts that do not change, kept so gap detection does not ask again after a restart:
+-- games on a past date, and the rows an object (written once) yields.
+CREATE TABLE known_games (
+    game_date  TEXT PRIMARY KEY,
+    games      INTEGER NOT NULL CHECK (games >= 0),
+    checked_at TEXT NOT NULL
+);
+CREATE TABLE known_file_rows (
+    object_name TEXT PRIMARY KEY,
+    rows        INTEGER NOT NULL CHECK (rows >= 0)
+);
+
+CREATE INDEX runs_by_object ON runs (object_name);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -132,4 +137,34 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_ledger_is_brought_up_to_date_and_keeps_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO jobs (id, idempotency_key, created_at, state, request) VALUES ('j', 'k', 't', 'running', '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let kept: Option<String> = conn
+            .query_row("SELECT result FROM jobs WHERE id = 'j'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, None, "the old job is there, with no result yet");
+        conn.execute("INSERT INTO known_games VALUES ('2026-01-14', 8, 't')", [])
+            .unwrap();
+        conn.execute("INSERT INTO known_file_rows VALUES ('o', 12)", [])
+            .unwrap();
+    }
 }
