@@ -136,7 +136,14 @@ pub fn judge(e: &Evidence) -> Verdict {
         if expected > 0 && by_path >= expected {
             return verdict(
                 Category::Complete,
-                format!("{} holds {by_path} of its {expected} rows", f.name),
+                match by_path / expected {
+                    1 => format!("{} holds {by_path} of its {expected} rows", f.name),
+                    // Complete, but a person should know: Phase 2 appends on every delivery.
+                    times => format!(
+                        "{} holds {by_path} rows for its {expected}: loaded about {times} times (duplicate rows)",
+                        f.name
+                    ),
+                },
                 Remedy::None,
             );
         }
@@ -316,6 +323,17 @@ mod tests {
             Signal::Known(vec![("unknown", 20)]),
         ));
         assert_eq!(v.category, Category::ProcessorFailed);
+    }
+
+    #[test]
+    fn a_file_loaded_twice_is_complete_and_says_so() {
+        let v = judge(&evidence(
+            Signal::Known(8),
+            vec![(NEW, 60)],
+            Signal::Known(vec![(NEW, 120)]),
+        ));
+        assert_eq!(v.category, Category::Complete);
+        assert!(v.reason.contains("loaded about 2 times"), "{}", v.reason);
     }
 
     #[test]
