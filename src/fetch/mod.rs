@@ -40,7 +40,6 @@ pub use limiter::RateLimits;
 pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
-use retry::RetryPolicy;
 use routes::{Route, Routes};
 pub use routes::{RouteKind, RouteStatus};
 use trail::Trail;
@@ -162,7 +161,7 @@ impl Fetcher {
             if trail.lock().expect("trail lock").switch_now() {
                 ceiling.map(|_| Duration::ZERO)
             } else {
-                RetryPolicy::wait(e, ceiling)
+                retry::wait(e, ceiling)
             }
         })
         .notify(|e: &AttemptError, wait: Duration| {

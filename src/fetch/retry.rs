@@ -7,10 +7,10 @@ use rand::Rng;
 
 use crate::config::FetchSettings;
 
-use super::outcome::{classify, AttemptError, Class};
+use super::outcome::AttemptError;
 
 /// The exponential ceiling for each retry (base, 2×base, 4×base … capped), no jitter: the
-/// jitter is drawn per retry in [`RetryPolicy::wait`].
+/// jitter is drawn per retry in [`wait`].
 pub fn backoff(settings: &FetchSettings) -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(settings.backoff_base)
@@ -19,50 +19,16 @@ pub fn backoff(settings: &FetchSettings) -> ExponentialBuilder {
         .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
 }
 
-/// Decides, per failed attempt, whether to retry and how long to wait. The fetcher asks it
-/// only how long to wait: whether to retry depends on the routes too and is decided by
-/// [`super::trail::Trail::decide`], which keeps `should_retry`'s rule for a lone route.
-pub struct RetryPolicy {
-    blocked_retries_left: u32,
-}
-
-impl RetryPolicy {
-    pub fn new() -> Self {
-        // A 403 is retried once: a transient edge hiccup is possible, a block is not fixed by hammering.
-        Self {
-            blocked_retries_left: 1,
-        }
-    }
-
-    pub fn should_retry(&mut self, err: &AttemptError) -> bool {
-        match classify(err.failure) {
-            Class::Transient => true,
-            Class::Permanent => false,
-            Class::Blocked if self.blocked_retries_left > 0 => {
-                self.blocked_retries_left -= 1;
-                true
-            }
-            Class::Blocked => false,
-        }
-    }
-
-    /// Full jitter (uniform in [0, ceiling]), but never earlier than a `Retry-After`.
-    /// `None` when the backoff has run out of attempts.
-    pub fn wait(err: &AttemptError, ceiling: Option<Duration>) -> Option<Duration> {
-        let ceiling = ceiling?;
-        let jittered =
-            Duration::from_secs_f64(rand::rng().random_range(0.0..=ceiling.as_secs_f64()));
-        Some(match err.retry_after {
-            Some(asked) => jittered.max(asked),
-            None => jittered,
-        })
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self::new()
-    }
+/// How long to wait before the next attempt: full jitter (uniform in [0, ceiling]), but never
+/// earlier than a `Retry-After`. `None` when the backoff has run out of attempts. Whether to
+/// retry at all depends on the routes too: [`super::trail::Trail::decide`].
+pub fn wait(err: &AttemptError, ceiling: Option<Duration>) -> Option<Duration> {
+    let ceiling = ceiling?;
+    let jittered = Duration::from_secs_f64(rand::rng().random_range(0.0..=ceiling.as_secs_f64()));
+    Some(match err.retry_after {
+        Some(asked) => jittered.max(asked),
+        None => jittered,
+    })
 }
 
 /// Parses a `Retry-After` value (delay-seconds or an HTTP-date), capped at `max`. A date in the
@@ -117,30 +83,18 @@ mod tests {
     fn full_jitter_stays_within_the_ceiling() {
         let e = err(Failure::Status(503), None);
         for _ in 0..200 {
-            let w = RetryPolicy::wait(&e, Some(Duration::from_secs(4))).unwrap();
+            let w = wait(&e, Some(Duration::from_secs(4))).unwrap();
             assert!(w <= Duration::from_secs(4));
         }
-        assert_eq!(RetryPolicy::wait(&e, None), None);
+        assert_eq!(wait(&e, None), None);
     }
 
     #[test]
     fn retry_after_is_a_floor() {
         let e = err(Failure::Status(429), Some(Duration::from_secs(30)));
         for _ in 0..50 {
-            assert!(
-                RetryPolicy::wait(&e, Some(Duration::from_secs(2))).unwrap()
-                    >= Duration::from_secs(30)
-            );
+            assert!(wait(&e, Some(Duration::from_secs(2))).unwrap() >= Duration::from_secs(30));
         }
-    }
-
-    #[test]
-    fn blocked_is_retried_once_and_permanent_never() {
-        let mut p = RetryPolicy::new();
-        assert!(p.should_retry(&err(Failure::Status(403), None)));
-        assert!(!p.should_retry(&err(Failure::Status(403), None)));
-        assert!(!p.should_retry(&err(Failure::Status(404), None)));
-        assert!(p.should_retry(&err(Failure::Status(503), None)));
     }
 
     #[test]
