@@ -18,7 +18,7 @@ use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::{SimConfig, SimServer};
 use serde_json::{json, Value};
 
-use crate::bq::{Counted, Emulator};
+use crate::bq::{self, Counted, Emulator};
 use crate::upstream::{build_app, KEY};
 
 pub const DAYS: u64 = 180;
@@ -192,8 +192,8 @@ pub async fn build() -> Result<World, String> {
     })
     .await
     .map_err(|e| format!("the local BettingPros: {e}"))?;
-    let bq = Emulator::start(PROJECT).await?;
-    bq.create_table().await?;
+    let bq = Emulator::start(PROJECT).await;
+    bq::create_table(&bq).await;
     let from = days.first().map(|d| d.0).ok_or("no dates")?;
     let to = days.last().map(|d| d.0).ok_or("no dates")?;
     let mut world = World {
@@ -266,7 +266,7 @@ async fn load(
         }
     }
     let started = Instant::now();
-    world.bq.insert_all(&streamed).await?;
+    bq::insert_all(&world.bq, &streamed).await;
     world.setup.insert_all_s = started.elapsed().as_secs_f64();
     world.setup.streamed = streamed.len();
     world.setup.in_table = streamed.len() as u64;
@@ -281,7 +281,7 @@ async fn load(
                 rows: *rows,
             })
             .collect();
-        world.setup.in_table += world.bq.insert_counted(&specs).await?;
+        world.setup.in_table += bq::insert_counted(&world.bq, PROJECT, &specs).await?;
     }
     world.setup.dml_s = started.elapsed().as_secs_f64();
     Ok(())

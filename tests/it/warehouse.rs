@@ -153,6 +153,24 @@ async fn loaded_rows_groups_by_date_market_and_file_in_one_query() {
 }
 
 #[tokio::test]
+async fn rows_written_by_a_batch_statement_count_like_streamed_ones() {
+    // Phase 2 may load with jobs rather than insertAll; detection must not care how.
+    let bq = seeded().await;
+    let name = "bettingpros/player-props/steals/2026-02-01/20260201_180000.json";
+    bq.query(&format!(
+        "INSERT INTO `test-proj.{DATASET}.{TABLE}` (game_date, market_type, source_file_path) \
+         SELECT DATE '2026-02-01', 'steals', '{name}' FROM UNNEST(GENERATE_ARRAY(1, 7))"
+    ))
+    .await;
+    let warehouse = Warehouse::new(settings(bq.url()));
+    let got = warehouse
+        .loaded_rows(date("2026-02-01"), date("2026-02-01"))
+        .await
+        .expect("read");
+    assert_eq!(got, vec![loaded("2026-02-01", "steals", name, 7)]);
+}
+
+#[tokio::test]
 async fn every_page_is_read_when_the_answer_is_paged() {
     let bq = seeded().await;
     let whole = Warehouse::new(settings(bq.url()));

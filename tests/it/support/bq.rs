@@ -163,6 +163,19 @@ impl BqEmulator {
         );
     }
 
+    /// Runs one SQL statement (e.g. DML) with `jobs.query`; any error fails the caller.
+    pub async fn query(&self, sql: &str) -> Value {
+        let body = json!({"query": sql, "useLegacySql": false, "timeoutMs": 120_000});
+        let (status, answer) = self
+            .post(&format!("projects/{}/queries", self.project), body)
+            .await;
+        assert!(
+            status == 200 && answer.get("errors").is_none(),
+            "query {sql:.120}: {status} {answer}"
+        );
+        answer
+    }
+
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let url = format!("{}/bigquery/v2/{path}", self.url);
         let resp = self.http.post(&url).json(&body).send().await.unwrap();
