@@ -1,5 +1,5 @@
-//! Calls to Google Cloud APIs (Cloud Storage, Pub/Sub): one table of which answers are worth
-//! another attempt, and one retry loop with a timeout inside each attempt.
+//! Calls to Google Cloud APIs (Cloud Storage, Pub/Sub, BigQuery) and Phase 2: one table of
+//! which answers are worth another attempt, and the one retry loop they all use.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -108,9 +108,64 @@ pub fn classify_status(status: u16) -> (Class, bool) {
     }
 }
 
-/// Runs `call` under `settings`: each attempt under the attempt timeout, transient failures
-/// retried after a jittered exponential backoff, each retry logged with `what` (e.g.
-/// `storage put gs://bucket/name`). Answers the last failure and the attempts made.
+/// A failed attempt as the one retry loop sees it.
+pub trait Attempt {
+    /// Worth another attempt.
+    fn transient(&self) -> bool;
+    /// What went wrong, for the retry's log line.
+    fn describe(&self) -> String;
+}
+
+impl Attempt for CallFailure {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+    fn describe(&self) -> String {
+        self.detail.clone()
+    }
+}
+
+/// The one retry loop for calls to Google's services and Phase 2: up to `max_attempts`,
+/// transient failures retried after a jittered exponential backoff from `base` to
+/// `max_delay`, each retry logged with `what`. Answers the last failure and the attempts made.
+pub async fn retry<T, E, F, Fut>(
+    max_attempts: u32,
+    base: Duration,
+    max_delay: Duration,
+    what: &str,
+    mut call: F,
+) -> Result<T, (E, u32)>
+where
+    E: Attempt,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let attempts = AtomicU32::new(0);
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(base)
+        .with_max_delay(max_delay)
+        .with_factor(2.0)
+        .with_jitter()
+        .with_max_times(max_attempts.saturating_sub(1) as usize);
+    let result = (|| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        call()
+    })
+    .retry(backoff)
+    .sleep(tokio::time::sleep)
+    .when(|e: &E| e.transient())
+    .notify(|e: &E, wait: Duration| {
+        tracing::warn!(
+            call = what, attempt = attempts.load(Ordering::SeqCst), detail = %e.describe(),
+            wait_ms = wait.as_millis() as u64, "{what}: attempt failed, retrying"
+        );
+    })
+    .await;
+    result.map_err(|e| (e, attempts.load(Ordering::SeqCst)))
+}
+
+/// Runs `call` under `settings`, each attempt under the attempt timeout (e.g. `storage put
+/// gs://bucket/name`).
 pub async fn call_with_retries<T, F, Fut>(
     settings: &RetrySettings,
     what: &str,
@@ -120,39 +175,26 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CallFailure>>,
 {
-    let attempts = AtomicU32::new(0);
     let timeout = settings.attempt_timeout;
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(settings.base)
-        .with_max_delay(settings.max_delay)
-        .with_factor(2.0)
-        .with_jitter()
-        .with_max_times(settings.max_attempts.saturating_sub(1) as usize);
-    let result = (|| {
-        attempts.fetch_add(1, Ordering::SeqCst);
-        let attempt = call();
-        async move {
-            tokio::time::timeout(timeout, attempt)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(CallFailure::transport(format!(
-                        "no answer within {timeout:?}"
-                    )))
-                })
-        }
-    })
-    .retry(backoff)
-    .sleep(tokio::time::sleep)
-    .when(|f: &CallFailure| f.transient)
-    .notify(|f: &CallFailure, wait: Duration| {
-        tracing::warn!(
-            call = what, attempt = attempts.load(Ordering::SeqCst), status = f.status,
-            detail = %f.detail, wait_ms = wait.as_millis() as u64,
-            "{what}: attempt failed, retrying"
-        );
-    })
-    .await;
-    result.map_err(|f| (f, attempts.load(Ordering::SeqCst)))
+    retry(
+        settings.max_attempts,
+        settings.base,
+        settings.max_delay,
+        what,
+        || {
+            let attempt = call();
+            async move {
+                tokio::time::timeout(timeout, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(CallFailure::transport(format!(
+                            "no answer within {timeout:?}"
+                        )))
+                    })
+            }
+        },
+    )
+    .await
 }
 
 /// `detail`, with the number of attempts when there was more than one.

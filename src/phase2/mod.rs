@@ -13,13 +13,13 @@ pub mod settings;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use base64::Engine;
 use rand::Rng;
 use reqwest::header::AUTHORIZATION;
 use serde_json::json;
 
 use crate::fetch::body::{error_chain, excerpt};
+use crate::google::retry;
 
 pub use error::{verdict, Phase2Error, Phase2Failure, Verdict};
 use identity::{bearer_header, IDENTITY_PATH};
@@ -69,6 +69,19 @@ struct Attempt {
     path: &'static str,
     status: Option<u16>,
     excerpt: String,
+}
+
+impl crate::google::Attempt for Attempt {
+    fn transient(&self) -> bool {
+        self.transient
+    }
+    fn describe(&self) -> String {
+        let status = self.status.map(|s| format!(" {s}")).unwrap_or_default();
+        format!(
+            "{} {}{status}: {} {}",
+            self.method, self.path, self.failure, self.excerpt
+        )
+    }
 }
 
 /// The Phase 2 client.
@@ -124,31 +137,24 @@ impl Phase2 {
         let message_id = new_message_id();
         let body = envelope(bucket, object_name, &message_id, &self.settings.project);
         let url = format!("{service}{PROCESS_PATH}");
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.settings.backoff_base)
-            .with_max_delay(self.settings.backoff_max)
-            .with_jitter()
-            .with_max_times(self.settings.max_attempts.max(1) as usize - 1);
-        let result = (|| async {
-            attempts.fetch_add(1, Ordering::SeqCst);
-            let outcome = self.attempt(service, &url, &body).await;
-            if matches!(&outcome, Err(a) if a.failure.outcome_unknown()) {
-                uncertain.fetch_add(1, Ordering::SeqCst);
-            }
-            outcome
-        })
-        .retry(backoff)
-        .sleep(tokio::time::sleep)
-        .when(|a: &Attempt| a.transient)
-        .notify(|a: &Attempt, wait: Duration| {
-            tracing::warn!(
-                object = object_name, path = a.path, http.status = a.status,
-                error_kind = %a.failure.kind(), detail = %a.excerpt,
-                attempt = attempts.load(Ordering::SeqCst), wait_ms = wait.as_millis() as u64,
-                "Phase 2 hand-over failed: {}, retrying", a.failure
-            );
-        })
-        .await;
+        let s = &self.settings;
+        let what = format!("Phase 2 hand-over of {object_name}");
+        let result = retry(
+            s.max_attempts.max(1),
+            s.backoff_base,
+            s.backoff_max,
+            &what,
+            || async {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                let outcome = self.attempt(service, &url, &body).await;
+                if matches!(&outcome, Err(a) if a.failure.outcome_unknown()) {
+                    uncertain.fetch_add(1, Ordering::SeqCst);
+                }
+                outcome
+            },
+        )
+        .await
+        .map_err(|(a, _)| a);
         match result {
             Ok(status) => {
                 let delivery = Delivery {

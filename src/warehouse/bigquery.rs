@@ -4,12 +4,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::fetch::body::{error_chain, excerpt};
+
+use crate::google::retry;
 
 use super::answer::{absorb, bad, check_total, query_failed, Answer, JobReference, QueryResult};
 use super::auth::Auth;
@@ -181,22 +182,13 @@ impl BigQuery {
         deadline: Instant,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Answer, WarehouseError> {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.backoff_base)
-            .with_max_delay(self.backoff_base * 8)
-            .with_jitter()
-            .with_max_times(self.max_attempts as usize - 1);
-        (|| async { self.attempt(step, deadline, request()).await })
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(|e: &WarehouseError| e.failure.is_transient())
-            .notify(|e: &WarehouseError, wait: Duration| {
-                tracing::warn!(
-                    step, error_kind = %e.failure.kind(), detail = %e.detail,
-                    wait_ms = wait.as_millis() as u64, "BigQuery request failed, retrying"
-                );
-            })
-            .await
+        let what = format!("BigQuery {step}");
+        let (base, most) = (self.backoff_base, self.backoff_base * 8);
+        retry(self.max_attempts, base, most, &what, || {
+            self.attempt(step, deadline, request())
+        })
+        .await
+        .map_err(|(e, _)| e)
     }
 
     async fn attempt(

@@ -71,6 +71,15 @@ pub struct WarehouseError {
     pub detail: String,
 }
 
+impl crate::google::Attempt for WarehouseError {
+    fn transient(&self) -> bool {
+        self.failure.is_transient()
+    }
+    fn describe(&self) -> String {
+        format!("{}: {}", self.failure.kind(), self.detail)
+    }
+}
+
 impl WarehouseError {
     pub fn new(
         failure: WarehouseFailure,
