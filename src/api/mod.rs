@@ -1,6 +1,7 @@
 //! The HTTP API (`backstop serve`): routes, limits, request metrics and graceful shutdown.
 
 pub mod error;
+pub mod page;
 pub mod recovery;
 pub mod runs;
 pub mod scrape;
@@ -32,8 +33,9 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(runs::metrics))
         .route("/proxies", get(runs::proxies))
         .route("/gaps", get(recovery::gaps))
-        .route("/reprocess", post(recovery::submit))
+        .route("/reprocess", post(recovery::submit).get(recovery::jobs))
         .route("/reprocess/{id}", get(recovery::status))
+        .merge(page::routes())
         .fallback(|| async {
             ApiError::NotFound("no such route: see README.md for the API".into())
         })

@@ -1,4 +1,5 @@
-//! `GET /gaps`, `POST /reprocess`, `GET /reprocess/{id}`: lost dates and their recovery.
+//! `GET /gaps`, `POST /reprocess`, `GET /reprocess`, `GET /reprocess/{id}`: lost dates and
+//! their recovery.
 
 use std::collections::HashMap;
 
@@ -104,4 +105,54 @@ pub async fn status(
         return Err(ApiError::NotFound(format!("no recovery job {id}")));
     };
     Ok(Json(json!({ "progress": progress(&job), "job": job })))
+}
+
+/// `GET /reprocess?limit=N`: the most recent jobs (default 20, at most 100), newest first,
+/// each with its state, request, result and counts of actions per state (not the actions).
+pub async fn jobs(
+    State(app): State<App>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut limit = 20;
+    for (k, v) in &q {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=100).contains(l))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "limit {v:?} must be a whole number from 1 to 100"
+                        ))
+                    })?
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {other:?}: use limit"
+                )))
+            }
+        }
+    }
+    let jobs = app
+        .ledger
+        .recent_jobs(limit)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let jobs: Vec<Value> = jobs
+        .iter()
+        .map(|job| {
+            json!({
+                "id": job.id,
+                "created_at": job.created_at,
+                "finished_at": job.finished_at,
+                "state": job.state,
+                "request": job.request,
+                "result": job.result,
+                "actions_total": job.actions.len(),
+                "progress": progress(job),
+                "status_url": format!("/reprocess/{}", job.id),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "count": jobs.len(), "jobs": jobs })))
 }

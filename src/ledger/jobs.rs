@@ -153,17 +153,16 @@ impl Ledger {
         load_job(&self.conn(), id).doing(|| format!("reading job {id}"))
     }
 
+    /// The `limit` most recent jobs, newest first, with their actions.
+    pub fn recent_jobs(&self, limit: u32) -> Result<Vec<JobRecord>, LedgerError> {
+        let sql = "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1";
+        load_jobs(&self.conn(), sql, [limit]).doing(|| format!("listing the {limit} most recent jobs"))
+    }
+
     /// Jobs still `running` (to resume after a crash), oldest first.
     pub fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, LedgerError> {
-        let doing = || "listing unfinished jobs".to_string();
-        let conn = self.conn();
         let sql = "SELECT id FROM jobs WHERE state = 'running' ORDER BY created_at, rowid";
-        let ids: Vec<String> = all_rows(&conn, sql, [], |r| r.get(0)).doing(doing)?;
-        let mut jobs = Vec::with_capacity(ids.len());
-        for id in ids {
-            jobs.extend(load_job(&conn, &id).doing(doing)?);
-        }
-        Ok(jobs)
+        load_jobs(&self.conn(), sql, []).doing(|| "listing unfinished jobs".to_string())
     }
 
     /// Moves an action to `state`, recording `detail` (replacing the last one) and `run_id`
@@ -311,6 +310,20 @@ fn still_running(conn: &Connection, job_id: &str) -> Result<(), LedgerProblem> {
         "running" => Ok(()),
         _ => Err(LedgerProblem::JobFinished(state)),
     }
+}
+
+/// The jobs whose ids `sql` selects, in its order.
+fn load_jobs(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<JobRecord>> {
+    let ids: Vec<String> = all_rows(conn, sql, params, |r| r.get(0))?;
+    let mut jobs = Vec::with_capacity(ids.len());
+    for id in ids {
+        jobs.extend(load_job(conn, &id)?);
+    }
+    Ok(jobs)
 }
 
 fn load_job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRecord>> {

@@ -69,6 +69,27 @@ fn same_idempotency_key_returns_the_existing_job() {
 }
 
 #[test]
+fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds() {
+    let l = Ledger::open_in_memory().unwrap();
+    assert!(l.recent_jobs(10).unwrap().is_empty());
+    let mut ids = Vec::new();
+    for (minute, key) in [(0, "a"), (10, "b"), (20, "c")] {
+        let (j, _) = l
+            .create_job(key, &json!({"key": key}), &actions(), at(9, minute))
+            .unwrap();
+        ids.push(j.id);
+    }
+    l.finish_job(&ids[0], "failed", at(9, 5)).unwrap();
+    let recent = l.recent_jobs(2).unwrap();
+    let got: Vec<&str> = recent.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(recent[0].actions.len(), 2, "each with its actions");
+    let all = l.recent_jobs(10).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!((all[2].id.as_str(), all[2].state.as_str()), (ids[0].as_str(), "failed"));
+}
+
+#[test]
 fn action_states_count_attempts_and_final_ones_stay_final() {
     let l = Ledger::open_in_memory().unwrap();
     let j = job(&l, "k");

@@ -24,7 +24,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A child process in its own process group; the whole group is killed on drop.
-struct Service {
+pub struct Service {
     child: Child,
     log: tempfile::NamedTempFile,
 }
@@ -95,7 +95,7 @@ impl Drop for Service {
 
 /// Starts `make(port)` on free ports until one comes up (a port taken in between makes the
 /// process exit, and another port is tried).
-async fn start_on_free_port(
+pub async fn start_on_free_port(
     name: &'static str,
     ready_path: &str,
     timeout: Duration,

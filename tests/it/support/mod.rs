@@ -2,9 +2,11 @@
 
 pub mod api;
 pub mod app;
+pub mod browser;
 pub mod bq;
 pub mod canned_http;
 pub mod emulators;
+pub mod labelled;
 pub mod loader;
 pub mod logs;
 pub mod phase2;
