@@ -9,11 +9,15 @@
 //! 4. `page`: CPU cost of decoding, parsing and transforming one ~1 MiB brotli page.
 //! 5. `gaps`: gap detection over 180 days × 6 markets against a scraped local store and the
 //!    BigQuery emulator: wall time cold and warm, storage listings, BigQuery queries.
+//! 6. `calendar`: the status page's calendar of that season in headless Chromium, from
+//!    remembered facts: `GET /gaps` answered, then drawn (the page's performance marks).
 //!
 //! Under `cargo test` (no `--bench` argument) only a small smoke pass of case 4 runs.
 
 #[path = "scale/bq.rs"]
 mod bq;
+#[path = "scale/calendar.rs"]
+mod calendar;
 #[path = "scale/gaps.rs"]
 mod gaps;
 #[path = "scale/page.rs"]
@@ -25,11 +29,19 @@ mod season;
 #[path = "scale/upstream.rs"]
 mod upstream;
 
+// The integration tests' browser harness (Chromium over chromedriver), for case 6.
+#[allow(dead_code)]
+#[path = "../tests/it/support/browser.rs"]
+mod browser;
+#[allow(dead_code)]
+#[path = "../tests/it/support/emulators.rs"]
+mod emulators;
+
 use std::process::ExitCode;
 
 /// Every case, in the order they run when none is named.
-const CASES: [&str; 7] = [
-    "day", "faults", "backfill", "idle", "startup", "page", "gaps",
+const CASES: [&str; 8] = [
+    "day", "faults", "backfill", "idle", "startup", "page", "gaps", "calendar",
 ];
 
 fn main() -> ExitCode {
@@ -84,6 +96,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &str, runs: usize) -> Vec<Row> {
         "startup" => process::startup(runs),
         "page" => page::cost(runs),
         "gaps" => gaps::detect(rt, runs),
+        "calendar" => calendar::render(rt, runs),
         other => unreachable!("case {other} is checked against CASES"),
     }
 }

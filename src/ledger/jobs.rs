@@ -156,7 +156,8 @@ impl Ledger {
     /// The `limit` most recent jobs, newest first, with their actions.
     pub fn recent_jobs(&self, limit: u32) -> Result<Vec<JobRecord>, LedgerError> {
         let sql = "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1";
-        load_jobs(&self.conn(), sql, [limit]).doing(|| format!("listing the {limit} most recent jobs"))
+        load_jobs(&self.conn(), sql, [limit])
+            .doing(|| format!("listing the {limit} most recent jobs"))
     }
 
     /// Jobs still `running` (to resume after a crash), oldest first.

@@ -86,7 +86,10 @@ fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds() {
     assert_eq!(recent[0].actions.len(), 2, "each with its actions");
     let all = l.recent_jobs(10).unwrap();
     assert_eq!(all.len(), 3);
-    assert_eq!((all[2].id.as_str(), all[2].state.as_str()), (ids[0].as_str(), "failed"));
+    assert_eq!(
+        (all[2].id.as_str(), all[2].state.as_str()),
+        (ids[0].as_str(), "failed")
+    );
 }
 
 #[test]

@@ -49,8 +49,10 @@ async fn the_status_page_shows_the_labelled_calendar_its_evidence_and_recovers_i
     let url = w.t.serve().await;
     let b = Browser::start(1280, 900).await;
 
-    b.goto(&format!("{url}/?from=2026-01-01&to=2026-01-30&market=steals"))
-        .await;
+    b.goto(&format!(
+        "{url}/?from=2026-01-01&to=2026-01-30&market=steals"
+    ))
+    .await;
     b.wait_for("the calendar", READY).await;
     let cells = b.eval(CELLS, vec![]).await;
     let cells = cells.as_array().expect("cells");
@@ -70,7 +72,9 @@ async fn the_status_page_shows_the_labelled_calendar_its_evidence_and_recovers_i
         )
         .await;
     eprintln!("30 dates × 1 market: answered, drawn (ms): {render}");
-    let height = b.eval("return document.documentElement.scrollHeight", vec![]).await;
+    let height = b
+        .eval("return document.documentElement.scrollHeight", vec![])
+        .await;
     b.resize(1280, height.as_u64().unwrap_or(900).clamp(900, 2000) as u32)
         .await;
     let shot = b.screenshot("calendar-1280.png").await;
@@ -79,12 +83,14 @@ async fn the_status_page_shows_the_labelled_calendar_its_evidence_and_recovers_i
 
     // A cell opens its evidence: the verdict, the remedy, the file with its size and rows,
     // the rows loaded for it, the last runs.
-    b.click(&format!(".cell[data-date='{}']", d(NEVER_LOADED))).await;
+    b.click(&format!(".cell[data-date='{}']", d(NEVER_LOADED)))
+        .await;
     b.wait_for(
         "the last runs in the evidence",
         "return document.querySelector('#evidence .runs .status-success')",
     )
     .await;
+    b.screenshot("evidence-1280.png").await;
     let evidence = text(&b, "#evidence").await;
     let file = &files[&NEVER_LOADED];
     for needle in [
@@ -103,7 +109,9 @@ async fn the_status_page_shows_the_labelled_calendar_its_evidence_and_recovers_i
 
     // Plan: the four lost cells, their actions, the requests and the time they cost.
     b.click("#select-lost").await;
-    assert!(text(&b, "#selection").await.starts_with("4 cell(s) selected"));
+    assert!(text(&b, "#selection")
+        .await
+        .starts_with("4 cell(s) selected"));
     b.click("#plan").await;
     let summary = b
         .wait_for(
@@ -116,7 +124,12 @@ async fn the_status_page_shows_the_labelled_calendar_its_evidence_and_recovers_i
         "{summary}"
     );
     let plan = text(&b, "#plan-out").await;
-    for needle in ["scrape\t2026-01-03", "send_file\t2026-01-07", "send_file\t2026-01-12", "scrape\t2026-01-15"] {
+    for needle in [
+        "scrape\t2026-01-03",
+        "send_file\t2026-01-07",
+        "send_file\t2026-01-12",
+        "scrape\t2026-01-15",
+    ] {
         assert!(plan.contains(needle), "{needle:?} not in:\n{plan}");
     }
 
@@ -142,7 +155,10 @@ async fn the_status_page_shows_the_labelled_calendar_its_evidence_and_recovers_i
         )
         .await;
     assert!(
-        outcome.as_str().unwrap().contains("now complete 4, still lost 0"),
+        outcome
+            .as_str()
+            .unwrap()
+            .contains("now complete 4, still lost 0"),
         "{outcome}"
     );
     assert_eq!(jobs().await, json!(1));
@@ -210,17 +226,27 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
         reason: "4 games but no raw file".into(),
     };
     let now = chrono::Utc::now();
-    let (older, _) =
-        t.app
-            .ledger
-            .create_job("one", &json!({"dates": ["2026-01-03"]}), &[action.clone()], now)
-            .unwrap();
+    let (older, _) = t
+        .app
+        .ledger
+        .create_job(
+            "one",
+            &json!({"dates": ["2026-01-03"]}),
+            &[action.clone()],
+            now,
+        )
+        .unwrap();
     let later = now + chrono::Duration::seconds(1);
-    let (newer, _) =
-        t.app
-            .ledger
-            .create_job("two", &json!({"dates": ["2026-01-03"]}), &[action.clone(), action], later)
-            .unwrap();
+    let (newer, _) = t
+        .app
+        .ledger
+        .create_job(
+            "two",
+            &json!({"dates": ["2026-01-03"]}),
+            &[action.clone(), action],
+            later,
+        )
+        .unwrap();
     let get = |q: &'static str| {
         let url = url.clone();
         async move {
@@ -244,7 +270,10 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
     for bad in ["?limit=0", "?limit=101", "?limit=x", "?state=done"] {
         let (status, answer) = get(bad).await;
         assert_eq!(status, 400, "{bad}: {answer}");
-        assert!(answer["error"].as_str().unwrap().contains("limit"), "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("limit"),
+            "{answer}"
+        );
     }
 }
 
@@ -262,14 +291,27 @@ async fn the_page_and_its_files_come_from_the_binary_with_their_types_and_policy
         let r = reqwest::get(format!("{url}{path}")).await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let h = r.headers();
-        assert!(h["content-type"].to_str().unwrap().starts_with(kind), "{path}: {h:?}");
-        assert_eq!(h["content-security-policy"], CONTENT_SECURITY_POLICY, "{path}");
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{path}: {h:?}"
+        );
+        assert_eq!(
+            h["content-security-policy"], CONTENT_SECURITY_POLICY,
+            "{path}"
+        );
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
     }
-    let r = reqwest::get(format!("{url}/page/../Cargo.toml")).await.unwrap();
+    let r = reqwest::get(format!("{url}/page/../Cargo.toml"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
-    let r = reqwest::get(format!("{url}/page/nothing.js")).await.unwrap();
+    let r = reqwest::get(format!("{url}/page/nothing.js"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("nothing.js"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("nothing.js"),
+        "{body}"
+    );
 }

@@ -98,7 +98,10 @@ mod tests {
         }
         assert!(named.len() >= 10, "{named:?}");
         for name in named {
-            assert!(served.contains(&name), "/page/{name} is named but not served");
+            assert!(
+                served.contains(&name),
+                "/page/{name} is named but not served"
+            );
         }
     }
 

@@ -50,7 +50,8 @@ impl Browser {
         let missing = |what: &str| -> ! {
             panic!("{what} is not installed: run `{INSTALL}` (as root) from the repository root")
         };
-        let chromium = find(&["chromium", "chromium-browser"]).unwrap_or_else(|| missing("chromium"));
+        let chromium =
+            find(&["chromium", "chromium-browser"]).unwrap_or_else(|| missing("chromium"));
         let driver = find(&["chromedriver"]).unwrap_or_else(|| missing("chromedriver"));
         let (service, url) =
             start_on_free_port("chromedriver", "/status", Duration::from_secs(20), |port| {
@@ -106,7 +107,10 @@ impl Browser {
             }
             if start.elapsed() > Duration::from_secs(30) {
                 let problem = self
-                    .eval("return document.getElementById('problem')?.textContent", vec![])
+                    .eval(
+                        "return document.getElementById('problem')?.textContent",
+                        vec![],
+                    )
                     .await;
                 panic!("waited 30 s for {what}; the page says: {problem}");
             }

@@ -2,8 +2,8 @@
 
 pub mod api;
 pub mod app;
-pub mod browser;
 pub mod bq;
+pub mod browser;
 pub mod canned_http;
 pub mod emulators;
 pub mod labelled;

@@ -110,6 +110,8 @@ function summarise(dates, markets, timing) {
 export async function loadCalendar(view) {
   state.view = view;
   state.rows.clear();
+  state.selected.clear();
+  state.onSelect();
   document.body.dataset.calendar = "loading";
   const dates = datesOf(view);
   const markets = marketsOf(view);
@@ -119,6 +121,7 @@ export async function loadCalendar(view) {
   const query = new URLSearchParams(view).toString();
   await guarded(async () => {
     performance.clearMarks();
+    performance.clearMeasures();
     performance.mark("gaps-asked");
     let answer = await api(`/gaps?${query}`);
     for (;;) {

@@ -9,7 +9,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (key === "class") node.className = value;
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  node.append(...children.flat().filter((c) => c !== undefined && c !== null).map(
+  node.append(...children.flat(Infinity).filter((c) => c !== undefined && c !== null).map(
     (c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
   return node;
 }
