@@ -232,7 +232,7 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
         .create_job(
             "one",
             &json!({"dates": ["2026-01-03"]}),
-            &[action.clone()],
+            std::slice::from_ref(&action),
             now,
         )
         .unwrap();
