@@ -107,7 +107,8 @@ impl App {
     }
 
     /// For the process that owns the ledger (`serve`): runs a stopped process left `running`
-    /// become `abandoned`, and its unfinished recovery jobs resume. One-off commands do not
+    /// become `abandoned`, its unfinished recovery jobs resume, and completion messages left in
+    /// the outbox are published. One-off commands do not
     /// call this, so they never mark a running server's runs as abandoned.
     pub async fn take_over(&self) -> Result<usize, StartError> {
         let abandoned = self.ledger.abandon_running(chrono::Utc::now())?;
@@ -117,6 +118,9 @@ impl App {
                 "runs left `running` by a stopped process are now recorded as abandoned"
             );
         }
+        // Completion messages an earlier process recorded but did not publish.
+        let scrapes = self.scrapes.clone();
+        tokio::spawn(async move { scrapes.announce_outbox().await });
         Ok(self.recovery.resume_unfinished().await)
     }
 }

@@ -55,6 +55,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "Unix time of the last successful run, by scraper and market.",
     ),
     (
+        "backstop_outbox_unpublished",
+        "gauge",
+        "Completion messages recorded but not yet published (the ledger's outbox).",
+    ),
+    (
         "backstop_http_requests_total",
         "counter",
         "Requests to backstop's own API, by route and status.",

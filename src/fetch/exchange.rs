@@ -3,7 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::RETRY_AFTER;
+use reqwest::header::{LOCATION, RETRY_AFTER};
+use reqwest::Url;
 
 use super::outcome::Failure;
 use super::{body, retry, FetchRequest};
@@ -44,6 +45,11 @@ pub async fn exchange(
         bytes,
         detail,
     };
+    if (300..400).contains(&status) {
+        let to = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+        let detail = redirect_detail(&req.url, to);
+        return Err(fail(Failure::Redirect(status), 0, detail));
+    }
     if !(200..300).contains(&status) {
         let body = body::read_capped(resp, 64 * 1024).await.unwrap_or_default();
         let failure = Failure::Status(status);
@@ -88,6 +94,20 @@ impl Exchange {
     }
 }
 
+/// Where a redirect pointed (scheme, host, port and path: a query may hold anything), and why
+/// it was not followed.
+fn redirect_detail(from: &Url, location: Option<&str>) -> String {
+    let origin = from.origin().ascii_serialization();
+    let target = match location.map(|l| from.join(l)) {
+        Some(Ok(to)) => format!("to {}{}", to.origin().ascii_serialization(), to.path()),
+        Some(Err(_)) => "to an unreadable Location".to_string(),
+        None => "without a Location".to_string(),
+    };
+    format!(
+        "redirect {target} not followed: requests and their API key go only to {origin}; if the upstream moved, change its base URL"
+    )
+}
+
 /// A proxy's answer to `CONNECT`, which reqwest reports as a connection error in words only
 /// (hyper-util's `TunnelError` is private): 407 is the proxy refusing our credentials, any
 /// other refusal is the proxy failing.
@@ -104,6 +124,20 @@ fn tunnel_refusal(chain: &str) -> Option<Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_names_where_it_pointed_without_its_query() {
+        let from = Url::parse("http://127.0.0.1:9/v3/events?date=2026-01-14").unwrap();
+        let d = redirect_detail(&from, Some("https://evil.example:8443/steal?key=abc"));
+        assert!(d.starts_with("redirect to https://evil.example:8443/steal not followed: requests and their API key go only to http://127.0.0.1:9;"), "{d}");
+        assert!(!d.contains("abc"), "{d}");
+        let d = redirect_detail(&from, Some("/v3/events/"));
+        assert!(
+            d.starts_with("redirect to http://127.0.0.1:9/v3/events/ not followed"),
+            "{d}"
+        );
+        assert!(redirect_detail(&from, None).starts_with("redirect without a Location"));
+    }
 
     #[test]
     fn tunnel_refusals_are_told_apart_from_other_connect_errors() {

@@ -10,6 +10,10 @@
 //! route's own failures (403, a proxy's 407, 502/504 or refusal) move the next attempt to
 //! another route ([`trail`]); a breaker per (route, upstream host) keeps a failing route out
 //! for a cool-down ([`breaker`]). The rate limit stays per upstream host, whatever the route.
+//!
+//! Redirects are never followed, on any route and to any host (the same one included): the API
+//! key goes only to the configured base URL. A 3xx answer fails the request at once
+//! ([`Failure::Redirect`], kind `redirect`), naming where it pointed.
 
 pub mod body;
 pub mod breaker;

@@ -27,6 +27,9 @@ pub enum Failure {
     EmptyBody,
     /// The decoded body is larger than the cap (a decompression bomb or a broken upstream).
     TooLarge,
+    /// The upstream answered with this redirect status; redirects are never followed, so the
+    /// request's credentials (the API key) go to no other address.
+    Redirect(u16),
     /// The upstream answered with this non-success status.
     Status(u16),
     /// The whole run's deadline passed.
@@ -56,7 +59,7 @@ pub fn classify(failure: Failure) -> Class {
         Status(403) => Class::Blocked,
         Status(s) if (500..600).contains(&s) && s != 501 && s != 505 => Class::Transient,
         Status(_) => Class::Permanent,
-        TooLarge | Deadline | MissingKey => Class::Permanent,
+        Redirect(_) | TooLarge | Deadline | MissingKey => Class::Permanent,
     }
 }
 
@@ -75,6 +78,7 @@ impl Failure {
             Challenge => "challenge_page".into(),
             EmptyBody => "empty_body".into(),
             TooLarge => "body_too_large".into(),
+            Redirect(_) => "redirect".into(),
             Status(s) => format!("http_{s}"),
             Deadline => "deadline".into(),
             MissingKey => "missing_api_key".into(),
@@ -96,6 +100,7 @@ impl fmt::Display for Failure {
             Challenge => f.write_str("anti-bot challenge page instead of data"),
             EmptyBody => f.write_str("empty body"),
             TooLarge => f.write_str("decoded body larger than the cap"),
+            Redirect(s) => write!(f, "HTTP {s} redirect, not followed"),
             Status(s) => write!(f, "HTTP {s}"),
             Deadline => f.write_str("run deadline reached"),
             MissingKey => f.write_str("BETTINGPROS_API_KEY is not set"),
@@ -208,6 +213,14 @@ mod tests {
         for s in [400, 401, 404, 422] {
             assert_eq!(classify(Status(s)), Permanent, "{s}");
         }
+    }
+
+    #[test]
+    fn redirects_are_permanent() {
+        for s in [301, 302, 307, 308] {
+            assert_eq!(classify(Redirect(s)), Permanent, "{s}");
+        }
+        assert_eq!(Redirect(302).kind(), "redirect");
     }
 
     #[test]

@@ -94,7 +94,12 @@ impl Routes {
         proxies: &ProxySettings,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ConfigError> {
-        let builder = || reqwest::Client::builder().connect_timeout(fetch.connect_timeout);
+        // Redirects are never followed: the API key goes only to the configured upstream address.
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(fetch.connect_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+        };
         let mut routes = Vec::new();
         if proxies.mode != ProxyMode::Proxies {
             routes.push(Route {

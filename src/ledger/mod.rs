@@ -22,11 +22,13 @@
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
 //! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does.
 //! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2.
+//! - [`outbox`]: completion messages, recorded before they are published, until they are.
 
 mod columns;
 pub mod export;
 mod facts;
 pub mod jobs;
+pub mod outbox;
 pub mod runs;
 mod schema;
 
@@ -48,6 +50,7 @@ pub use export::execution_log_row;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, FileSendRecord, FileSendState, JobRecord, NewAction,
 };
+pub use outbox::{Announcement, OutboxEntry};
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
 
 /// How long a statement waits for another connection's lock before failing.

@@ -113,7 +113,28 @@ CREATE TABLE known_file_rows (
 CREATE INDEX runs_by_object ON runs (object_name);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// The outbox of completion messages.
+const V3: &str = r#"
+-- A run's completion message, recorded before it is published. `object_name` is the complete
+-- file it announces (NULL when it announces none). `claimed_at` is when a publisher took it (the
+-- run itself, or a drain); a claim older than the lease belongs to a process that is gone.
+CREATE TABLE outbox (
+    run_id       TEXT PRIMARY KEY REFERENCES runs (id),
+    object_name  TEXT,
+    message      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    claimed_at   TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error   TEXT,
+    published_at TEXT,
+    message_id   TEXT,
+    CHECK ((published_at IS NULL) = (message_id IS NULL))
+);
+CREATE INDEX outbox_unpublished ON outbox (published_at, created_at);
+CREATE INDEX outbox_by_object ON outbox (object_name);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -166,5 +187,9 @@ mod tests {
             .unwrap();
         conn.execute("INSERT INTO known_file_rows VALUES ('o', 12)", [])
             .unwrap();
+        let empty: i64 = conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(empty, 0, "the outbox starts empty");
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::pubsub::{PublishError, Publisher};
+use super::pubsub::Publisher;
 use crate::run::{RunStatus, Scraper};
 use crate::scrape::RunReport;
 
@@ -50,9 +50,10 @@ pub fn completion_message(report: &RunReport) -> Value {
     message
 }
 
-/// Sends completion messages, or nothing when notifications are off.
+/// Sends completion messages, or nothing when notifications are off. Messages go through the
+/// ledger's outbox ([`super::outbox`]).
 pub struct Notifier {
-    publisher: Option<Publisher>,
+    pub(super) publisher: Option<Publisher>,
 }
 
 impl Notifier {
@@ -64,14 +65,8 @@ impl Notifier {
         Self { publisher: None }
     }
 
-    /// `None` when notifications are off; otherwise the publish result (already retried).
-    pub async fn announce(&self, report: &RunReport) -> Option<Result<String, PublishError>> {
-        let publisher = self.publisher.as_ref()?;
-        let result = publisher.publish(&completion_message(report)).await;
-        if let Err(e) = &result {
-            tracing::error!(run_id = %report.run_id, error = %e,
-                "completion message not published; the run and its file are kept and the ledger says so");
-        }
-        Some(result)
+    /// Whether runs announce themselves.
+    pub fn is_on(&self) -> bool {
+        self.publisher.is_some()
     }
 }

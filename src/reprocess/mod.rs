@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::gaps::Detector;
-use crate::ledger::{JobRecord, Ledger};
+use crate::ledger::{Announcement, JobRecord, Ledger};
 use crate::phase2::Phase2;
 use crate::scrape::Scrapes;
 
@@ -82,16 +82,18 @@ impl Recovery {
         }))
     }
 
-    /// When a file's completion message went out, if within the pending-load window.
+    /// When a file's completion message went out, if within the pending-load window; `now`
+    /// while it waits in the outbox (a drain will publish it: a send would load it twice).
     fn announced_recently(
         &self,
         name: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
-        let run = self.ledger.run_by_object(name).ok().flatten()?;
-        let at = run.finished_at?;
         let window = chrono::Duration::from_std(self.pending_load).ok()?;
-        (run.published == Some(true) && now - at < window).then_some(at)
+        match self.ledger.announcement(name).ok().flatten()? {
+            Announcement::Pending => Some(now),
+            Announcement::Published(at) => (now - at < window).then_some(at),
+        }
     }
 
     /// Plans and records a job, unless this key already has one (then that job is returned

@@ -1,7 +1,8 @@
 //! A scrape run: composes fetch + bettingpros + storage + ledger + notify.
 //!
 //! Every run is recorded in the ledger when it starts and finalised when it ends, writes a
-//! file only after validating it, and announces itself with one completion message.
+//! file only after validating it, and announces itself with one completion message, kept in the
+//! ledger's outbox until it went out.
 
 mod events;
 pub mod inflight;
@@ -23,7 +24,8 @@ use crate::fetch::{FetchError, Fetcher};
 use crate::ledger::{Ledger, NewRun, RunCounts};
 use crate::market::{MarketSelection, MarketType};
 use crate::metrics::Metrics;
-use crate::notify::completion::Notifier;
+use crate::notify::completion::{completion_message, Notifier};
+use crate::notify::outbox::{Drained, DRAIN_LIMIT};
 use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
 use crate::storage::ObjectStore;
 
@@ -105,6 +107,17 @@ impl Run {
 }
 
 impl Scrapes {
+    /// Publishes what the outbox still holds (a bounded number, oldest first; see
+    /// [`crate::notify::outbox`]) and updates the `backstop_outbox_unpublished` gauge.
+    pub async fn announce_outbox(&self) -> Drained {
+        let drained = self.notifier.drain(&self.ledger, DRAIN_LIMIT).await;
+        if let Ok(n) = self.ledger.unpublished_count() {
+            self.metrics
+                .set("backstop_outbox_unpublished", &[], n as f64);
+        }
+        drained
+    }
+
     /// Runs a request: one report for `bp_events`, one per market for `bp_player_props`.
     pub async fn run(&self, req: &ScrapeRequest) -> Vec<RunReport> {
         match req.scraper {
@@ -197,17 +210,20 @@ impl Scrapes {
                 run_id = fields.0, scraper = fields.1, game_date = %fields.2, market,
                 status = report.status.as_str(), error_kind = report.error_kind.as_deref(), "{}", report.message),
         }
-        let published = self.notifier.announce(&report).await;
-        if let Some(result) = published {
-            let (ok, err) = match &result {
-                Ok(_) => (true, None),
-                Err(e) => (false, Some(e.to_string())),
-            };
-            if let Err(e) = self
-                .ledger
-                .record_publish(&report.run_id, ok, err.as_deref())
-            {
-                tracing::error!(run_id = %report.run_id, error = %e, "could not record the publish in the ledger");
+        if self.notifier.is_on() {
+            // A complete file's message is what Phase 2 loads from: the outbox keeps it until
+            // it went out. When this one went out, Pub/Sub is up: publish what others left.
+            let file = report
+                .complete_file_url
+                .as_ref()
+                .and(report.object_name.as_deref());
+            let message = completion_message(&report);
+            let published = self
+                .notifier
+                .announce(&self.ledger, &report.run_id, file, &message)
+                .await;
+            if matches!(published, Some(Ok(_))) {
+                self.announce_outbox().await;
             }
         }
         report

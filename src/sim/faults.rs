@@ -31,6 +31,11 @@ pub enum Fault {
     Bomb {
         inflated_bytes: usize,
     },
+    /// A redirect (301, 302, 307…) to `location`.
+    Redirect {
+        status: u16,
+        location: String,
+    },
 }
 
 impl Fault {
@@ -38,6 +43,7 @@ impl Fault {
         match self {
             Fault::Status(s) => format!("fault {s}"),
             Fault::RetryAfter { status, value } => format!("fault {status} retry-after {value}"),
+            Fault::Redirect { status, location } => format!("fault {status} to {location}"),
             other => format!("fault {other:?}").to_lowercase(),
         }
     }

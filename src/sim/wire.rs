@@ -88,6 +88,11 @@ pub(crate) async fn write_fault(
             )
             .await
         }
+        Redirect { status, location } => {
+            let head = format!("HTTP/1.1 {status} {}\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", reason(status));
+            stream.write_all(head.as_bytes()).await?;
+            stream.shutdown().await
+        }
         Stall(d) => {
             tokio::time::sleep(d).await;
             Ok(())
@@ -154,6 +159,9 @@ pub fn compress(body: &[u8], encoding: Encoding) -> (Vec<u8>, Option<&'static st
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",

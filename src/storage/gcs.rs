@@ -2,7 +2,7 @@
 //!
 //! Uploads are multipart with `ifGenerationMatch=0`, so GCS itself refuses to overwrite (412 →
 //! [`PutOutcome::AlreadyExists`]); fake-gcs-server enforces that precondition on multipart
-//! uploads only. Each call is one or more attempts, each under its own timeout; transient
+//! uploads only. They are sent by [`super::gcs_upload`], so the object keeps its content type. Each call is one or more attempts, each under its own timeout; transient
 //! failures (5xx, 408, 429, transport errors, timeouts) are retried with jittered exponential
 //! backoff, permanent ones (400, 401, 403, 404) are not. A retried upload that meets 412
 //! compares the stored bytes with its own, so a write whose answer was lost still counts as
@@ -19,10 +19,10 @@ use gcloud_storage::http::buckets::get::GetBucketRequest;
 use gcloud_storage::http::objects::download::Range;
 use gcloud_storage::http::objects::get::GetObjectRequest;
 use gcloud_storage::http::objects::list::ListObjectsRequest;
-use gcloud_storage::http::objects::upload::{UploadObjectRequest, UploadType};
 use gcloud_storage::http::objects::Object;
 use gcloud_storage::http::Error as GcsError;
 
+use super::gcs_upload::Uploader;
 use super::{check_name, ObjectInfo, ObjectStore, PutOutcome, StorageError, StorageErrorKind};
 use crate::fetch::body::error_chain;
 use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
@@ -30,6 +30,7 @@ use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetryS
 #[derive(Clone)]
 pub struct GcsStore {
     client: Client,
+    uploader: Uploader,
     bucket: String,
     location: String,
     retry: RetrySettings,
@@ -67,7 +68,12 @@ impl GcsStore {
                 )
             })?,
         };
+        let tokens = config
+            .token_source_provider
+            .as_ref()
+            .map(|p| p.token_source());
         Ok(Self {
+            uploader: Uploader::new(&config.storage_endpoint, tokens),
             client: Client::new(config),
             bucket: bucket.to_string(),
             location,
@@ -158,26 +164,14 @@ impl ObjectStore for GcsStore {
     ) -> Result<PutOutcome, StorageError> {
         check_name("put", &self.location, name)?;
         let body = Bytes::from(body);
-        let request = UploadObjectRequest {
-            bucket: self.bucket.clone(),
-            if_generation_match: Some(0),
-            ..Default::default()
-        };
-        // Multipart: the only upload kind the emulator checks the precondition on. No content
-        // encoding is set, so readers get the bytes as written.
-        let upload = UploadType::Multipart(Box::new(Object {
-            name: name.to_string(),
-            content_type: Some(content_type.to_string()),
-            ..Default::default()
-        }));
         let tries = AtomicU32::new(0);
         let outcome = self
             .call("put", name, || {
                 tries.fetch_add(1, Ordering::SeqCst);
                 async {
                     match self
-                        .client
-                        .upload_object(&request, body.clone(), &upload)
+                        .uploader
+                        .create(&self.bucket, name, &body, content_type)
                         .await
                     {
                         Ok(object) => Ok(PutOutcome::Created {

@@ -6,6 +6,7 @@
 //! behaviour suite (`tests/it/storage.rs`).
 
 pub mod gcs;
+mod gcs_upload;
 pub mod key;
 pub mod local;
 

@@ -93,6 +93,59 @@ async fn two_identical_requests_at_the_same_time_run_once_and_both_get_the_resul
 }
 
 #[tokio::test]
+async fn a_caller_that_hangs_up_does_not_stop_later_identical_requests_from_scraping() {
+    let sim = SimConfig {
+        api_key: Some(KEY.into()),
+        latency: Duration::from_millis(1500),
+        ..SimConfig::new(Catalogue::synthetic(&[(date(), 4)], 3))
+    };
+    let mut t = spawn_app_with(sim, &[]).await;
+    let url = format!("{}/scrape", t.serve().await);
+    let body = r#"{"scraper": "bp_events", "date": "2026-01-14"}"#;
+    let events_requests = |t: &crate::support::app::TestApp| {
+        let arrivals = t.sim.arrivals();
+        arrivals
+            .iter()
+            .filter(|r| r.path.ends_with("/events"))
+            .count()
+    };
+
+    // The scheduler's attempt deadline: it hangs up while the run is under way, and another
+    // identical request joins the same run meanwhile.
+    let hung_up = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send();
+    let joined = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        post(&url, body).await
+    };
+    let (hung_up, joined) = tokio::join!(hung_up, joined);
+    assert!(
+        hung_up.is_err(),
+        "the first caller hung up before the answer"
+    );
+    assert_eq!(joined.0, 200, "{}", joined.1);
+    assert_eq!(events_requests(&t), 1, "the joined request ran once");
+
+    // The run is over: the same request later is a new snapshot, and so is the next one.
+    for n in 2..=3 {
+        let (status, answer) = post(&url, body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_ne!(
+            answer["run_id"], joined.1["run_id"],
+            "request {n} is a new run"
+        );
+        assert_eq!(events_requests(&t), n, "request {n} reached BettingPros");
+    }
+    assert_eq!(t.app.ledger.runs(&Default::default()).unwrap().len(), 3);
+}
+
+#[tokio::test]
 async fn the_ledger_counts_equal_what_was_written() {
     let mut t = spawn_app(Catalogue::synthetic(&[(date(), 6)], 5)).await;
     let url = t.serve().await;

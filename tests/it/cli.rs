@@ -90,3 +90,42 @@ fn a_scrape_without_a_key_fails_at_once_and_says_so() {
         "{out}"
     );
 }
+
+#[test]
+fn usage_errors_exit_3_like_other_bad_input_and_help_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(args)
+            .env("BACKSTOP_STORAGE", dir.path().join("store"))
+            .env("BACKSTOP_NOTIFY", "off")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    // Exit 2 means "partial": a mistyped command must never read as a run that half worked.
+    for (args, needle) in [
+        (vec!["scrap"], "scrap"),
+        (vec!["gaps", "--from", "2026-01-01"], "--to"),
+        (vec!["runs", "--limit", "many"], "many"),
+        (vec!["scrape", "bp_events", "--colour", "red"], "--colour"),
+        (vec![], "Usage"),
+    ] {
+        let (code, text) = run(&args);
+        assert_eq!(code, Some(3), "{args:?}: {text}");
+        assert!(text.contains(needle), "{args:?}: {text}");
+    }
+    for args in [vec!["--help"], vec!["--version"], vec!["gaps", "--help"]] {
+        let (code, text) = run(&args);
+        assert_eq!(code, Some(0), "{args:?}: {text}");
+        assert!(
+            text.contains("backstop") || text.contains("Usage"),
+            "{text}"
+        );
+    }
+}

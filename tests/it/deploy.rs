@@ -1,5 +1,8 @@
 //! The deployable parts, checked without a Docker engine or a cloud: the Dockerfile's shape,
-//! the Cloud Run service, the scheduler jobs and the deploy script's dry run.
+//! the Cloud Run service, the scheduler jobs and the deploy script's dry run; `script` runs the
+//! deploy script against a fake `gcloud`.
+
+mod script;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -90,7 +93,7 @@ fn the_cloud_run_service_keeps_the_key_secret_and_the_region() {
 }
 
 /// A scraper definition in `scrapers/`, rendered for a sample date, market and run.
-fn definition(name: &str) -> serde_json::Value {
+pub(crate) fn definition(name: &str) -> serde_json::Value {
     serde_json::from_str(&repo(&format!("scrapers/{name}.json")))
         .expect("scraper definitions are JSON")
 }
@@ -217,7 +220,7 @@ fn the_deploy_script_dry_run_prints_authenticated_scheduler_jobs() {
         .lines()
         .filter(|l| l.contains("gcloud scheduler jobs"))
         .collect();
-    assert_eq!(jobs.len(), 3, "{text}");
+    assert_eq!(jobs.len(), script::scheduled_jobs().len(), "{text}");
     for job in jobs {
         assert!(job.contains("--time-zone America/New_York"), "{job}");
         assert!(

@@ -6,6 +6,7 @@ mod cli;
 mod deploy;
 mod faults;
 mod fetch;
+mod outbox;
 mod page;
 mod phase2;
 mod properties;

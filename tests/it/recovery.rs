@@ -285,3 +285,50 @@ async fn a_file_announced_a_moment_ago_is_not_sent_again_by_a_recovery() {
         plan.skipped[0].reason
     );
 }
+
+#[tokio::test]
+async fn a_file_is_not_sent_while_its_message_waits_in_the_outbox_nor_soon_after_it_went_out() {
+    // Its completion message failed: a later drain announces it, so a send would load it twice.
+    let missing = format!("missing-{:08x}", rand::random::<u32>());
+    let more = [
+        ("BACKSTOP_TOPIC", missing.as_str()),
+        ("BACKSTOP_PENDING_LOAD_MINS", "60"),
+    ];
+    let w = world(8, None, &more).await;
+    let files = history(&w, 8).await;
+    let name = &files[&NEVER_LOADED];
+    let req = ReprocessRequest {
+        dates: Some(vec!["2026-01-07".into()]),
+        market: Some("steals".into()),
+        ..Default::default()
+    };
+    // The ledger says the run ended two hours ago: outside the window by the run's end.
+    let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+    let raw = rusqlite::Connection::open(w.t.dir.path().join("ledger.db")).unwrap();
+    let when = two_hours_ago.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let moved = raw
+        .execute(
+            "UPDATE runs SET started_at = ?1, finished_at = ?1 WHERE object_name = ?2",
+            rusqlite::params![when, name],
+        )
+        .unwrap();
+    assert_eq!(moved, 1);
+
+    let plan = w.t.app.recovery.plan(&req).await.unwrap();
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
+    assert_eq!(&plan.skipped[0].object_name, name);
+
+    // Pub/Sub is back and the message goes out now: the window counts from now.
+    w.t.pubsub.create_topic(&missing).await;
+    let drained = w.t.app.scrapes.announce_outbox().await;
+    assert!(drained.published >= 1, "{drained:?}");
+    let plan = w.t.app.recovery.plan(&req).await.unwrap();
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    assert_eq!(&plan.skipped[0].object_name, name);
+    assert!(
+        plan.skipped[0].reason.contains("announced on Pub/Sub"),
+        "{}",
+        plan.skipped[0].reason
+    );
+}

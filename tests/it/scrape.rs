@@ -11,6 +11,7 @@ use backstop::sim::faults::Fault;
 use backstop::sim::server::SimConfig;
 
 use crate::support::app::{spawn_app, spawn_app_with, BUCKET};
+use crate::support::canned_http::CannedHttp;
 
 fn date() -> GameDate {
     "2026-01-14".parse().unwrap()
@@ -293,5 +294,46 @@ async fn two_runs_in_the_same_second_write_one_file_and_announce_it_once() {
     assert_eq!(
         written, in_files,
         "the ledger counts only what each run itself wrote"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_so_the_api_key_never_leaves_bettingpros() {
+    let elsewhere = CannedHttp::start(200, r#"{"_parameters": {}, "events": []}"#).await;
+    let t = spawn_app(Catalogue::synthetic(&[(date(), 3)], 2)).await;
+    let events = req(Scraper::Events, MarketSelection::All);
+    t.sim.script([Fault::Redirect {
+        status: 302,
+        location: format!("{}/v3/events?sport=NBA&date=2026-01-14", elsewhere.url),
+    }]);
+    let report = t.app.scrapes.run(&events).await.remove(0);
+    assert_eq!(report.status, RunStatus::Failed, "{}", report.message);
+    assert_eq!(report.error_kind.as_deref(), Some("redirect"));
+    for part in ["302", "redirect", &elsewhere.host(), "not followed"] {
+        assert!(report.message.contains(part), "{part}: {}", report.message);
+    }
+    let leaked: Vec<String> = elsewhere
+        .requests()
+        .into_iter()
+        .filter(|r| r.to_ascii_lowercase().contains("x-api-key"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the API key went to another host: {leaked:?}"
+    );
+    assert_eq!(elsewhere.hits(), 0, "the redirect was not followed at all");
+
+    // Nor on the same host: the base URL is what the operator set, and it is where the key goes.
+    t.sim.script([Fault::Redirect {
+        status: 307,
+        location: format!("{}/events?sport=NBA&date=2026-01-14", t.sim.base_url()),
+    }]);
+    let report = t.app.scrapes.run(&events).await.remove(0);
+    assert_eq!(report.status, RunStatus::Failed, "{}", report.message);
+    assert!(report.message.contains("307"), "{}", report.message);
+    assert_eq!(
+        t.sim.arrivals().len(),
+        2,
+        "one request per run, none followed"
     );
 }

@@ -22,10 +22,6 @@ const JSON: &str = "application/json";
 
 struct Backend {
     store: Arc<dyn ObjectStore>,
-    /// fake-gcs-server 1.54 takes an object's content type from the data part of a multipart
-    /// upload, which gcloud-storage sends without one; real GCS takes it from the metadata,
-    /// where we put it (`put_sends_the_content_type_as_metadata_without_an_encoding`).
-    keeps_content_type: bool,
     _keep_alive: Box<dyn Any + Send>,
 }
 
@@ -36,7 +32,6 @@ async fn local_dir() -> Backend {
         .expect("opening the store");
     Backend {
         store: Arc::new(store),
-        keeps_content_type: true,
         _keep_alive: Box::new(dir),
     }
 }
@@ -49,7 +44,6 @@ async fn gcs_emulator() -> Backend {
         .with_page_size(2);
     Backend {
         store: Arc::new(store),
-        keeps_content_type: false,
         _keep_alive: Box::new(server),
     }
 }
@@ -112,9 +106,7 @@ async fn put_then_get_round_trips_bytes_and_content_type(backend: &Backend) {
     assert_eq!(store.get(&name).await.unwrap(), body);
     let listed = store.list(&name).await.unwrap();
     assert_eq!(listed.len(), 1);
-    if backend.keeps_content_type {
-        assert_eq!(listed[0].content_type.as_deref(), Some(JSON));
-    }
+    assert_eq!(listed[0].content_type.as_deref(), Some(JSON));
     assert_eq!(listed[0].size, body.len() as u64);
     assert_eq!(listed[0].generation, generation);
     assert!(listed[0].updated.is_some());
@@ -323,7 +315,24 @@ async fn health_of_a_missing_bucket_is_not_found() {
 }
 
 #[tokio::test]
-async fn put_sends_the_content_type_as_metadata_without_an_encoding() {
+async fn a_stored_object_reads_back_as_json_without_an_encoding() {
+    let server = FakeGcs::start(BUCKET).await;
+    let store = GcsStore::connect(&server.bucket, Some(&server.endpoint))
+        .await
+        .unwrap();
+    let name = key(MarketType::Points, "2026-01-14", 18, true).object_name();
+    put(&store, &name, b"{\"props\": []}").await;
+    // The object's own metadata, as `gcloud storage objects describe` reads it.
+    let encoded = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
+    let url = format!("{}/storage/v1/b/{BUCKET}/o/{encoded}", server.endpoint);
+    let meta: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(meta["name"], name.as_str(), "{meta}");
+    assert_eq!(meta["contentType"], JSON, "{meta}");
+    assert!(meta.get("contentEncoding").is_none(), "{meta}");
+}
+
+#[tokio::test]
+async fn put_is_a_create_only_multipart_related_upload_typed_in_both_parts() {
     let server = CannedHttp::start(200, object_json(7)).await;
     let store = GcsStore::connect(BUCKET, Some(&server.url)).await.unwrap();
     let outcome = store.put_new("a/b.json", b"{}".to_vec(), JSON).await;
@@ -335,15 +344,21 @@ async fn put_sends_the_content_type_as_metadata_without_an_encoding() {
         )),
         "{request}"
     );
+    let lower = request.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: multipart/related; boundary="),
+        "{request}"
+    );
     assert!(
         request.contains(r#""contentType":"application/json""#),
         "{request}"
     );
     assert!(request.contains(r#""name":"a/b.json""#), "{request}");
     assert!(
-        !request.to_ascii_lowercase().contains("contentencoding"),
+        lower.contains("\r\ncontent-type: application/json\r\n\r\n{}\r\n"),
         "{request}"
     );
+    assert!(!lower.contains("contentencoding"), "{request}");
 }
 
 /// The metadata GCS answers for object `a/b.json`.

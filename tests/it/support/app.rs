@@ -127,6 +127,11 @@ impl TestApp {
 
     /// Exactly `n` completion messages (pulls until they are all there; fails after 15 s).
     pub async fn messages(&self, n: usize) -> Vec<Value> {
+        self.messages_on(&self.subscription, n).await
+    }
+
+    /// Exactly `n` messages from `subscription`, as [`TestApp::messages`].
+    pub async fn messages_on(&self, subscription: &str, n: usize) -> Vec<Value> {
         let start = std::time::Instant::now();
         let mut got = Vec::new();
         while got.len() < n {
@@ -135,7 +140,7 @@ impl TestApp {
                 "expected {n} completion messages, got {}: {got:#?}",
                 got.len()
             );
-            got.extend(self.pubsub.pull(&self.subscription).await);
+            got.extend(self.pubsub.pull(subscription).await);
         }
         assert_eq!(got.len(), n, "more completion messages than runs: {got:#?}");
         got

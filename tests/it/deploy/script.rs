@@ -1,0 +1,253 @@
+//! `deploy/deploy.sh` run for real against a fake `gcloud` that records its calls: first and
+//! later deploys, failures, public access, usage.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::definition;
+
+/// A `gcloud` on PATH that records every call (one line of shell-quoted arguments) and answers
+/// as the real one would: the service URL, an IAM policy, the existing scheduler jobs. Like the
+/// real one it refuses `--headers` on `scheduler jobs update` (that command has
+/// `--update-headers`), and it fails any call containing `$FAKE_GCLOUD_FAIL`.
+const FAKE_GCLOUD: &str = r#"#!/usr/bin/env bash
+printf '%q ' "$@" >> "$FAKE_GCLOUD_LOG"; printf '\n' >> "$FAKE_GCLOUD_LOG"
+if [ -n "${FAKE_GCLOUD_FAIL:-}" ] && [[ "$*" == *"$FAKE_GCLOUD_FAIL"* ]]; then
+  echo "ERROR: (gcloud) refused for the test: $*" >&2; exit 1
+fi
+if [[ "$*" == "scheduler jobs update"*" --headers "* ]]; then
+  echo "ERROR: (gcloud.scheduler.jobs.update.http) unrecognized arguments: --headers" >&2; exit 2
+fi
+case "$*" in
+  "run services describe"*) echo "https://backstop-abc123-wl.a.run.app" ;;
+  "run services get-iam-policy"*) printf '%s\n' "${FAKE_GCLOUD_POLICY:-bindings: []}" ;;
+  "scheduler jobs list"*) printf '%s' "${FAKE_GCLOUD_JOBS:-}" ;;
+esac
+"#;
+
+const SERVICE_URL: &str = "https://backstop-abc123-wl.a.run.app";
+
+struct Deployed {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// Every gcloud call, in order.
+    calls: Vec<String>,
+}
+
+impl Deployed {
+    fn calls_to(&self, start: &str) -> Vec<&String> {
+        self.calls.iter().filter(|c| c.starts_with(start)).collect()
+    }
+
+    /// The one call that starts with `start`.
+    fn the_call(&self, start: &str) -> &String {
+        let calls = self.calls_to(start);
+        assert_eq!(calls.len(), 1, "{start}: {:#?}", self.calls);
+        calls[0]
+    }
+}
+
+/// Runs `deploy/deploy.sh ARGS` with the fake gcloud first on PATH and `env` set.
+fn deploy(args: &[&str], env: &[(&str, &str)]) -> Deployed {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let gcloud = bin.join("gcloud");
+    std::fs::write(&gcloud, FAKE_GCLOUD).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gcloud, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.path().join("calls.log");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/deploy.sh"))
+        .args(args)
+        .env("PATH", path)
+        .env("FAKE_GCLOUD_LOG", &log)
+        .env("TMPDIR", dir.path())
+        .env_remove("GCP_PROJECT_ID")
+        .env_remove("FAKE_GCLOUD_FAIL")
+        .envs(env.iter().copied())
+        .output()
+        .expect("bash runs");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    Deployed {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+        calls: calls.lines().map(str::to_string).collect(),
+    }
+}
+
+/// The scheduler job names the scraper definitions declare.
+pub(super) fn scheduled_jobs() -> Vec<String> {
+    backstop::run::Scraper::ALL
+        .iter()
+        .flat_map(|s| {
+            let d = definition(s.name());
+            let jobs = d["schedule"].as_array().cloned().unwrap_or_default();
+            jobs.into_iter()
+                .map(|j| j["job"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_first_deploy_creates_the_jobs_and_the_next_one_updates_them_in_place() {
+    let jobs = scheduled_jobs();
+    assert!(!jobs.is_empty());
+    let first = deploy(&[], &[]);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert!(
+        first.calls_to("scheduler jobs update").is_empty(),
+        "{:#?}",
+        first.calls
+    );
+    for job in &jobs {
+        let call = first.the_call(&format!("scheduler jobs create http {job} "));
+        assert!(
+            call.contains(" --headers Content-Type=application/json "),
+            "{call}"
+        );
+        assert!(
+            call.contains(&format!(" --uri {SERVICE_URL}/scrape ")),
+            "{call}"
+        );
+        assert!(
+            call.contains(&format!(" --oidc-token-audience {SERVICE_URL} ")),
+            "{call}"
+        );
+    }
+
+    let existing = jobs.join("\n") + "\n";
+    let again = deploy(&[], &[("FAKE_GCLOUD_JOBS", &existing)]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(
+        again.calls_to("scheduler jobs create").is_empty(),
+        "{:#?}",
+        again.calls
+    );
+    for job in &jobs {
+        let call = again.the_call(&format!("scheduler jobs update http {job} "));
+        assert!(
+            call.contains(" --update-headers Content-Type=application/json "),
+            "{call}"
+        );
+        assert!(call.contains(" --message-body "), "{call}");
+        assert!(call.contains(" --schedule "), "{call}");
+    }
+}
+
+#[test]
+fn any_failing_gcloud_command_fails_the_deploy_and_stops_it() {
+    let jobs = scheduled_jobs();
+    let existing = format!("{}\n", jobs[0]);
+    for (failing, later) in [
+        ("builds submit", "run services replace"),
+        ("run services replace", "scheduler jobs"),
+        ("add-iam-policy-binding", "scheduler jobs"),
+        ("run services describe", "scheduler jobs"),
+        ("scheduler jobs list", "scheduler jobs create"),
+        ("scheduler jobs update", "scheduler jobs create"),
+        ("scheduler jobs create", "scheduler jobs create"),
+    ] {
+        let out = deploy(
+            &[],
+            &[
+                ("FAKE_GCLOUD_FAIL", failing),
+                ("FAKE_GCLOUD_JOBS", &existing),
+            ],
+        );
+        assert_ne!(
+            out.code,
+            Some(0),
+            "{failing} failed but the deploy exited 0"
+        );
+        assert!(
+            out.stderr.contains("refused for the test"),
+            "{failing}: {}",
+            out.stderr
+        );
+        let failed_at = out.calls.iter().position(|c| c.contains(failing)).unwrap();
+        let went_on = out.calls[failed_at + 1..]
+            .iter()
+            .find(|c| c.starts_with(later));
+        assert!(went_on.is_none(), "{failing} failed, then {went_on:?} ran");
+    }
+}
+
+#[test]
+fn public_access_is_removed_only_when_granted_and_a_failed_removal_fails_the_deploy() {
+    let open = "bindings:\n- members:\n  - allUsers\n  role: roles/run.invoker\n";
+    let out = deploy(&[], &[("FAKE_GCLOUD_POLICY", open)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let removed = out.the_call("run services remove-iam-policy-binding");
+    assert!(removed.contains("--member=allUsers"), "{removed}");
+
+    let out = deploy(&[], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out
+        .calls_to("run services remove-iam-policy-binding")
+        .is_empty());
+
+    let out = deploy(
+        &[],
+        &[
+            ("FAKE_GCLOUD_POLICY", open),
+            ("FAKE_GCLOUD_FAIL", "remove-iam-policy-binding"),
+        ],
+    );
+    assert_ne!(
+        out.code,
+        Some(0),
+        "a service left public must fail the deploy"
+    );
+}
+
+#[test]
+fn help_and_unknown_flags_print_usage_and_never_call_gcloud() {
+    for flag in ["--help", "-h"] {
+        let out = deploy(&[flag], &[]);
+        assert_eq!(out.code, Some(0), "{flag}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("Usage: deploy/deploy.sh"),
+            "{flag}: {}",
+            out.stdout
+        );
+        assert!(
+            out.calls.is_empty(),
+            "{flag} called gcloud: {:#?}",
+            out.calls
+        );
+    }
+    for args in [vec!["--dryrun"], vec!["--dry-run", "extra"], vec!["-x"]] {
+        let out = deploy(&args, &[]);
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("Usage: deploy/deploy.sh"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(args.last().unwrap()),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            out.calls.is_empty(),
+            "{args:?} called gcloud: {:#?}",
+            out.calls
+        );
+    }
+    let dry = deploy(&["--dry-run"], &[]);
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    assert!(
+        dry.calls.is_empty(),
+        "a dry run calls nothing: {:#?}",
+        dry.calls
+    );
+}
