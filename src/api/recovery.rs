@@ -33,6 +33,7 @@ pub async fn gaps(
     };
     let query = GapQuery::parse(from, to, q.get("market").map(|s| s.as_str()))
         .map_err(ApiError::BadRequest)?;
+    app.recovery.settle_claims().await;
     let report = app.detector.detect(&query).await;
     Ok(Json(
         serde_json::to_value(report).map_err(|e| ApiError::Internal(e.to_string()))?,
@@ -103,5 +104,11 @@ pub async fn status(
     let Some(job) = job else {
         return Err(ApiError::NotFound(format!("no recovery job {id}")));
     };
-    Ok(Json(json!({ "progress": progress(&job), "job": job })))
+    let claims = app
+        .ledger
+        .job_claims(&id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(
+        json!({ "progress": progress(&job), "job": job, "claims": claims }),
+    ))
 }

@@ -96,8 +96,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Files whose hand-over to Phase 2 was cut off: list them, or settle one after checking
-    /// BigQuery (`confirm`: its rows are there; `release`: they are not, a recovery may send it).
+    /// Hand-overs to Phase 2 whose outcome is unknown: settle what the table's rows can settle,
+    /// list the rest, or settle one by hand after checking BigQuery (`confirm`: its rows are
+    /// there; `release`: they are not, a recovery may send it once).
     Claims {
         /// `list` (default), `confirm` or `release`.
         #[arg(default_value = "list")]
@@ -136,7 +137,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         } => runs(scraper, date, market, status, limit, json).await,
         Command::Demo { date, out } => crate::demo::run(&date, &out).await,
         Command::Claims { action, object } => match build().await {
-            Ok(app) => recovery::claims(&app, &action, object.as_deref()),
+            Ok(app) => recovery::claims(&app, &action, object.as_deref()).await,
             Err(code) => code,
         },
         Command::Gaps {

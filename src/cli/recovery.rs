@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::gaps::GapQuery;
+use crate::ledger::{ClaimEvidence, ClaimOutcome, FileSendState, LedgerError};
 use crate::reprocess::execute::progress;
 use crate::reprocess::ReprocessRequest;
 
@@ -22,6 +23,7 @@ pub async fn gaps(
         Ok(q) => q,
         Err(e) => return super::usage(e),
     };
+    app.recovery.settle_claims().await;
     let report = app.detector.detect(&query).await;
     if json {
         println!(
@@ -124,6 +126,7 @@ pub async fn reprocess(
                 a.detail.as_deref().unwrap_or("")
             );
         }
+        print_claims(app, &id);
         if let Some(result) = &job.result {
             println!(
                 "afterwards: {} now complete, {} still lost",
@@ -138,17 +141,78 @@ pub async fn reprocess(
     }
 }
 
-pub fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
+/// The files the job handed to Phase 2, and the evidence that settled each hand-over.
+fn print_claims(app: &App, job_id: &str) {
+    let Ok(claims) = app.ledger.job_claims(job_id) else {
+        return;
+    };
+    for c in claims {
+        let now = match &c.delivery {
+            Some(d) if d.job_id == job_id => d.state.to_string(),
+            Some(d) => format!("{} by job {}", d.state, d.job_id),
+            None => "released".into(),
+        };
+        println!("  hand-over of {}: {now}", c.object_name);
+        for e in &c.evidence {
+            println!(
+                "    {} {}: {}",
+                e.checked_at.format("%Y-%m-%d %H:%M:%S"),
+                e.outcome,
+                e.detail
+            );
+        }
+    }
+}
+
+/// `backstop claims`: settles what evidence can settle, then lists what is left (with the last
+/// check), or settles one claim by hand.
+pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
     let ledger = &app.ledger;
+    let by_hand = |name: &str, outcome: ClaimOutcome, said: &str| -> Result<(), LedgerError> {
+        let claim = ledger.file_send(name)?;
+        let claim = claim.filter(|c| c.state == FileSendState::Claimed);
+        let Some(claim) = claim else {
+            // Not an open claim: the bare moves say what is wrong (no claim, already sent).
+            return match outcome {
+                ClaimOutcome::Released => ledger.release_file_send(name),
+                _ => ledger.confirm_file_sent(name, chrono::Utc::now()),
+            };
+        };
+        let evidence = ClaimEvidence {
+            checked_at: chrono::Utc::now(),
+            outcome,
+            rows_found: None,
+            detail: format!("{said} by hand (backstop claims)"),
+        };
+        ledger
+            .settle_claim(name, &claim.job_id, &evidence)
+            .map(|_| ())
+    };
     let result = match (action, object) {
-        ("list", None) => ledger.unconfirmed_file_sends().map(|sends| {
-            for s in &sends {
-                println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
+        ("list", None) => {
+            for s in app.recovery.settle_claims().await {
+                if s.evidence.outcome != ClaimOutcome::Unconfirmed {
+                    println!(
+                        "{}  {} from evidence: {}",
+                        s.object_name, s.evidence.outcome, s.evidence.detail
+                    );
+                }
             }
-            println!("{} unconfirmed hand-over(s): check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
-        }),
-        ("confirm", Some(name)) => ledger.confirm_file_sent(name, chrono::Utc::now()).map(|_| println!("{name}: confirmed as loaded; never sent again")),
-        ("release", Some(name)) => ledger.release_file_send(name).map(|_| println!("{name}: released; a later recovery may send it")),
+            ledger.unconfirmed_file_sends().map(|sends| {
+                for s in &sends {
+                    println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
+                    let last = ledger.claim_evidence(&s.object_name, &s.job_id).ok().and_then(|mut e| e.pop());
+                    if let Some(e) = last {
+                        println!("    last check {}: {}", e.checked_at.format("%Y-%m-%d %H:%M:%S"), e.detail);
+                    }
+                }
+                println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
+            })
+        }
+        ("confirm", Some(name)) => by_hand(name, ClaimOutcome::Confirmed, "confirmed")
+            .map(|_| println!("{name}: confirmed as loaded; never sent again")),
+        ("release", Some(name)) => by_hand(name, ClaimOutcome::Released, "released")
+            .map(|_| println!("{name}: released; a later recovery may send it")),
         _ => return super::usage("use: backstop claims [list] | confirm OBJECT | release OBJECT"),
     };
     match result {

@@ -48,6 +48,11 @@ impl Detector {
         }
     }
 
+    /// Where "rows loaded" is read.
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
     pub async fn detect(&self, q: &GapQuery) -> GapReport {
         let started = std::time::Instant::now();
         let before = self.work();
@@ -192,7 +197,7 @@ impl Detector {
             };
             let l = map.entry((r.game_date, market)).or_default();
             l.total += r.rows;
-            let path = object_name_of(&r.source_file_path);
+            let path = r.object_name();
             if path == "unknown" || path.is_empty() {
                 l.unknown_path += r.rows;
             } else {
@@ -285,14 +290,6 @@ impl Detector {
                 ))
             })
             .collect()
-    }
-}
-
-/// `gs://bucket/name` or `name` → `name`.
-fn object_name_of(path: &str) -> &str {
-    match path.strip_prefix("gs://") {
-        Some(rest) => rest.split_once('/').map(|(_, name)| name).unwrap_or(rest),
-        None => path,
     }
 }
 

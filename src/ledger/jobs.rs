@@ -17,8 +17,10 @@
 //! | `send_file` action `running`, claim `claimed` | died between claim and answer: Phase 2 may or may not have loaded the file | **never re-send**: mark the action `failed` with detail `unconfirmed` and report it |
 //!
 //! A claim left `claimed` is *unconfirmed* ([`Ledger::unconfirmed_file_sends`]). Nothing in
-//! backstop resends it: a person checks Phase 2's table (rows with that `source_file_path`)
-//! and then confirms it (the rows are there) or releases it (they are not).
+//! backstop resends it blindly: recovery settles it from evidence (rows with that
+//! `source_file_path` in Phase 2's table → confirmed; none once the pending-load window has
+//! passed → released), recording each check with the claim ([`Ledger::settle_claim`]); what
+//! evidence cannot settle (BigQuery unreachable) waits for a person (`backstop claims`).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -33,8 +35,8 @@ use crate::run::new_run_id;
 mod names;
 pub mod sends;
 
-pub use names::{ActionKind, ActionState, FileSendState};
-pub use sends::FileSendRecord;
+pub use names::{ActionKind, ActionState, ClaimOutcome, FileSendState};
+pub use sends::{ClaimEvidence, FileSendRecord, JobClaim};
 
 /// An action to put in a new job.
 #[derive(Debug, Clone, PartialEq)]

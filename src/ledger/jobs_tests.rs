@@ -263,3 +263,56 @@ fn concurrent_claims_only_one_wins() {
         .count();
     assert_eq!(wins, 1);
 }
+
+fn evidence(outcome: ClaimOutcome, rows: Option<u64>, minute: u32) -> ClaimEvidence {
+    ClaimEvidence {
+        checked_at: at(10, minute),
+        outcome,
+        rows_found: rows,
+        detail: format!("check at 10:{minute:02}"),
+    }
+}
+
+#[test]
+fn evidence_settles_a_claim_and_stays_with_the_job_after_a_release() {
+    let l = Ledger::open_in_memory().unwrap();
+    let (a, b) = (job(&l, "a"), job(&l, "b"));
+    assert!(l.claim_file_send(FILE, &a.id, at(9, 1)).unwrap());
+    l.finish_job(&a.id, "failed", at(9, 2)).unwrap();
+    // A finished job's claim is still settled: evidence comes after the job ends.
+    let unknown = evidence(ClaimOutcome::Unconfirmed, None, 0);
+    assert!(l.settle_claim(FILE, &a.id, &unknown).unwrap());
+    assert_eq!(l.unconfirmed_file_sends().unwrap().len(), 1);
+    assert!(
+        !l.settle_claim(FILE, &b.id, &unknown).unwrap(),
+        "only the claiming job's claim is settled"
+    );
+    let none = evidence(ClaimOutcome::Released, Some(0), 5);
+    assert!(l.settle_claim(FILE, &a.id, &none).unwrap());
+    assert_eq!(l.file_send(FILE).unwrap(), None, "released");
+    assert!(!l.settle_claim(FILE, &a.id, &none).unwrap(), "settled once");
+
+    assert!(l.claim_file_send(FILE, &b.id, at(10, 6)).unwrap());
+    let rows = evidence(ClaimOutcome::Confirmed, Some(1035), 9);
+    assert!(l.settle_claim(FILE, &b.id, &rows).unwrap());
+    let sent = l.file_send(FILE).unwrap().unwrap();
+    assert_eq!(
+        (sent.state, sent.sent_at, sent.job_id.as_str()),
+        (FileSendState::Sent, Some(at(10, 9)), b.id.as_str())
+    );
+
+    let claims = l.job_claims(&a.id).unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].object_name, FILE);
+    assert_eq!(
+        claims[0].evidence,
+        [unknown, none],
+        "a's own evidence, in order"
+    );
+    assert_eq!(
+        claims[0].delivery.as_ref().map(|d| d.job_id.as_str()),
+        Some(b.id.as_str()),
+        "the file's record now: sent by the later job"
+    );
+    assert_eq!(l.claim_evidence(FILE, &b.id).unwrap(), [rows]);
+}

@@ -46,7 +46,8 @@ use crate::run::RunStatus;
 
 pub use export::execution_log_row;
 pub use jobs::{
-    ActionKind, ActionRecord, ActionState, FileSendRecord, FileSendState, JobRecord, NewAction,
+    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendRecord,
+    FileSendState, JobClaim, JobRecord, NewAction,
 };
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
 

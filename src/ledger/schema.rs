@@ -113,7 +113,24 @@ CREATE TABLE known_file_rows (
 CREATE INDEX runs_by_object ON runs (object_name);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Claims settled from evidence.
+const V3: &str = r#"
+-- What each hand-over of a file to Phase 2 went through, oldest first: Phase 2's answer, and
+-- every check of the table that settled (or could not settle) a claim whose outcome was
+-- unknown. A released claim's row in file_sends is gone; its evidence stays here.
+CREATE TABLE claim_evidence (
+    object_name TEXT NOT NULL,
+    job_id      TEXT NOT NULL REFERENCES jobs (id),
+    checked_at  TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('confirmed', 'released', 'unconfirmed')),
+    -- Rows under the file's source_file_path (either form); NULL when the table was not read.
+    rows_found  INTEGER CHECK (rows_found >= 0),
+    detail      TEXT NOT NULL
+);
+CREATE INDEX claim_evidence_by_claim ON claim_evidence (object_name, job_id, checked_at);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -79,13 +79,16 @@ pub fn verdict(status: u16) -> Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "sending {object} to Phase 2: {method} {path} {failure} after {attempts} attempt(s) ({}){}",
-    if *.retryable { "retryable, retries exhausted" } else { "permanent" },
+    if .failure.outcome_unknown() {
+        "outcome unknown: the request went out, Phase 2 may have loaded the file; not retried"
+    } else if *.retryable { "retryable, retries exhausted" } else { "permanent" },
     if .excerpt.is_empty() { String::new() } else { format!(" — {}", .excerpt) }
 )]
 pub struct Phase2Error {
     pub failure: Phase2Failure,
-    /// True for transient failures whose retries ran out: a later recovery may try again.
-    /// False when retrying cannot help: Phase 2 rejected the message, or nothing is configured.
+    /// True for failures that certainly loaded nothing and whose retries ran out: a later
+    /// recovery may try again. False when retrying cannot help (Phase 2 rejected the message,
+    /// nothing is configured) or must not happen (the outcome is unknown).
     pub retryable: bool,
     pub attempts: u32,
     /// `POST` to Phase 2, `GET` to the metadata server.
@@ -97,9 +100,6 @@ pub struct Phase2Error {
     pub status: Option<u16>,
     /// A short excerpt of the answer body, or the transport's words.
     pub excerpt: String,
-    /// Attempts that ended without an answer after the request went out (timeouts, broken
-    /// connections): Phase 2 may have loaded the file once per such attempt.
-    pub uncertain_attempts: u32,
 }
 
 impl Phase2Error {
@@ -108,9 +108,10 @@ impl Phase2Error {
         matches!(self.failure, Phase2Failure::Status(s) if verdict(s) == Verdict::Rejected)
     }
 
-    /// The file may have been loaded although no success came back.
+    /// The last attempt went out and no answer came back: Phase 2 may have loaded the file.
+    /// (Such an attempt is always the last: it is never retried.)
     pub fn maybe_loaded(&self) -> bool {
-        self.uncertain_attempts > 0
+        self.failure.outcome_unknown()
     }
 }
 
@@ -163,7 +164,6 @@ mod tests {
             object: "bettingpros/player-props/points/2026-01-14/20260114_180530.json".into(),
             status: Some(400),
             excerpt: "\"no name in message\"".into(),
-            uncertain_attempts: 0,
         };
         let s = e.to_string();
         for part in [

@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::Recovery;
 use crate::gaps::{Category, GapQuery};
-use crate::ledger::{ActionKind, ActionRecord, ActionState, FileSendState, JobRecord};
+use crate::ledger::{
+    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendState, JobRecord,
+};
 use crate::market::MarketSelection;
 use crate::run::{RunStatus, Scraper, Trigger};
 use crate::scrape::ScrapeRequest;
@@ -42,6 +44,8 @@ impl Recovery {
     }
 
     async fn execute_inner(&self, job_id: &str) -> Result<(), String> {
+        // A send this job's last process left unanswered may be settled by now.
+        self.settle_claims().await;
         let job = self.load(job_id)?;
         for action in job.actions.iter().filter(|a| !a.state.is_final()) {
             let (state, detail, run_id) = match action.kind {
@@ -76,6 +80,8 @@ impl Recovery {
         {
             tokio::time::sleep(self.settle).await;
         }
+        // A send that timed out may have loaded by now: record it with the claim.
+        self.settle_claims().await;
         self.record_after(&job).await
     }
 
@@ -136,7 +142,9 @@ impl Recovery {
                 return if rec.job_id == job.id {
                     (
                         ActionState::Done,
-                        format!("{object} was delivered before the restart"),
+                        format!(
+                            "{object} was delivered before the restart (see the claim's evidence)"
+                        ),
                         None,
                     )
                 } else {
@@ -153,7 +161,7 @@ impl Recovery {
             Ok(Some(rec)) if rec.job_id == job.id && resumed => {
                 return (
                     ActionState::Failed,
-                    format!("unconfirmed: the process stopped while {object} was being sent; Phase 2 may have loaded it. Check rows with source_file_path = '{object}', then confirm or release the claim — backstop will not send it again on its own"),
+                    format!("unconfirmed: the process stopped while {object} was being sent; Phase 2 may have loaded it. The claim is settled from the rows under its source_file_path (see its evidence; `backstop claims` when BigQuery cannot say): never re-sent blindly"),
                     None,
                 );
             }
@@ -161,7 +169,7 @@ impl Recovery {
                 return (
                     ActionState::Skipped,
                     format!(
-                        "{object} is claimed by job {} (unconfirmed): never sent twice",
+                        "{object} is claimed by job {} (unconfirmed, settled from evidence): never sent twice",
                         rec.job_id
                     ),
                     None,
@@ -190,22 +198,33 @@ impl Recovery {
             }
             Err(e) => return (ActionState::Failed, e.to_string(), None),
         }
-        match self.phase2.send_file(&bucket, &object).await {
-            Ok(d) => {
-                if let Err(e) = self.ledger.confirm_file_sent(&object, Utc::now()) {
-                    return (ActionState::Failed, format!("Phase 2 took {object} but the ledger could not record it: {e}"), None);
-                }
-                (ActionState::Done, format!("Phase 2 answered {} for {object} after {} attempt(s)", d.status, d.attempts), None)
-            }
-            Err(e) if e.maybe_loaded() && !e.is_rejected() => (
+        let sent = self.phase2.send_file(&bucket, &object).await;
+        let (outcome, state, detail) = match &sent {
+            Ok(d) => (
+                ClaimOutcome::Confirmed,
+                ActionState::Done,
+                format!("Phase 2 answered {} for {object} after {} attempt(s)", d.status, d.attempts),
+            ),
+            Err(e) if e.maybe_loaded() => (
+                ClaimOutcome::Unconfirmed,
                 ActionState::Failed,
-                format!("unconfirmed: {e}; Phase 2 may have loaded {object}, so it is not sent again automatically"),
+                format!("unconfirmed: {e}; settled from the rows under its source_file_path, never re-sent blindly"),
+            ),
+            Err(e) => (ClaimOutcome::Released, ActionState::Failed, e.to_string()),
+        };
+        let evidence = ClaimEvidence {
+            checked_at: Utc::now(),
+            outcome,
+            rows_found: None,
+            detail: detail.clone(),
+        };
+        match self.ledger.settle_claim(&object, &job.id, &evidence) {
+            Ok(_) => (state, detail, None),
+            Err(e) => (
+                ActionState::Failed,
+                format!("{detail}; but the ledger could not record it: {e}"),
                 None,
             ),
-            Err(e) => {
-                let _ = self.ledger.release_file_send(&object);
-                (ActionState::Failed, e.to_string(), None)
-            }
         }
     }
 

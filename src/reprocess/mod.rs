@@ -3,6 +3,7 @@
 
 pub mod execute;
 pub mod plan;
+pub mod settle;
 
 use std::sync::Arc;
 
@@ -69,9 +70,11 @@ impl Recovery {
         }
     }
 
-    /// Detects, then plans. Nothing is changed.
+    /// Settles unconfirmed hand-overs from evidence, detects, then plans. Nothing else is
+    /// changed.
     pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, String> {
         let scope = req.scope()?;
+        self.settle_claims().await;
         let report = self.detector.detect(&scope.query).await;
         let now = chrono::Utc::now();
         Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery, GapReport, Remedy};
-use crate::ledger::{ActionKind, FileSendRecord, NewAction};
+use crate::ledger::{ActionKind, FileSendRecord, FileSendState, NewAction};
 use crate::market::{MarketSelection, MarketType};
 
 /// What an operator or script asks for (`POST /reprocess`, `backstop reprocess`).
@@ -190,10 +190,17 @@ pub fn plan(
                     reason,
                 };
                 if let Some(rec) = h.sent {
-                    skipped.push(skip(format!(
-                        "already handed to Phase 2 by job {} ({:?} at {}): never sent twice",
-                        rec.job_id, rec.state, rec.claimed_at
-                    )));
+                    skipped.push(skip(match rec.state {
+                        FileSendState::Sent => format!(
+                            "already handed to Phase 2 by job {} (delivered at {}): never sent twice",
+                            rec.job_id,
+                            rec.sent_at.unwrap_or(rec.claimed_at)
+                        ),
+                        FileSendState::Claimed => format!(
+                            "handed to Phase 2 by job {} at {} with no answer (unconfirmed): settled from the rows under its source_file_path, never sent blindly",
+                            rec.job_id, rec.claimed_at
+                        ),
+                    }));
                 } else if let Some(at) = h.announced_recently {
                     skipped.push(skip(format!(
                         "announced on Pub/Sub at {at}: Phase 2 may still be delivering it, and a send would load it twice; a recovery sends it once BACKSTOP_PENDING_LOAD_MINS have passed"

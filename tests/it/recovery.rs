@@ -21,23 +21,23 @@ use crate::support::bq::BqEmulator;
 use crate::support::emulators::PROJECT;
 use crate::support::loader::Loader;
 
-fn d(day: u32) -> GameDate {
+pub(crate) fn d(day: u32) -> GameDate {
     format!("2026-01-{day:02}").parse().unwrap()
 }
 
-const OFF_DAYS: [u32; 2] = [5, 20];
-const NEVER_SCRAPED: [u32; 2] = [3, 15];
-const NEVER_LOADED: u32 = 7;
-const HALF_LOADED: u32 = 12;
-const LOADED_AS_UNKNOWN: u32 = 25;
+pub(crate) const OFF_DAYS: [u32; 2] = [5, 20];
+pub(crate) const NEVER_SCRAPED: [u32; 2] = [3, 15];
+pub(crate) const NEVER_LOADED: u32 = 7;
+pub(crate) const HALF_LOADED: u32 = 12;
+pub(crate) const LOADED_AS_UNKNOWN: u32 = 25;
 
-struct World {
-    t: TestApp,
-    loader: Loader,
+pub(crate) struct World {
+    pub(crate) t: TestApp,
+    pub(crate) loader: Loader,
     _bq: Arc<BqEmulator>,
 }
 
-async fn world(days: u32, bq_host: Option<&str>, more: &[(&str, &str)]) -> World {
+pub(crate) async fn world(days: u32, bq_host: Option<&str>, more: &[(&str, &str)]) -> World {
     let calendar: Vec<(GameDate, usize)> = (1..=days)
         .map(|day| (d(day), if OFF_DAYS.contains(&day) { 0 } else { 4 }))
         .collect();
@@ -74,7 +74,7 @@ async fn scrape(t: &TestApp, date: GameDate) -> String {
 }
 
 /// Scrapes and loads the calendar, leaving one date of every kind of loss.
-async fn history(w: &World, days: u32) -> std::collections::HashMap<u32, String> {
+pub(crate) async fn history(w: &World, days: u32) -> std::collections::HashMap<u32, String> {
     let mut files = std::collections::HashMap::new();
     for day in 1..=days {
         if OFF_DAYS.contains(&day) || NEVER_SCRAPED.contains(&day) {

@@ -103,6 +103,14 @@ impl Api {
         answer["job"].clone()
     }
 
+    /// `GET /reprocess/{id}`: the files the job was to send, with their evidence.
+    pub async fn claims(&self, id: &str) -> Vec<Value> {
+        let url = format!("{}/reprocess/{id}", self.url);
+        let (status, answer) = self.call(self.http.get(url), "GET /reprocess/{id}").await;
+        assert_eq!(status, 200, "GET /reprocess/{id}: {answer}");
+        answer["claims"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Polls a job until it has finished and recorded what detection said afterwards.
     pub async fn finished_job(&self, id: &str, within: Duration) -> Value {
         let start = Instant::now();
