@@ -87,7 +87,7 @@ impl Detector {
                 let legacy = legacy(&games, &loaded, date);
                 let last_run = last.get(&(date, market)).cloned();
                 async move {
-                    let files = self.with_rows(files, &loaded_here).await;
+                    let files = self.with_rows(files).await;
                     Evidence {
                         date,
                         market,
@@ -207,25 +207,22 @@ impl Detector {
         Signal::Known(map)
     }
 
-    /// Reads the rows a file yields, for the files a verdict needs: the newest, and any that
-    /// the table holds rows for.
-    async fn with_rows(
-        &self,
-        files: Signal<Vec<ObjectInfo>>,
-        loaded: &Signal<Loaded>,
-    ) -> Signal<Vec<FileEvidence>> {
+    /// Reads the rows a file yields, for the files a verdict needs: newest first, up to the
+    /// first that yields rows (or cannot be read) — the newest complete file.
+    async fn with_rows(&self, files: Signal<Vec<ObjectInfo>>) -> Signal<Vec<FileEvidence>> {
         let files = match files {
             Signal::Known(f) => f,
             Signal::Unknown(why) => return Signal::Unknown(why),
         };
         let mut out = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            let needed = i == 0
-                || matches!(loaded, Signal::Known(l) if l.by_path.contains_key(&f.name) || l.unknown_path > 0);
-            let rows = if needed {
-                self.rows_of(&f.name).await
+        let mut found = false;
+        for f in &files {
+            let rows = if found {
+                Signal::Unknown("not read: an older snapshot".into())
             } else {
-                Signal::Unknown("not read: an earlier snapshot".into())
+                let rows = self.rows_of(&f.name).await;
+                found = !matches!(rows, Signal::Known(0));
+                rows
             };
             out.push(FileEvidence {
                 name: f.name.clone(),

@@ -6,6 +6,8 @@ pub mod gather;
 pub mod report;
 mod schedule;
 pub mod verdict;
+#[cfg(test)]
+mod verdict_tests;
 
 use crate::calendar::GameDate;
 use crate::market::{MarketSelection, MarketType};

@@ -98,7 +98,8 @@ pub struct Skipped {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
-    /// Files a recovery will not send again.
+    /// Files a recovery will not send (again): delivered or unconfirmed before, announced a
+    /// moment ago, or short loads.
     pub skipped: Vec<Skipped>,
     pub upstream_requests: u64,
     pub eta_seconds: f64,
@@ -163,9 +164,21 @@ pub fn plan(
     let mut requests = 0;
     for row in &report.rows {
         let (date, market) = (row.evidence.date, row.evidence.market);
-        if scope.dates.as_ref().is_some_and(|d| !d.contains(&date))
-            || !scope.categories.contains(&row.verdict.category)
-        {
+        if scope.dates.as_ref().is_some_and(|d| !d.contains(&date)) {
+            continue;
+        }
+        if let Some(short) = &row.verdict.short_load {
+            skipped.push(Skipped {
+                date,
+                market,
+                object_name: short.object_name.clone(),
+                reason: format!(
+                    "a short load ({} of its {} rows in the table): loaded, so never sent again — a second send would duplicate the rows there",
+                    short.rows_held, short.rows_expected
+                ),
+            });
+        }
+        if !scope.categories.contains(&row.verdict.category) {
             continue;
         }
         let reason = format!("{}: {}", row.verdict.category.as_str(), row.verdict.reason);
