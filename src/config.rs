@@ -102,6 +102,9 @@ pub struct Config {
     /// recovery does not send it. Also how long a hand-over whose outcome is unknown waits for
     /// its rows before it is released (minutes, fractions allowed).
     pub pending_load: Duration,
+    /// How far apart two empty events answers for a past date must be before "no games" is
+    /// remembered (minutes, fractions allowed).
+    pub no_games_recheck: Duration,
     pub port: u16,
     /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
@@ -261,6 +264,9 @@ impl Config {
             pending_load: secs_f64(
                 60.0 * vars.non_negative_f64("BACKSTOP_PENDING_LOAD_MINS", 360.0)?,
             ),
+            no_games_recheck: secs_f64(
+                60.0 * vars.non_negative_f64("BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
+            ),
             port: vars.parse("PORT", 8080)?,
             shutdown_grace: secs_f64(vars.positive_f64("BACKSTOP_SHUTDOWN_GRACE_SECS", 8.0)?),
         })
@@ -305,6 +311,7 @@ mod tests {
             ("BACKSTOP_MAX_BODY_BYTES", "12"),
             ("BETTINGPROS_BASE_URL", "api.bettingpros.com"),
             ("BACKSTOP_PENDING_LOAD_MINS", "-1"),
+            ("BACKSTOP_NO_GAMES_RECHECK_MINS", "soon"),
         ] {
             let err = Config::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
             assert_eq!(err.var, var);

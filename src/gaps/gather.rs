@@ -33,6 +33,8 @@ pub struct Detector {
     listings: AtomicU64,
     pub(super) events_requests: AtomicU64,
     files_read: AtomicU64,
+    /// How far apart empty events answers must be to prove a date had no games.
+    pub(super) no_games_recheck: std::time::Duration,
 }
 
 impl Detector {
@@ -45,7 +47,15 @@ impl Detector {
             listings: AtomicU64::new(0),
             events_requests: AtomicU64::new(0),
             files_read: AtomicU64::new(0),
+            no_games_recheck: std::time::Duration::from_secs(6 * 3600),
         }
+    }
+
+    /// How far apart two empty events answers for a past date must be before "no games" is
+    /// remembered (`BACKSTOP_NO_GAMES_RECHECK_MINS`).
+    pub fn with_no_games_recheck(mut self, recheck: std::time::Duration) -> Self {
+        self.no_games_recheck = recheck;
+        self
     }
 
     /// Where "rows loaded" is read.
@@ -78,12 +88,12 @@ impl Detector {
                 rows.push((date, market, files, loaded_here));
             }
         }
-        let evidence: Vec<Evidence> = stream::iter(rows)
+        let mut evidence: Vec<Evidence> = stream::iter(rows)
             .map(|(date, market, files, loaded_here)| {
-                let games = games
+                let (games, no_games) = games
                     .get(&date)
                     .cloned()
-                    .unwrap_or(Signal::Unknown("not asked".into()));
+                    .unwrap_or((Signal::Unknown("not asked".into()), None));
                 let legacy = legacy(&games, &loaded, date);
                 let last_run = last.get(&(date, market)).cloned();
                 async move {
@@ -92,6 +102,7 @@ impl Detector {
                         date,
                         market,
                         games,
+                        no_games,
                         files,
                         loaded: loaded_here,
                         legacy,
@@ -102,6 +113,7 @@ impl Detector {
             .buffered(8)
             .collect()
             .await;
+        self.corroborate(&mut evidence, &loaded);
         let rows: Vec<GapRow> = evidence
             .into_iter()
             .map(|e| GapRow {

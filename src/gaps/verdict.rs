@@ -4,8 +4,10 @@
 //! |---|---|---|---|
 //! | unreadable | – | – | unknown |
 //! | none or some | unknown | – | unknown |
-//! | none | 0 | – | off_day |
-//! | some | 0 | – | legitimate_zero |
+//! | none | 0 | – | off_day ("not yet corroborated" until it is: see `schedule`) |
+//! | some, none with rows | 0 | – | legitimate_zero (likewise) |
+//! | none, or none with rows | 0, but a signal disagrees | – | unknown: the schedule is in doubt |
+//! | some with rows | 0 | – | judged by the files, as below: a date whose files hold rows is never an off day |
 //! | none | > 0 | – | scraper_failed: scrape again |
 //! | some | > 0 | unreadable | unknown |
 //! | some | > 0 | the newest complete file has all its rows | complete |
@@ -30,7 +32,7 @@
 
 use serde::Serialize;
 
-use super::evidence::{Evidence, FileEvidence, Loaded, Signal};
+use super::evidence::{Evidence, FileEvidence, Loaded, NoGames, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -137,26 +139,23 @@ pub fn judge(e: &Evidence) -> Verdict {
             )
         }
     };
-    match (files.is_empty(), games) {
-        (true, 0) => return verdict(Category::OffDay, "no games and no raw file", Remedy::None),
-        (false, 0) => {
-            return verdict(
-                Category::LegitimateZero,
-                format!(
-                    "no games; {} raw file(s) hold no loadable rows",
-                    files.len()
-                ),
-                Remedy::None,
-            )
-        }
-        (true, n) => {
-            return verdict(
-                Category::ScraperFailed,
-                format!("{n} games but no raw file"),
-                Remedy::Rescrape,
-            )
-        }
-        (false, _) => {}
+    let with_rows = files
+        .iter()
+        .find(|f| f.rows.known().is_some_and(|n| *n > 0));
+    let label = match (games, with_rows) {
+        (0, Some(f)) => format!(
+            "the events API answered no games, but {} yields rows",
+            f.name
+        ),
+        (0, None) => return no_games(files.len(), e.no_games.as_ref()),
+        (n, _) => format!("{n} games"),
+    };
+    if files.is_empty() {
+        return verdict(
+            Category::ScraperFailed,
+            format!("{label} but no raw file"),
+            Remedy::Rescrape,
+        );
     }
     let loaded = match &e.loaded {
         Signal::Unknown(why) => {
@@ -168,11 +167,49 @@ pub fn judge(e: &Evidence) -> Verdict {
         }
         Signal::Known(l) => l,
     };
-    judge_loaded(games, files, loaded)
+    judge_loaded(&label, files, loaded)
 }
 
-/// A game day with raw files and readable rows: by the newest complete file.
-fn judge_loaded(games: u64, files: &[FileEvidence], loaded: &Loaded) -> Verdict {
+/// No games, and no file with rows: an off day or a legitimate zero — unless a signal
+/// disagrees — saying how sure the zero is.
+fn no_games(files: usize, sure: Option<&NoGames>) -> Verdict {
+    let sure = sure.cloned().unwrap_or_default();
+    if !sure.disagreeing.is_empty() {
+        return verdict(
+            Category::Unknown,
+            format!(
+                "the events API answered no games, but {}: not an off day; the schedule is in doubt",
+                sure.disagreeing.join("; ")
+            ),
+            Remedy::None,
+        );
+    }
+    let how = if sure.corroborated {
+        "corroborated".to_string()
+    } else {
+        format!(
+            "{} empty answer(s) so far, not yet corroborated: remembered only when an answer hours after the first agrees, so every detection asks again",
+            sure.answers.max(1)
+        )
+    };
+    if files == 0 {
+        verdict(
+            Category::OffDay,
+            format!("no games ({how}) and no raw file"),
+            Remedy::None,
+        )
+    } else {
+        verdict(
+            Category::LegitimateZero,
+            format!("no games ({how}); {files} raw file(s) hold no loadable rows"),
+            Remedy::None,
+        )
+    }
+}
+
+/// A game day with raw files and readable rows: by the newest complete file. `games` says
+/// what the schedule said (`8 games`).
+fn judge_loaded(games: &str, files: &[FileEvidence], loaded: &Loaded) -> Verdict {
     let Some(newest) = files.iter().find(|f| !matches!(f.rows, Signal::Known(0))) else {
         return verdict(
             Category::Unknown,

@@ -1,6 +1,6 @@
 //! One test per row of the verdict table (`verdict.rs`).
 
-use super::evidence::{Evidence, FileEvidence, Loaded, Signal};
+use super::evidence::{Evidence, FileEvidence, Loaded, NoGames, Signal};
 use super::verdict::*;
 use crate::market::MarketType;
 
@@ -13,6 +13,7 @@ fn evidence(
         date: "2026-01-14".parse().unwrap(),
         market: MarketType::Steals,
         games,
+        no_games: None,
         files: Signal::Known(
             files
                 .into_iter()
@@ -49,6 +50,53 @@ const OLD: &str = "bettingpros/player-props/steals/2026-01-14/20260114_160000.js
 fn off_day_is_not_a_loss() {
     let v = judge(&evidence(Signal::Known(0), vec![], Signal::Known(vec![])));
     assert_eq!((v.category, v.remedy), (Category::OffDay, Remedy::None));
+}
+
+fn sure(corroborated: bool, disagreeing: &[&str]) -> Option<NoGames> {
+    Some(NoGames {
+        corroborated,
+        answers: 1,
+        disagreeing: disagreeing.iter().map(|s| s.to_string()).collect(),
+        ..NoGames::default()
+    })
+}
+
+#[test]
+fn an_off_day_not_yet_corroborated_says_so() {
+    let mut e = evidence(Signal::Known(0), vec![], Signal::Known(vec![]));
+    e.no_games = sure(false, &[]);
+    let v = judge(&e);
+    assert_eq!(v.category, Category::OffDay);
+    assert!(v.reason.contains("not yet corroborated"), "{}", v.reason);
+    e.no_games = sure(true, &[]);
+    let v = judge(&e);
+    assert!(v.reason.contains("(corroborated)"), "{}", v.reason);
+}
+
+#[test]
+fn no_games_with_a_signal_disagreeing_is_not_an_off_day() {
+    let mut e = evidence(Signal::Known(0), vec![], Signal::Known(vec![]));
+    e.no_games = sure(false, &["the table holds 412 rows for 2026-01-14"]);
+    let v = judge(&e);
+    assert_eq!((v.category, v.remedy), (Category::Unknown, Remedy::None));
+    assert!(v.reason.contains("412 rows"), "{}", v.reason);
+}
+
+#[test]
+fn a_date_whose_files_hold_rows_is_judged_by_them_whatever_the_events_api_says() {
+    let v = judge(&evidence(
+        Signal::Known(0),
+        vec![(NEW, 40)],
+        Signal::Known(vec![]),
+    ));
+    assert_eq!(v.category, Category::ProcessorFailed);
+    assert!(v.reason.contains("answered no games, but"), "{}", v.reason);
+    let v = judge(&evidence(
+        Signal::Known(0),
+        vec![(NEW, 40)],
+        Signal::Known(vec![(NEW, 40)]),
+    ));
+    assert_eq!(v.category, Category::Complete);
 }
 
 #[test]

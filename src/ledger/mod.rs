@@ -45,6 +45,7 @@ use rusqlite::Connection;
 use crate::run::RunStatus;
 
 pub use export::execution_log_row;
+pub use facts::EmptyAnswers;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendRecord,
     FileSendState, JobClaim, JobRecord, NewAction,

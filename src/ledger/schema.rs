@@ -113,7 +113,7 @@ CREATE TABLE known_file_rows (
 CREATE INDEX runs_by_object ON runs (object_name);
 "#;
 
-/// Claims settled from evidence.
+/// Claims settled from evidence; "no games" remembered only when corroborated.
 const V3: &str = r#"
 -- What each hand-over of a file to Phase 2 went through, oldest first: Phase 2's answer, and
 -- every check of the table that settled (or could not settle) a claim whose outcome was
@@ -128,6 +128,16 @@ CREATE TABLE claim_evidence (
     detail      TEXT NOT NULL
 );
 CREATE INDEX claim_evidence_by_claim ON claim_evidence (object_name, job_id, checked_at);
+
+-- Empty events answers for a past date: not yet proof of an off day (contract section 6).
+-- known_games gets the zero only when an answer hours after the first agrees and nothing
+-- disagrees; the row goes when the date's games are remembered.
+CREATE TABLE empty_events_answers (
+    game_date TEXT PRIMARY KEY,
+    first_at  TEXT NOT NULL,
+    last_at   TEXT NOT NULL,
+    answers   INTEGER NOT NULL CHECK (answers >= 1)
+);
 "#;
 
 const MIGRATIONS: &[&str] = &[V1, V2, V3];

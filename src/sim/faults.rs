@@ -31,6 +31,9 @@ pub enum Fault {
     Bomb {
         inflated_bytes: usize,
     },
+    /// A well-formed events answer listing no events: an upstream that, for a moment, has
+    /// lost a date's schedule. Nothing in it says it is wrong.
+    NoEvents,
 }
 
 impl Fault {
