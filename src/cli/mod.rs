@@ -65,8 +65,10 @@ pub enum Command {
         from: String,
         #[arg(long)]
         to: String,
-        #[arg(long, default_value = "all")]
-        market: String,
+        /// One market, or all six; by default the markets the schedule scrapes
+        /// (scrapers/bp_player_props.json).
+        #[arg(long)]
+        market: Option<String>,
         #[arg(long)]
         json: bool,
         /// Show complete days and off days too.
@@ -82,8 +84,9 @@ pub enum Command {
         /// Instead of a range: comma-separated dates.
         #[arg(long, value_delimiter = ',')]
         dates: Option<Vec<String>>,
-        #[arg(long, default_value = "all")]
-        market: String,
+        /// One market, or all six; by default the markets the schedule scrapes.
+        #[arg(long)]
+        market: Option<String>,
         /// Only these categories (scraper_failed, processor_failed), comma-separated.
         #[arg(long, value_delimiter = ',')]
         category: Option<Vec<String>>,
@@ -147,7 +150,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             json,
             all,
         } => match build().await {
-            Ok(app) => recovery::gaps(&app, &from, &to, &market, json, all).await,
+            Ok(app) => recovery::gaps(&app, &from, &to, market.as_deref(), json, all).await,
             Err(code) => code,
         },
         Command::Reprocess {
@@ -164,7 +167,7 @@ pub async fn main(cli: Cli) -> ExitCode {
                 from,
                 to,
                 dates,
-                market: Some(market),
+                market,
                 categories: category,
                 dry_run,
             };

@@ -15,11 +15,11 @@ pub async fn gaps(
     app: &App,
     from: &str,
     to: &str,
-    market: &str,
+    market: Option<&str>,
     json: bool,
     all: bool,
 ) -> ExitCode {
-    let query = match GapQuery::parse(from, to, Some(market)) {
+    let query = match GapQuery::parse(from, to, market) {
         Ok(q) => q,
         Err(e) => return super::usage(e),
     };

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery, GapReport, Remedy};
 use crate::ledger::{ActionKind, FileSendRecord, FileSendState, NewAction};
-use crate::market::{MarketSelection, MarketType};
+use crate::market::MarketType;
 
 /// What an operator or script asks for (`POST /reprocess`, `backstop reprocess`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +17,7 @@ pub struct ReprocessRequest {
     pub to: Option<String>,
     /// Instead of a range: these dates.
     pub dates: Option<Vec<String>>,
-    /// One market, or `all` (the default).
+    /// One market, or `all`; by default the markets the schedule scrapes.
     pub market: Option<String>,
     /// Categories to act on; default `scraper_failed` and `processor_failed`.
     pub categories: Option<Vec<String>>,
@@ -37,12 +37,6 @@ pub struct Scope {
 impl ReprocessRequest {
     pub fn scope(&self) -> Result<Scope, String> {
         let now = chrono::Utc::now();
-        let markets = self
-            .market
-            .as_deref()
-            .unwrap_or("all")
-            .parse::<MarketSelection>()
-            .map_err(|e| e.to_string())?;
         let (query, dates) = match (&self.from, &self.to, &self.dates) {
             (Some(from), Some(to), None) => {
                 (GapQuery::parse(from, to, self.market.as_deref())?, None)
@@ -54,7 +48,12 @@ impl ReprocessRequest {
                     .collect::<Result<Vec<_>, _>>()?;
                 dates.sort();
                 dates.dedup();
-                let q = GapQuery::new(dates[0], *dates.last().expect("non-empty"), markets)?;
+                let (first, last) = (dates[0], *dates.last().expect("non-empty"));
+                let q = GapQuery::parse(
+                    &first.to_string(),
+                    &last.to_string(),
+                    self.market.as_deref(),
+                )?;
                 (q, Some(dates))
             }
             _ => {
@@ -130,16 +129,6 @@ impl PlannedAction {
     }
 }
 
-/// Pages a market usually has on a full day (10 offers a page), for the estimate.
-fn typical_pages(m: MarketType) -> u64 {
-    match m {
-        MarketType::Points => 12,
-        MarketType::Rebounds | MarketType::Assists => 10,
-        MarketType::Threes => 8,
-        MarketType::Steals | MarketType::Blocks => 5,
-    }
-}
-
 /// Seconds to allow per file sent to Phase 2 in the estimate.
 const SECONDS_PER_SEND: f64 = 5.0;
 
@@ -185,7 +174,7 @@ pub fn plan(
         match &row.verdict.remedy {
             Remedy::None => {}
             Remedy::Rescrape => {
-                requests += 1 + typical_pages(market);
+                requests += 1 + market.typical_pages();
                 actions.push(PlannedAction {
                     kind: "scrape",
                     date,

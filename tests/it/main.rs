@@ -7,6 +7,7 @@ mod deploy;
 mod faults;
 mod fetch;
 mod handover;
+mod markets;
 mod off_days;
 mod phase2;
 mod properties;

@@ -83,6 +83,14 @@ impl Api {
         report["rows"].as_array().cloned().unwrap_or_default()
     }
 
+    /// `GET /gaps` without a market: the markets the schedule scrapes.
+    pub async fn gaps_with_defaults(&self, from: &str, to: &str) -> Vec<Value> {
+        let url = format!("{}/gaps?from={from}&to={to}", self.url);
+        let (status, report) = self.call(self.http.get(url), "GET /gaps").await;
+        assert_eq!(status, 200, "GET /gaps: {report}");
+        report["rows"].as_array().cloned().unwrap_or_default()
+    }
+
     /// `POST /reprocess` with an `Idempotency-Key`; the id of the job it started.
     pub async fn reprocess(&self, body: &Value, key: &str) -> String {
         let req = self
