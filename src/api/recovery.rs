@@ -12,7 +12,7 @@ use super::error::{rejection, ApiError};
 use crate::app::App;
 use crate::gaps::GapQuery;
 use crate::reprocess::execute::progress;
-use crate::reprocess::ReprocessRequest;
+use crate::reprocess::{ReprocessRequest, SubmitError, REPEAT_WINDOW};
 
 pub async fn gaps(
     State(app): State<App>,
@@ -66,9 +66,16 @@ pub async fn submit(
         .map(str::to_string);
     let submitted = app
         .recovery
-        .submit(&req, key.as_deref())
+        .submit(&req, key.as_deref(), REPEAT_WINDOW)
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| match e {
+            SubmitError::Invalid(msg) => ApiError::BadRequest(msg),
+            e @ SubmitError::KeyReused { .. } => ApiError::Answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": e.to_string() }),
+            ),
+            SubmitError::Failed(msg) => ApiError::Internal(msg),
+        })?;
     let job_id = submitted.job.id.clone();
     if submitted.created {
         let recovery = app.recovery.clone();
@@ -85,7 +92,13 @@ pub async fn submit(
         Json(json!({
             "job_id": job_id,
             "created": submitted.created,
-            "message": if submitted.created { "recovery job started" } else { "this request already made this job; send an Idempotency-Key header to start a new one" },
+            "message": if submitted.created {
+                "recovery job started"
+            } else if submitted.job.key_given {
+                "this Idempotency-Key already names this job"
+            } else {
+                "this request's job is unfinished or finished moments ago; the same request after that plans anew"
+            },
             "state": submitted.job.state,
             "plan": submitted.plan,
             "status_url": format!("/reprocess/{job_id}"),

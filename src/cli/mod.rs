@@ -93,7 +93,8 @@ pub enum Command {
         /// Print the plan only.
         #[arg(long)]
         dry_run: bool,
-        /// Idempotency key; the same request without one returns the job it made before.
+        /// Idempotency key: it names one job for ever (the same key again shows that job).
+        /// Without one, the same request starts a new job once the last one finished.
         #[arg(long)]
         key: Option<String>,
         #[arg(long)]

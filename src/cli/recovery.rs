@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::gaps::GapQuery;
 use crate::ledger::{ClaimEvidence, ClaimOutcome, FileSendState, LedgerError};
 use crate::reprocess::execute::progress;
-use crate::reprocess::ReprocessRequest;
+use crate::reprocess::{ReprocessRequest, SubmitError};
 
 pub async fn gaps(
     app: &App,
@@ -75,39 +75,57 @@ pub async fn reprocess(
             Err(e) => super::usage(e),
         };
     }
-    let submitted = match app.recovery.submit(&req, key.as_deref()).await {
+    // The command waits for its job: a repeat of a finished one always plans anew.
+    let submitted = match app
+        .recovery
+        .submit(&req, key.as_deref(), Duration::ZERO)
+        .await
+    {
         Ok(s) => s,
-        Err(e) => {
+        Err(SubmitError::Failed(e)) => {
             eprintln!("backstop reprocess: {e}");
             return ExitCode::FAILURE;
         }
+        Err(e) => return super::usage(e),
     };
     let id = submitted.job.id.clone();
-    if !submitted.created {
+    let tty = std::io::stderr().is_terminal();
+    if submitted.created {
         eprintln!(
-            "this request already made job {id} ({}); pass --key to start a new one",
-            submitted.job.state
-        );
-    } else {
-        eprintln!(
-            "job {id}: {} action(s), {} skipped as already sent",
+            "job {id}: {} action(s), {} skipped",
             submitted.plan.actions.len(),
             submitted.plan.skipped.len()
         );
         let recovery = app.recovery.clone();
         let run_id = id.clone();
         let task = tokio::spawn(async move { recovery.execute(&run_id).await });
-        let tty = std::io::stderr().is_terminal();
         while !task.is_finished() {
             if tty {
                 draw(app, &id);
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        if tty {
-            draw(app, &id);
-            eprintln!();
+    } else if submitted.job.state == "running" {
+        eprintln!(
+            "job {id} for this request is still running in another process; waiting for it (if that process is gone, `backstop serve` resumes it)"
+        );
+        while !matches!(app.ledger.job(&id), Ok(Some(j)) if j.state != "running" && j.result.is_some())
+        {
+            if tty {
+                draw(app, &id);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    } else {
+        let key = key.as_deref().unwrap_or_default();
+        eprintln!(
+            "the key {key:?} names job {id} ({}): shown as it ended",
+            submitted.job.state
+        );
+    }
+    if tty {
+        draw(app, &id);
+        eprintln!();
     }
     let job = match app.ledger.job(&id) {
         Ok(Some(job)) => job,
@@ -129,15 +147,24 @@ pub async fn reprocess(
         print_claims(app, &id);
         if let Some(result) = &job.result {
             println!(
-                "afterwards: {} now complete, {} still lost",
-                result["now_complete"], result["still_lost"]
+                "afterwards: {} of {} action(s) now complete; {} (date, market) pair(s) in the range still lost or unjudged",
+                result["now_complete"], job.actions.len(), result["still_lost"]
             );
+            for lost in result["lost"].as_array().into_iter().flatten() {
+                println!(
+                    "  still {} {} {}: {}",
+                    lost["category"].as_str().unwrap_or(""),
+                    lost["date"].as_str().unwrap_or(""),
+                    lost["market"].as_str().unwrap_or(""),
+                    lost["reason"].as_str().unwrap_or("")
+                );
+            }
         }
     }
-    if job.state == "done" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    // 0 once nothing in the range is lost; 1 while anything is (or the check did not run).
+    match job.result.as_ref().and_then(|r| r["still_lost"].as_u64()) {
+        Some(0) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
     }
 }
 

@@ -1,8 +1,11 @@
 //! Recovery jobs in the ledger: the durable state that lets a reprocess resume after a crash.
 //!
 //! A job is a list of actions, each either re-scraping a (date, market) or sending one stored
-//! file to Phase 2's loader. A job is created once per idempotency key (asking twice returns
-//! the first job) and its state survives a crash, so [`Ledger::unfinished_jobs`] can resume it.
+//! file to Phase 2's loader. Its state survives a crash, so [`Ledger::unfinished_jobs`] can
+//! resume it. Asking twice returns the first job ([`JobKey`]): for a key the caller gave, for
+//! ever; for a request's own key (a hash of its content), while that job is unfinished or
+//! finished within the repeat window — after that the same request makes a new job, planned
+//! from the evidence then. The database enforces both (partial unique indexes).
 //! A `send_file` action goes through the never-twice guard in [`sends`]: claim, send, then
 //! confirm or release.
 //!
@@ -38,6 +41,31 @@ pub mod sends;
 pub use names::{ActionKind, ActionState, ClaimOutcome, FileSendState};
 pub use sends::{ClaimEvidence, FileSendRecord, JobClaim};
 
+/// What names a job, and so which request returns an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKey<'a> {
+    /// A key the caller gave (`Idempotency-Key`, `--key`): it names one job for ever.
+    Given(&'a str),
+    /// A request's own key (a hash of its content): it names the unfinished job, or one that
+    /// finished less than `repeat_window` ago (a retried HTTP request); otherwise nothing.
+    Content {
+        key: &'a str,
+        repeat_window: std::time::Duration,
+    },
+}
+
+impl JobKey<'_> {
+    pub fn key(&self) -> &str {
+        match self {
+            JobKey::Given(k) | JobKey::Content { key: k, .. } => k,
+        }
+    }
+
+    pub fn is_given(&self) -> bool {
+        matches!(self, JobKey::Given(_))
+    }
+}
+
 /// An action to put in a new job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAction {
@@ -55,6 +83,8 @@ pub struct NewAction {
 pub struct JobRecord {
     pub id: String,
     pub idempotency_key: String,
+    /// The caller gave the key (it names this job for ever); else it is the request's hash.
+    pub key_given: bool,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// `running`, `done` or `failed`.
@@ -89,41 +119,30 @@ pub struct ActionRecord {
 const JOB_STATES: [&str; 3] = ["running", "done", "failed"];
 
 impl Ledger {
-    /// Creates the job unless one with this idempotency key exists; returns the job and whether
-    /// it was created now. Atomic: two callers with one key get one job. An existing job is
-    /// returned as it was stored; `request` and `actions` of the second call are ignored.
+    /// Creates the job unless `key` names one already (see [`JobKey`]); returns the job and
+    /// whether it was created now. Atomic: two callers with one key get one job. An existing
+    /// job is returned as it was stored; `request` and `actions` of the second call are ignored.
     pub fn create_job(
         &self,
-        key: &str,
+        key: JobKey<'_>,
         request: &serde_json::Value,
         actions: &[NewAction],
         now: DateTime<Utc>,
     ) -> Result<(JobRecord, bool), LedgerError> {
-        let doing = || format!("creating the job for key {key:?}");
-        validate_actions(key, actions).doing(doing)?;
+        let doing = || format!("creating the job for key {:?}", key.key());
+        validate_actions(key.key(), actions).doing(doing)?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .doing(doing)?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT id FROM jobs WHERE idempotency_key = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .optional()
-            .doing(doing)?;
-        if let Some(id) = existing {
-            let job = load_job(&tx, &id).doing(doing)?;
-            return job
-                .map(|job| (job, false))
-                .ok_or_else(|| LedgerError::new(doing(), LedgerProblem::NoSuchJob));
+        if let Some(job) = job_for_key(&tx, key, now).doing(doing)? {
+            return Ok((job, false));
         }
         let id = new_run_id();
         tx.execute(
-            "INSERT INTO jobs (id, idempotency_key, created_at, state, request)
-             VALUES (?1, ?2, ?3, 'running', ?4)",
-            params![id, key, Time(now), Json(request)],
+            "INSERT INTO jobs (id, idempotency_key, key_given, created_at, state, request)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+            params![id, key.key(), key.is_given(), Time(now), Json(request)],
         )
         .doing(doing)?;
         for (seq, a) in (1u32..).zip(actions) {
@@ -148,6 +167,16 @@ impl Ledger {
         tx.commit().doing(doing)?;
         job.map(|job| (job, true))
             .ok_or_else(|| LedgerError::new(doing(), LedgerProblem::NoSuchJob))
+    }
+
+    /// The job `key` names now, if any (see [`JobKey`]).
+    pub fn job_for_key(
+        &self,
+        key: JobKey<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobRecord>, LedgerError> {
+        job_for_key(&self.conn(), key, now)
+            .doing(|| format!("looking up the job for key {:?}", key.key()))
     }
 
     /// One job with its actions.
@@ -315,12 +344,47 @@ fn still_running(conn: &Connection, job_id: &str) -> Result<(), LedgerProblem> {
     }
 }
 
+fn job_for_key(
+    conn: &Connection,
+    key: JobKey<'_>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<JobRecord>> {
+    let id: Option<String> = match key {
+        JobKey::Given(k) => conn
+            .query_row(
+                "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 1",
+                [k],
+                |r| r.get(0),
+            )
+            .optional()?,
+        JobKey::Content { key, repeat_window } => {
+            let window = chrono::Duration::from_std(repeat_window).unwrap_or(chrono::Duration::MAX);
+            let since = now
+                .checked_sub_signed(window)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            conn.query_row(
+                "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 0
+                     AND (state = 'running' OR finished_at >= ?2)
+                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                params![key, Time(since)],
+                |r| r.get(0),
+            )
+            .optional()?
+        }
+    };
+    match id {
+        Some(id) => load_job(conn, &id),
+        None => Ok(None),
+    }
+}
+
 fn load_job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRecord>> {
     let Some(mut job) = conn
         .query_row("SELECT * FROM jobs WHERE id = ?1", [id], |r| {
             Ok(JobRecord {
                 id: r.get("id")?,
                 idempotency_key: r.get("idempotency_key")?,
+                key_given: r.get("key_given")?,
                 created_at: r.time("created_at")?,
                 finished_at: r.time_opt("finished_at")?,
                 state: r.get("state")?,

@@ -30,16 +30,26 @@ fn actions() -> Vec<NewAction> {
 }
 
 fn job(l: &Ledger, key: &str) -> JobRecord {
-    l.create_job(key, &json!({"from": "2026-01-11"}), &actions(), at(9, 0))
-        .unwrap()
-        .0
+    l.create_job(
+        JobKey::Given(key),
+        &json!({"from": "2026-01-11"}),
+        &actions(),
+        at(9, 0),
+    )
+    .unwrap()
+    .0
 }
 
 #[test]
 fn same_idempotency_key_returns_the_existing_job() {
     let l = Ledger::open_in_memory().unwrap();
     let (first, created) = l
-        .create_job("k1", &json!({"from": "2026-01-11"}), &actions(), at(9, 0))
+        .create_job(
+            JobKey::Given("k1"),
+            &json!({"from": "2026-01-11"}),
+            &actions(),
+            at(9, 0),
+        )
         .unwrap();
     assert!(created);
     assert_eq!(first.state, "running");
@@ -49,7 +59,7 @@ fn same_idempotency_key_returns_the_existing_job() {
     assert_eq!(first.actions[1].object_name.as_deref(), Some(FILE));
 
     let (again, created) = l
-        .create_job("k1", &json!({"other": true}), &[], at(9, 30))
+        .create_job(JobKey::Given("k1"), &json!({"other": true}), &[], at(9, 30))
         .unwrap();
     assert!(!created);
     assert_eq!(again, first, "the first job, as stored");
@@ -59,13 +69,61 @@ fn same_idempotency_key_returns_the_existing_job() {
 
     let mut bad = actions();
     bad[1].object_name = None;
-    let err = l.create_job("k3", &json!({}), &bad, at(9, 0)).unwrap_err();
+    let err = l
+        .create_job(JobKey::Given("k3"), &json!({}), &bad, at(9, 0))
+        .unwrap_err();
     assert!(err.to_string().contains("action 2"), "{err}");
     assert_eq!(
         l.unfinished_jobs().unwrap().len(),
         2,
         "nothing half-created"
     );
+}
+
+#[test]
+fn a_requests_own_key_names_its_job_only_until_it_finished_and_the_repeat_window_passed() {
+    let l = Ledger::open_in_memory().unwrap();
+    let window = std::time::Duration::from_secs(300);
+    let key = JobKey::Content {
+        key: "content-abc",
+        repeat_window: window,
+    };
+    let create = |minute: u32| {
+        l.create_job(key, &json!({}), &actions(), at(9, minute))
+            .unwrap()
+    };
+    let (first, created) = create(0);
+    assert!(created && !first.key_given);
+    let (again, created) = create(1);
+    assert!(!created, "unfinished: the same job");
+    assert_eq!(again.id, first.id);
+    l.set_action_state(&first.id, 1, ActionState::Skipped, None, None, at(9, 2))
+        .unwrap();
+    l.finish_job(&first.id, "failed", at(9, 2)).unwrap();
+    let (again, created) = create(6);
+    assert!(
+        !created,
+        "finished 4 minutes ago: a retried request gets the same job"
+    );
+    assert_eq!(again.id, first.id);
+    let (second, created) = create(8);
+    assert!(
+        created,
+        "finished 6 minutes ago: the same request plans anew"
+    );
+    assert_ne!(second.id, first.id);
+    assert_eq!(l.job_for_key(key, at(9, 9)).unwrap().unwrap().id, second.id);
+    // A key given by a caller is another name space, and names its job for ever.
+    let (given, created) = l
+        .create_job(JobKey::Given("content-abc"), &json!({}), &[], at(9, 9))
+        .unwrap();
+    assert!(created && given.key_given);
+    l.finish_job(&given.id, "done", at(9, 9)).unwrap();
+    let later = l
+        .job_for_key(JobKey::Given("content-abc"), at(23, 0))
+        .unwrap()
+        .unwrap();
+    assert_eq!(later.id, given.id);
 }
 
 #[test]

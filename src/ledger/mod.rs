@@ -48,7 +48,7 @@ pub use export::execution_log_row;
 pub use facts::EmptyAnswers;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendRecord,
-    FileSendState, JobClaim, JobRecord, NewAction,
+    FileSendState, JobClaim, JobKey, JobRecord, NewAction,
 };
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
 
@@ -92,8 +92,6 @@ impl Ledger {
     fn init(mut conn: Connection, location: String) -> Result<Ledger, LedgerError> {
         let doing = || format!("opening {location}");
         conn.busy_timeout(BUSY_TIMEOUT).doing(doing)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .doing(doing)?;
         // Answers "memory" for an in-memory database, which is fine.
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -101,6 +99,8 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "FULL")
             .doing(doing)?;
         schema::migrate(&mut conn).map_err(|p| LedgerError::new(doing(), p))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .doing(doing)?;
         Ok(Ledger {
             conn: Mutex::new(conn),
             location,

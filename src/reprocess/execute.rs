@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use chrono::Utc;
 use serde_json::json;
 
+use super::plan::scope_from_json;
 use super::Recovery;
+use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery};
 use crate::ledger::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendState, JobRecord,
@@ -228,24 +230,17 @@ impl Recovery {
         }
     }
 
-    /// Detection again over the job's dates and markets: which are complete now.
+    /// Detection again over the job's range: which of its actions' dates are complete now,
+    /// and what in the range is still lost or cannot be judged (`still_lost`, `lost`).
     async fn record_after(&self, job: &JobRecord) -> Result<(), String> {
-        let (Some(first), Some(last)) = (
-            job.actions.iter().map(|a| a.game_date).min(),
-            job.actions.iter().map(|a| a.game_date).max(),
-        ) else {
+        let Some((query, dates)) = scope_of(job) else {
             return self
                 .ledger
-                .set_job_result(&job.id, &json!({"checked": []}))
+                .set_job_result(
+                    &job.id,
+                    &json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []}),
+                )
                 .map_err(|e| e.to_string());
-        };
-        let mut markets: Vec<_> = job.actions.iter().map(|a| a.market).collect();
-        markets.sort();
-        markets.dedup();
-        let query = GapQuery {
-            from: first,
-            to: last,
-            markets,
         };
         let report = self.detector.detect(&query).await;
         let checked: Vec<_> = job
@@ -258,11 +253,43 @@ impl Recovery {
             }))
             .collect();
         let complete = checked.iter().filter(|c| c["complete"] == true).count();
-        let result = json!({ "checked": checked, "now_complete": complete, "still_lost": checked.len() - complete });
+        let lost: Vec<_> = report
+            .problems()
+            .filter(|r| dates.as_ref().is_none_or(|d| d.contains(&r.evidence.date)))
+            .map(|r| {
+                json!({
+                    "date": r.evidence.date, "market": r.evidence.market,
+                    "category": r.verdict.category.as_str(), "reason": r.verdict.reason,
+                })
+            })
+            .collect();
+        let result = json!({
+            "checked": checked, "now_complete": complete, "still_lost": lost.len(), "lost": lost,
+        });
         self.ledger
             .set_job_result(&job.id, &result)
             .map_err(|e| e.to_string())
     }
+}
+
+/// What a job covers: the scope stored with it, or (a job from before scopes were stored)
+/// the dates and markets of its actions.
+fn scope_of(job: &JobRecord) -> Option<(GapQuery, Option<Vec<GameDate>>)> {
+    if let Some(scope) = scope_from_json(&job.request["scope"]) {
+        return Some(scope);
+    }
+    let first = job.actions.iter().map(|a| a.game_date).min()?;
+    let last = job.actions.iter().map(|a| a.game_date).max()?;
+    let mut markets: Vec<_> = job.actions.iter().map(|a| a.market).collect();
+    markets.sort();
+    markets.dedup();
+    let dates: Vec<GameDate> = job.actions.iter().map(|a| a.game_date).collect();
+    let query = GapQuery {
+        from: first,
+        to: last,
+        markets,
+    };
+    Some((query, Some(dates)))
 }
 
 /// Counts of actions per state, for progress.

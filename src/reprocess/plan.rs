@@ -86,6 +86,28 @@ impl ReprocessRequest {
     }
 }
 
+/// The scope as stored with a job (dates resolved), so the check after the job judges the
+/// range asked for, even when the request said `YESTERDAY` and the job resumes days later.
+pub fn scope_json(scope: &Scope) -> Value {
+    serde_json::json!({
+        "from": scope.query.from,
+        "to": scope.query.to,
+        "markets": scope.query.markets,
+        "dates": scope.dates,
+    })
+}
+
+/// A stored scope read back: the query and the dates (`None`: the whole range).
+pub fn scope_from_json(v: &Value) -> Option<(GapQuery, Option<Vec<GameDate>>)> {
+    let query = GapQuery {
+        from: serde_json::from_value(v.get("from")?.clone()).ok()?,
+        to: serde_json::from_value(v.get("to")?.clone()).ok()?,
+        markets: serde_json::from_value(v.get("markets")?.clone()).ok()?,
+    };
+    let dates = serde_json::from_value(v.get("dates")?.clone()).ok()?;
+    Some((query, dates))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub date: GameDate,

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use backstop::ledger::{ActionKind, Ledger, NewAction};
+use backstop::ledger::{ActionKind, JobKey, Ledger, NewAction};
 use serde_json::json;
 
 fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
@@ -40,7 +40,12 @@ fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_aft
             reason: "processor_failed".into(),
         };
         let (job, _) = ledger
-            .create_job("k", &json!({}), &[action], chrono::Utc::now())
+            .create_job(
+                JobKey::Given("k"),
+                &json!({}),
+                &[action],
+                chrono::Utc::now(),
+            )
             .unwrap();
         assert!(ledger
             .claim_file_send(name, &job.id, chrono::Utc::now())

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use backstop::ledger::{ActionState, ClaimOutcome, FileSendState};
-use backstop::reprocess::ReprocessRequest;
+use backstop::reprocess::{ReprocessRequest, REPEAT_WINDOW};
 
 use crate::recovery::{d, history, world, World, NEVER_LOADED};
 use crate::support::api::Api;
@@ -36,7 +36,7 @@ async fn recover(w: &World, key: &str) -> (String, usize) {
     let submitted =
         w.t.app
             .recovery
-            .submit(&the_date_never_loaded(), Some(key))
+            .submit(&the_date_never_loaded(), Some(key), REPEAT_WINDOW)
             .await
             .unwrap();
     assert!(submitted.created, "{key}");

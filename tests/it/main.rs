@@ -14,6 +14,7 @@ mod properties;
 mod proxies;
 mod pubsub;
 mod recovery;
+mod rerun;
 mod scrape;
 mod sigkill;
 mod storage;

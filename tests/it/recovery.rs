@@ -9,7 +9,7 @@ use backstop::calendar::GameDate;
 use backstop::gaps::{Category, GapQuery};
 use backstop::ledger::{ActionState, FileSendState};
 use backstop::market::{MarketSelection, MarketType};
-use backstop::reprocess::ReprocessRequest;
+use backstop::reprocess::{ReprocessRequest, REPEAT_WINDOW};
 use backstop::run::{Scraper, Trigger};
 use backstop::scrape::ScrapeRequest;
 use backstop::sim::catalogue::Catalogue;
@@ -212,7 +212,12 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
 
     // Phase 2 gets completion messages by push, as in production.
     w.t.push_to(&format!("{}/process", w.loader.url)).await;
-    let submitted = w.t.app.recovery.submit(&req, None).await.unwrap();
+    let submitted =
+        w.t.app
+            .recovery
+            .submit(&req, None, REPEAT_WINDOW)
+            .await
+            .unwrap();
     assert!(submitted.created);
     w.t.app.recovery.execute(&submitted.job.id).await;
     let job = w.t.app.ledger.job(&submitted.job.id).unwrap().unwrap();
@@ -243,17 +248,24 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
         "the re-scraped files reached Phase 2 through their completion messages"
     );
 
-    // The same request again returns the same job; nothing is sent again.
-    let again = w.t.app.recovery.submit(&req, None).await.unwrap();
+    // The same request again moments later (a retried HTTP request) returns the same job.
+    let again =
+        w.t.app
+            .recovery
+            .submit(&req, None, REPEAT_WINDOW)
+            .await
+            .unwrap();
     assert!(!again.created);
     assert_eq!(again.job.id, submitted.job.id);
+    // Past the repeat window it plans anew: nothing is left to do, nothing is sent again.
     let fresh =
         w.t.app
             .recovery
-            .submit(&req, Some("operator-retry-1"))
+            .submit(&req, None, Duration::ZERO)
             .await
             .unwrap();
     assert!(fresh.created);
+    assert_ne!(fresh.job.id, submitted.job.id);
     assert!(
         fresh.plan.actions.is_empty(),
         "nothing left to do: {:?}",
@@ -319,7 +331,12 @@ async fn a_job_stopped_half_way_resumes_without_repeating_finished_actions() {
         market: Some("steals".into()),
         ..Default::default()
     };
-    let submitted = w.t.app.recovery.submit(&req, None).await.unwrap();
+    let submitted =
+        w.t.app
+            .recovery
+            .submit(&req, None, REPEAT_WINDOW)
+            .await
+            .unwrap();
     let job = submitted.job;
     let kinds: Vec<_> = job.actions.iter().map(|a| a.kind.as_str()).collect();
     assert_eq!(kinds, ["scrape", "send_file"]);

@@ -93,14 +93,18 @@ impl Api {
 
     /// `POST /reprocess` with an `Idempotency-Key`; the id of the job it started.
     pub async fn reprocess(&self, body: &Value, key: &str) -> String {
-        let req = self
-            .http
-            .post(format!("{}/reprocess", self.url))
-            .header("Idempotency-Key", key)
-            .json(body);
-        let (status, answer) = self.call(req, "POST /reprocess").await;
+        let (status, answer) = self.reprocess_answer(body, Some(key)).await;
         assert_eq!(status, 202, "POST /reprocess {body}: {answer}");
         answer["job_id"].as_str().expect("a job id").to_string()
+    }
+
+    /// `POST /reprocess`, with an `Idempotency-Key` when given: the status and the answer.
+    pub async fn reprocess_answer(&self, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}/reprocess", self.url)).json(body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        self.call(req, "POST /reprocess").await
     }
 
     /// `GET /reprocess/{id}`: the job with its actions.
