@@ -35,36 +35,14 @@ use crate::calendar::GameDate;
 use crate::market::MarketType;
 use crate::run::new_run_id;
 
+mod keys;
 mod names;
 pub mod sends;
 
+use keys::job_for_key;
+pub use keys::JobKey;
 pub use names::{ActionKind, ActionState, ClaimOutcome, FileSendState};
 pub use sends::{ClaimEvidence, FileSendRecord, JobClaim};
-
-/// What names a job, and so which request returns an existing one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKey<'a> {
-    /// A key the caller gave (`Idempotency-Key`, `--key`): it names one job for ever.
-    Given(&'a str),
-    /// A request's own key (a hash of its content): it names the unfinished job, or one that
-    /// finished less than `repeat_window` ago (a retried HTTP request); otherwise nothing.
-    Content {
-        key: &'a str,
-        repeat_window: std::time::Duration,
-    },
-}
-
-impl JobKey<'_> {
-    pub fn key(&self) -> &str {
-        match self {
-            JobKey::Given(k) | JobKey::Content { key: k, .. } => k,
-        }
-    }
-
-    pub fn is_given(&self) -> bool {
-        matches!(self, JobKey::Given(_))
-    }
-}
 
 /// An action to put in a new job.
 #[derive(Debug, Clone, PartialEq)]
@@ -341,40 +319,6 @@ fn still_running(conn: &Connection, job_id: &str) -> Result<(), LedgerProblem> {
     match state.as_str() {
         "running" => Ok(()),
         _ => Err(LedgerProblem::JobFinished(state)),
-    }
-}
-
-fn job_for_key(
-    conn: &Connection,
-    key: JobKey<'_>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<JobRecord>> {
-    let id: Option<String> = match key {
-        JobKey::Given(k) => conn
-            .query_row(
-                "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 1",
-                [k],
-                |r| r.get(0),
-            )
-            .optional()?,
-        JobKey::Content { key, repeat_window } => {
-            let window = chrono::Duration::from_std(repeat_window).unwrap_or(chrono::Duration::MAX);
-            let since = now
-                .checked_sub_signed(window)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            conn.query_row(
-                "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 0
-                     AND (state = 'running' OR finished_at >= ?2)
-                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                params![key, Time(since)],
-                |r| r.get(0),
-            )
-            .optional()?
-        }
-    };
-    match id {
-        Some(id) => load_job(conn, &id),
-        None => Ok(None),
     }
 }
 

@@ -20,8 +20,12 @@
 //! - `columns`: how typed values are written to and read from columns.
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
-//! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does.
-//! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2.
+//! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does; which
+//!   request names which job (`jobs::keys`).
+//! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2, and the
+//!   evidence that settles each claim.
+//! - `facts`: what gap detection remembers (games on a past date, rows a file yields), and
+//!   empty events answers kept apart until corroborated.
 
 mod columns;
 pub mod export;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use backstop::ledger::{ActionState, ClaimOutcome, FileSendState};
 use backstop::reprocess::{ReprocessRequest, REPEAT_WINDOW};
 
-use crate::recovery::{d, history, world, World, NEVER_LOADED};
 use crate::support::api::Api;
 use crate::support::loader::Route;
+use crate::support::world::{d, history, world, World, NEVER_LOADED};
 
 /// The pending-load window of these tests: 0.1 min.
 const WINDOW: Duration = Duration::from_secs(6);

@@ -9,8 +9,8 @@ use backstop::run::{Scraper, Trigger};
 use backstop::scrape::ScrapeRequest;
 use backstop::scrapers::scheduled_markets;
 
-use crate::recovery::{d, world};
 use crate::support::api::Api;
+use crate::support::world::{d, world};
 
 #[tokio::test]
 async fn a_day_fully_loaded_for_the_scheduled_markets_raises_no_alarm_with_the_defaults() {

@@ -7,7 +7,7 @@ use backstop::gaps::{Category, GapQuery};
 use backstop::market::{MarketSelection, MarketType};
 use backstop::sim::faults::Fault;
 
-use crate::recovery::{d, history, world, NEVER_SCRAPED, OFF_DAYS};
+use crate::support::world::{d, history, world, NEVER_SCRAPED, OFF_DAYS};
 
 fn steals(day: u32) -> GapQuery {
     GapQuery::new(d(day), d(day), MarketSelection::One(MarketType::Steals)).unwrap()

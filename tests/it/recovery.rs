@@ -2,109 +2,16 @@
 //! fake-gcs-server and the BigQuery emulator, the plan, and recovery through a Phase 2 that
 //! really loads — each file exactly once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use backstop::calendar::GameDate;
 use backstop::gaps::{Category, GapQuery};
 use backstop::ledger::{ActionState, FileSendState};
 use backstop::market::{MarketSelection, MarketType};
 use backstop::reprocess::{ReprocessRequest, REPEAT_WINDOW};
-use backstop::run::{Scraper, Trigger};
-use backstop::scrape::ScrapeRequest;
-use backstop::sim::catalogue::Catalogue;
-use backstop::sim::server::SimConfig;
-use serde_json::json;
 
-use crate::support::app::{spawn_app_with, TestApp, KEY};
-use crate::support::bq::BqEmulator;
-use crate::support::emulators::PROJECT;
-use crate::support::loader::Loader;
-
-pub(crate) fn d(day: u32) -> GameDate {
-    format!("2026-01-{day:02}").parse().unwrap()
-}
-
-pub(crate) const OFF_DAYS: [u32; 2] = [5, 20];
-pub(crate) const NEVER_SCRAPED: [u32; 2] = [3, 15];
-pub(crate) const NEVER_LOADED: u32 = 7;
-pub(crate) const HALF_LOADED: u32 = 12;
-pub(crate) const LOADED_AS_UNKNOWN: u32 = 25;
-
-pub(crate) struct World {
-    pub(crate) t: TestApp,
-    pub(crate) loader: Loader,
-    _bq: Arc<BqEmulator>,
-}
-
-pub(crate) async fn world(days: u32, bq_host: Option<&str>, more: &[(&str, &str)]) -> World {
-    let calendar: Vec<(GameDate, usize)> = (1..=days)
-        .map(|day| (d(day), if OFF_DAYS.contains(&day) { 0 } else { 4 }))
-        .collect();
-    let bq = Arc::new(BqEmulator::start(PROJECT).await);
-    let loader = Loader::start(bq.clone()).await;
-    let bq_url = bq.url().to_string();
-    let sim = SimConfig {
-        api_key: Some(KEY.into()),
-        ..SimConfig::new(Catalogue::synthetic(&calendar, 21))
-    };
-    let extra = [
-        ("BIGQUERY_EMULATOR_HOST", bq_host.unwrap_or(&bq_url)),
-        ("BACKSTOP_BQ_TIMEOUT_SECS", "5"),
-        ("BACKSTOP_BQ_MAX_ATTEMPTS", "1"),
-        ("PHASE2_URL", loader.url.as_str()),
-        ("BACKSTOP_PHASE2_AUTH", "off"),
-        ("BACKSTOP_PHASE2_TIMEOUT_SECS", "10"),
-        ("BACKSTOP_RECOVERY_SETTLE_SECS", "3"),
-    ];
-    let t = spawn_app_with(sim, &[extra.as_slice(), more].concat()).await;
-    loader.attach(t.app.store.clone());
-    World { t, loader, _bq: bq }
-}
-
-async fn scrape(t: &TestApp, date: GameDate) -> String {
-    let req = ScrapeRequest {
-        scraper: Scraper::PlayerProps,
-        date,
-        markets: MarketSelection::One(MarketType::Steals),
-        trigger: Trigger::Cli,
-    };
-    let r = t.app.scrapes.run(&req).await.remove(0);
-    r.object_name.unwrap_or_default()
-}
-
-/// Scrapes and loads the calendar, leaving one date of every kind of loss.
-pub(crate) async fn history(w: &World, days: u32) -> std::collections::HashMap<u32, String> {
-    let mut files = std::collections::HashMap::new();
-    for day in 1..=days {
-        if OFF_DAYS.contains(&day) || NEVER_SCRAPED.contains(&day) {
-            continue;
-        }
-        let name = scrape(&w.t, d(day)).await;
-        assert!(!name.is_empty(), "day {day} scraped");
-        match day {
-            NEVER_LOADED => {}
-            HALF_LOADED => w.loader.load_partly(&name, 10).await,
-            // The months when Phase 2 wrote `unknown` as the path.
-            LOADED_AS_UNKNOWN => w.loader.load_labelled(&name, "unknown").await,
-            _ => w.loader.load(&name).await,
-        }
-        files.insert(day, name);
-    }
-    // A postponed day: a stale file, no games.
-    let stale = "bettingpros/player-props/steals/2026-01-20/20260120_150000.json";
-    let zero = json!({"date": "2026-01-20", "props": [], "props_count": 0});
-    w.t.app
-        .store
-        .put_new(
-            stale,
-            serde_json::to_vec(&zero).unwrap(),
-            "application/json",
-        )
-        .await
-        .unwrap();
-    files
-}
+use crate::support::world::{
+    d, history, world, HALF_LOADED, LOADED_AS_UNKNOWN, NEVER_LOADED, OFF_DAYS,
+};
 
 fn steals(from: u32, to: u32) -> GapQuery {
     GapQuery::new(d(from), d(to), MarketSelection::One(MarketType::Steals)).unwrap()

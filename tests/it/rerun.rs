@@ -10,9 +10,9 @@ use backstop::market::{MarketSelection, MarketType};
 use backstop::sim::faults::Fault;
 use serde_json::json;
 
-use crate::recovery::{d, history, world, World, NEVER_SCRAPED};
 use crate::support::api::Api;
 use crate::support::app::var_pairs;
+use crate::support::world::{d, history, world, World, NEVER_SCRAPED};
 
 const DAYS: u32 = 6;
 

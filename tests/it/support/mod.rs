@@ -10,6 +10,7 @@ pub mod logs;
 pub mod phase2;
 pub mod proxy;
 pub mod upstream;
+pub mod world;
 
 use std::time::Duration;
 
