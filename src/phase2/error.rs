@@ -20,9 +20,15 @@ pub enum Phase2Failure {
 }
 
 impl Phase2Failure {
-    /// The request may have reached Phase 2 without an answer coming back.
+    /// The request reached (or may have reached) Phase 2 and no verdict on the file came
+    /// back: no answer, a broken connection, or a 504 from Cloud Run's front end (its request
+    /// timeout passed while the container may still be loading).
     pub fn outcome_unknown(self) -> bool {
-        matches!(self, Phase2Failure::Timeout | Phase2Failure::Broken)
+        match self {
+            Phase2Failure::Timeout | Phase2Failure::Broken => true,
+            Phase2Failure::Status(s) => verdict(s) == Verdict::Unknown,
+            _ => false,
+        }
     }
 
     /// A short stable name for logs and metrics (`http_500`, `timeout`).
@@ -59,8 +65,10 @@ impl fmt::Display for Phase2Failure {
 pub enum Verdict {
     /// 2xx: loaded or skipped; either way Phase 2 has the file.
     Delivered,
-    /// 408, 429, 5xx: Phase 2 could not take it now; worth another attempt.
+    /// 408, 429, 5xx but 504: Phase 2 could not take it now; worth another attempt.
     Transient,
+    /// 504: the front end gave up waiting; the load may go on. Never retried blindly.
+    Unknown,
     /// Any other status (400 bad message, 401/403 auth, 404 wrong URL): the same request would
     /// get the same answer.
     Rejected,
@@ -70,6 +78,7 @@ pub enum Verdict {
 pub fn verdict(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
+        504 => Verdict::Unknown,
         408 | 429 | 500..=599 => Verdict::Transient,
         _ => Verdict::Rejected,
     }
@@ -128,9 +137,15 @@ mod tests {
 
     #[test]
     fn server_errors_timeouts_and_throttling_are_transient() {
-        for s in [408, 429, 500, 502, 503, 504] {
+        for s in [408, 429, 500, 502, 503] {
             assert_eq!(verdict(s), Verdict::Transient, "{s}");
         }
+    }
+
+    #[test]
+    fn a_gateway_timeout_leaves_the_outcome_unknown() {
+        assert_eq!(verdict(504), Verdict::Unknown);
+        assert!(Phase2Failure::Status(504).outcome_unknown());
     }
 
     #[test]

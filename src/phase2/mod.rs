@@ -3,8 +3,9 @@
 //!
 //! Loading a file twice duplicates its rows, so callers send a file once per recovery. Within
 //! one [`Phase2::send_file`], only failures that certainly loaded nothing are retried (with the
-//! same `messageId`): no connection, no ID token, or an answer of 408/429/5xx. An attempt that
-//! timed out or lost its connection after the request went out has an *unknown outcome*
+//! same `messageId`): no connection, no ID token, or an answer of 408/429/5xx but 504. An attempt that
+//! timed out, lost its connection after the request went out, or got a 504 (Cloud Run's front
+//! end stopped waiting) has an *unknown outcome*
 //! (contract section 4): Phase 2 may be loading the file right now, so it is never retried
 //! here; the caller keeps its claim and settles it from the table's rows (`reprocess::settle`).
 

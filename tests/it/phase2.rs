@@ -143,6 +143,20 @@ async fn a_timeout_after_the_request_went_out_is_outcome_unknown_and_never_retri
 }
 
 #[tokio::test]
+async fn a_gateway_timeout_from_the_front_end_is_outcome_unknown_and_never_retried() {
+    // Cloud Run answers 504 when its request timeout passes; the container may still load.
+    let phase2 = FakePhase2::start().await;
+    phase2.script([Answer::Status(504, "upstream request timeout")]);
+    let client = Phase2::new(settings(phase2.url(), None));
+
+    let err = client.send_file(BUCKET, OBJECT).await.unwrap_err();
+
+    assert_eq!(err.failure, Phase2Failure::Status(504));
+    assert!(err.maybe_loaded() && !err.retryable, "{err:?}");
+    assert_eq!((err.attempts, phase2.received().len()), (1, 1));
+}
+
+#[tokio::test]
 async fn a_connection_that_breaks_after_the_request_went_out_is_never_retried() {
     // Status 0: the canned server reads the whole request, then closes without an answer.
     let phase2 = CannedHttp::start(0, "").await;
