@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::gaps::GapQuery;
-use crate::ledger::{ClaimEvidence, ClaimOutcome, FileSendState, LedgerError};
+use crate::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState, LedgerError};
 use crate::reprocess::execute::progress;
 use crate::reprocess::{ReprocessRequest, SubmitError};
 
@@ -182,8 +182,9 @@ fn print_claims(app: &App, job_id: &str) {
         println!("  hand-over of {}: {now}", c.object_name);
         for e in &c.evidence {
             println!(
-                "    {} {}: {}",
+                "    {} {} → {}: {}",
                 e.checked_at.format("%Y-%m-%d %H:%M:%S"),
+                e.source,
                 e.outcome,
                 e.detail
             );
@@ -207,6 +208,7 @@ pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
         };
         let evidence = ClaimEvidence {
             checked_at: chrono::Utc::now(),
+            source: EvidenceSource::Person,
             outcome,
             rows_found: None,
             detail: format!("{said} by hand (backstop claims)"),

@@ -41,7 +41,7 @@ pub mod sends;
 
 use keys::job_for_key;
 pub use keys::JobKey;
-pub use names::{ActionKind, ActionState, ClaimOutcome, FileSendState};
+pub use names::{ActionKind, ActionState, ClaimOutcome, EvidenceSource, FileSendState};
 pub use sends::{ClaimEvidence, FileSendRecord, JobClaim};
 
 /// An action to put in a new job.

@@ -323,8 +323,13 @@ fn concurrent_claims_only_one_wins() {
 }
 
 fn evidence(outcome: ClaimOutcome, rows: Option<u64>, minute: u32) -> ClaimEvidence {
+    let source = match rows {
+        Some(_) => EvidenceSource::Table,
+        None => EvidenceSource::Answer,
+    };
     ClaimEvidence {
         checked_at: at(10, minute),
+        source,
         outcome,
         rows_found: rows,
         detail: format!("check at 10:{minute:02}"),
@@ -345,6 +350,11 @@ fn evidence_settles_a_claim_and_stays_with_the_job_after_a_release() {
         !l.settle_claim(FILE, &b.id, &unknown).unwrap(),
         "only the claiming job's claim is settled"
     );
+    // Checks of the table that find what the last one found are one row, with the latest time.
+    let no_rows_yet = evidence(ClaimOutcome::Unconfirmed, Some(0), 2);
+    assert!(l.settle_claim(FILE, &a.id, &no_rows_yet).unwrap());
+    let still_none = evidence(ClaimOutcome::Unconfirmed, Some(0), 3);
+    assert!(l.settle_claim(FILE, &a.id, &still_none).unwrap());
     let none = evidence(ClaimOutcome::Released, Some(0), 5);
     assert!(l.settle_claim(FILE, &a.id, &none).unwrap());
     assert_eq!(l.file_send(FILE).unwrap(), None, "released");
@@ -364,7 +374,7 @@ fn evidence_settles_a_claim_and_stays_with_the_job_after_a_release() {
     assert_eq!(claims[0].object_name, FILE);
     assert_eq!(
         claims[0].evidence,
-        [unknown, none],
+        [unknown, still_none, none],
         "a's own evidence, in order"
     );
     assert_eq!(

@@ -51,8 +51,8 @@ use crate::run::RunStatus;
 pub use export::execution_log_row;
 pub use facts::EmptyAnswers;
 pub use jobs::{
-    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendRecord,
-    FileSendState, JobClaim, JobKey, JobRecord, NewAction,
+    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
+    FileSendRecord, FileSendState, JobClaim, JobKey, JobRecord, NewAction,
 };
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
 

@@ -149,6 +149,7 @@ CREATE TABLE claim_evidence (
     object_name TEXT NOT NULL,
     job_id      TEXT NOT NULL REFERENCES jobs (id),
     checked_at  TEXT NOT NULL,
+    source      TEXT NOT NULL CHECK (source IN ('phase2_answer', 'table', 'person')),
     outcome     TEXT NOT NULL CHECK (outcome IN ('confirmed', 'released', 'unconfirmed')),
     -- Rows under the file's source_file_path (either form); NULL when the table was not read.
     rows_found  INTEGER CHECK (rows_found >= 0),

@@ -13,7 +13,8 @@ use super::Recovery;
 use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery};
 use crate::ledger::{
-    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, FileSendState, JobRecord,
+    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
+    FileSendState, JobRecord,
 };
 use crate::market::MarketSelection;
 use crate::run::{RunStatus, Scraper, Trigger};
@@ -216,6 +217,7 @@ impl Recovery {
         };
         let evidence = ClaimEvidence {
             checked_at: Utc::now(),
+            source: EvidenceSource::Answer,
             outcome,
             rows_found: None,
             detail: detail.clone(),

@@ -18,7 +18,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Recovery;
-use crate::ledger::{ClaimEvidence, ClaimOutcome, FileSendRecord};
+use crate::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendRecord};
 use crate::storage::StorageKey;
 
 /// A check of one claim, recorded with it.
@@ -65,6 +65,7 @@ pub fn judge(
     };
     ClaimEvidence {
         checked_at: now,
+        source: EvidenceSource::Table,
         outcome,
         rows_found,
         detail,

@@ -91,6 +91,18 @@ worded_enum! {
     }
 }
 
+worded_enum! {
+    /// Where a piece of evidence about a claim came from.
+    EvidenceSource, "evidence source" {
+        /// Phase 2's answer to the hand-over (or its absence).
+        Answer = "phase2_answer",
+        /// A check of the rows in Phase 2's table under the file's path.
+        Table = "table",
+        /// A person, with `backstop claims confirm|release`.
+        Person = "person",
+    }
+}
+
 impl ActionState {
     /// `Done` and `Skipped` never change again.
     pub fn is_final(self) -> bool {

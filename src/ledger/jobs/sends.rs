@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 
-use super::names::{ClaimOutcome, FileSendState};
+use super::names::{ClaimOutcome, EvidenceSource, FileSendState};
 use super::still_running;
 use crate::ledger::columns::{Count, RowExt, Time};
 use crate::ledger::{all_rows, Doing, Ledger, LedgerError, LedgerProblem};
@@ -42,6 +42,8 @@ pub struct FileSendRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClaimEvidence {
     pub checked_at: DateTime<Utc>,
+    /// What was checked: Phase 2's answer, the table, or a person's word.
+    pub source: EvidenceSource,
     /// Where the claim stood afterwards.
     pub outcome: ClaimOutcome,
     /// Rows found under the file's `source_file_path` (either form); `None` when the table
@@ -91,9 +93,27 @@ impl Ledger {
         if !open {
             return Ok(false);
         }
+        // A check that finds what the last one found moves that one's time on (and its words)
+        // rather than piling up rows while BigQuery is down or the window runs.
+        let last = claim_evidence(&tx, object_name, job_id).doing(doing)?.pop();
+        let repeats = last.is_some_and(|l| {
+            (l.source, l.outcome) == (EvidenceSource::Table, ClaimOutcome::Unconfirmed)
+                && (evidence.source, evidence.outcome)
+                    == (EvidenceSource::Table, ClaimOutcome::Unconfirmed)
+                && l.rows_found.is_some() == evidence.rows_found.is_some()
+        });
+        let sql = if repeats {
+            "UPDATE claim_evidence SET checked_at = ?3, rows_found = ?5, detail = ?6
+             WHERE rowid = (SELECT max(rowid) FROM claim_evidence
+                            WHERE object_name = ?1 AND job_id = ?2 AND outcome = ?4
+                                AND source = ?7)"
+        } else {
+            "INSERT INTO claim_evidence
+                 (object_name, job_id, checked_at, outcome, rows_found, detail, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        };
         tx.execute(
-            "INSERT INTO claim_evidence (object_name, job_id, checked_at, outcome, rows_found, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            sql,
             params![
                 object_name,
                 job_id,
@@ -101,6 +121,7 @@ impl Ledger {
                 evidence.outcome.as_str(),
                 evidence.rows_found.map(Count),
                 evidence.detail,
+                evidence.source.as_str(),
             ],
         )
         .doing(doing)?;
@@ -235,6 +256,7 @@ fn claim_evidence(
     all_rows(conn, sql, params![object_name, job_id], |r| {
         Ok(ClaimEvidence {
             checked_at: r.time("checked_at")?,
+            source: r.parsed("source")?,
             outcome: r.parsed("outcome")?,
             rows_found: r.count("rows_found")?,
             detail: r.get("detail")?,
