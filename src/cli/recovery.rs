@@ -136,7 +136,7 @@ pub async fn reprocess(
     } else {
         for a in &job.actions {
             println!(
-                "{} {} {:?} {:?}: {}",
+                "{} {} {} {}: {}",
                 a.game_date,
                 a.market,
                 a.kind,

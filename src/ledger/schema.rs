@@ -146,6 +146,7 @@ CREATE UNIQUE INDEX jobs_by_open_content_key ON jobs (idempotency_key)
 -- every check of the table that settled (or could not settle) a claim whose outcome was
 -- unknown. A released claim's row in file_sends is gone; its evidence stays here.
 CREATE TABLE claim_evidence (
+    id          INTEGER PRIMARY KEY,
     object_name TEXT NOT NULL,
     job_id      TEXT NOT NULL REFERENCES jobs (id),
     checked_at  TEXT NOT NULL,

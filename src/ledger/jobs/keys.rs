@@ -54,7 +54,7 @@ pub(super) fn job_for_key(
             conn.query_row(
                 "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 0
                      AND (state = 'running' OR finished_at >= ?2)
-                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                 ORDER BY created_at DESC, id DESC LIMIT 1",
                 params![key, Time(since)],
                 |r| r.get(0),
             )

@@ -104,7 +104,7 @@ impl Ledger {
         });
         let sql = if repeats {
             "UPDATE claim_evidence SET checked_at = ?3, rows_found = ?5, detail = ?6
-             WHERE rowid = (SELECT max(rowid) FROM claim_evidence
+             WHERE id = (SELECT max(id) FROM claim_evidence
                             WHERE object_name = ?1 AND job_id = ?2 AND outcome = ?4
                                 AND source = ?7)"
         } else {
@@ -252,7 +252,7 @@ fn claim_evidence(
     job_id: &str,
 ) -> rusqlite::Result<Vec<ClaimEvidence>> {
     let sql = "SELECT * FROM claim_evidence WHERE object_name = ?1 AND job_id = ?2
-               ORDER BY checked_at, rowid";
+               ORDER BY checked_at, id";
     all_rows(conn, sql, params![object_name, job_id], |r| {
         Ok(ClaimEvidence {
             checked_at: r.time("checked_at")?,
