@@ -4,6 +4,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY fixtures fixtures
+COPY scrapers scrapers
 ARG BACKSTOP_COMMIT=unknown
 ENV BACKSTOP_COMMIT=${BACKSTOP_COMMIT}
 RUN cargo build --release --locked --bin backstop && strip target/release/backstop

@@ -75,10 +75,13 @@ impl App {
             metrics: metrics.clone(),
             run_deadline: config.run_deadline,
         };
-        let detector = Arc::new(Detector::new(
-            scrapes.clone(),
-            Arc::new(Warehouse::new(config.warehouse.clone())),
-        ));
+        let detector = Arc::new(
+            Detector::new(
+                scrapes.clone(),
+                Arc::new(Warehouse::new(config.warehouse.clone())),
+            )
+            .with_no_games_recheck(config.no_games_recheck),
+        );
         let bucket = match &config.storage {
             StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
             StorageLocation::Local(_) => None,

@@ -99,8 +99,12 @@ pub struct Config {
     /// How long a recovery waits for Phase 2 to load re-scraped files before checking again.
     pub recovery_settle: Duration,
     /// A file announced on Pub/Sub less than this long ago may still be on its way to Phase 2:
-    /// recovery does not send it.
+    /// recovery does not send it. Also how long a hand-over whose outcome is unknown waits for
+    /// its rows before it is released (minutes, fractions allowed).
     pub pending_load: Duration,
+    /// How far apart two empty events answers for a past date must be before "no games" is
+    /// remembered (minutes, fractions allowed).
+    pub no_games_recheck: Duration,
     pub port: u16,
     /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
@@ -155,6 +159,23 @@ impl Vars {
                 var,
                 value: v.to_string(),
                 reason: "must be a number above 0".into(),
+            })
+        }
+    }
+
+    pub(crate) fn non_negative_f64(
+        &self,
+        var: &'static str,
+        default: f64,
+    ) -> Result<f64, ConfigError> {
+        let v = self.parse(var, default)?;
+        if (0.0..1e9).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ConfigError {
+                var,
+                value: v.to_string(),
+                reason: "must be a number, 0 or more".into(),
             })
         }
     }
@@ -240,8 +261,11 @@ impl Config {
             warehouse: crate::warehouse::WarehouseSettings::from_vars(vars)?,
             phase2: crate::phase2::Phase2Settings::from_vars(vars)?,
             recovery_settle: Duration::from_secs(vars.parse("BACKSTOP_RECOVERY_SETTLE_SECS", 60)?),
-            pending_load: Duration::from_secs(
-                60 * vars.parse::<u64>("BACKSTOP_PENDING_LOAD_MINS", 360)?,
+            pending_load: secs_f64(
+                60.0 * vars.non_negative_f64("BACKSTOP_PENDING_LOAD_MINS", 360.0)?,
+            ),
+            no_games_recheck: secs_f64(
+                60.0 * vars.non_negative_f64("BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
             ),
             port: vars.parse("PORT", 8080)?,
             shutdown_grace: secs_f64(vars.positive_f64("BACKSTOP_SHUTDOWN_GRACE_SECS", 8.0)?),
@@ -286,6 +310,8 @@ mod tests {
             ("BACKSTOP_RETRY_AFTER_MAX_SECS", "soon"),
             ("BACKSTOP_MAX_BODY_BYTES", "12"),
             ("BETTINGPROS_BASE_URL", "api.bettingpros.com"),
+            ("BACKSTOP_PENDING_LOAD_MINS", "-1"),
+            ("BACKSTOP_NO_GAMES_RECHECK_MINS", "soon"),
         ] {
             let err = Config::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
             assert_eq!(err.var, var);

@@ -5,6 +5,8 @@
 //! - [`config`]: typed settings read once from the environment, validated at start-up.
 //! - [`calendar`], [`market`], [`run`]: the vocabulary — game dates (US Eastern), the six
 //!   markets, scrapers, run statuses and triggers.
+//! - [`scrapers`]: the scraper definitions of `scrapers/*.json`, embedded: the schedule, and
+//!   so the markets expected on a date.
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
 //!   retries, shared rate limiting. Knows HTTP, not BettingPros.
 //! - [`bettingpros`]: request builders, payload parsing, and the transform to the raw files
@@ -42,6 +44,7 @@ pub mod phase2;
 pub mod reprocess;
 pub mod run;
 pub mod scrape;
+pub mod scrapers;
 pub mod serve;
 pub mod sim;
 pub mod storage;

@@ -58,6 +58,17 @@ impl MarketType {
         }
     }
 
+    /// Pages of offers the market usually has on a full day (10 offers a page): for a
+    /// recovery's estimate and the schedule's rate budget.
+    pub fn typical_pages(self) -> u64 {
+        match self {
+            MarketType::Points => 12,
+            MarketType::Rebounds | MarketType::Assists => 10,
+            MarketType::Threes => 8,
+            MarketType::Steals | MarketType::Blocks => 5,
+        }
+    }
+
     /// BettingPros' market name (`points-by-player`).
     pub fn market_name(self) -> String {
         format!("{}-by-player", self.as_str())

@@ -13,7 +13,7 @@ use super::error::{rejection, ApiError};
 use crate::app::App;
 use crate::gaps::GapQuery;
 use crate::reprocess::execute::progress;
-use crate::reprocess::ReprocessRequest;
+use crate::reprocess::{ReprocessRequest, SubmitError, REPEAT_WINDOW};
 
 pub async fn gaps(
     State(app): State<App>,
@@ -34,6 +34,7 @@ pub async fn gaps(
     };
     let query = GapQuery::parse(from, to, q.get("market").map(|s| s.as_str()))
         .map_err(ApiError::BadRequest)?;
+    app.recovery.settle_claims().await;
     let report = app.detector.detect(&query).await;
     Ok(Json(
         serde_json::to_value(report).map_err(|e| ApiError::Internal(e.to_string()))?,
@@ -66,9 +67,16 @@ pub async fn submit(
         .map(str::to_string);
     let submitted = app
         .recovery
-        .submit(&req, key.as_deref())
+        .submit(&req, key.as_deref(), REPEAT_WINDOW)
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| match e {
+            SubmitError::Invalid(msg) => ApiError::BadRequest(msg),
+            e @ SubmitError::KeyReused { .. } => ApiError::Answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": e.to_string() }),
+            ),
+            SubmitError::Failed(msg) => ApiError::Internal(msg),
+        })?;
     let job_id = submitted.job.id.clone();
     if submitted.created {
         let recovery = app.recovery.clone();
@@ -85,7 +93,13 @@ pub async fn submit(
         Json(json!({
             "job_id": job_id,
             "created": submitted.created,
-            "message": if submitted.created { "recovery job started" } else { "this request already made this job; send an Idempotency-Key header to start a new one" },
+            "message": if submitted.created {
+                "recovery job started"
+            } else if submitted.job.key_given {
+                "this Idempotency-Key already names this job"
+            } else {
+                "this request's job is unfinished or finished moments ago; the same request after that plans anew"
+            },
             "state": submitted.job.state,
             "plan": submitted.plan,
             "status_url": format!("/reprocess/{job_id}"),
@@ -104,7 +118,13 @@ pub async fn status(
     let Some(job) = job else {
         return Err(ApiError::NotFound(format!("no recovery job {id}")));
     };
-    Ok(Json(json!({ "progress": progress(&job), "job": job })))
+    let claims = app
+        .ledger
+        .job_claims(&id)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(
+        json!({ "progress": progress(&job), "job": job, "claims": claims }),
+    ))
 }
 
 /// `GET /reprocess?limit=N`: the most recent jobs (default 20, at most 100), newest first,

@@ -65,8 +65,10 @@ pub enum Command {
         from: String,
         #[arg(long)]
         to: String,
-        #[arg(long, default_value = "all")]
-        market: String,
+        /// One market, or all six; by default the markets the schedule scrapes
+        /// (scrapers/bp_player_props.json).
+        #[arg(long)]
+        market: Option<String>,
         #[arg(long)]
         json: bool,
         /// Show complete days and off days too.
@@ -82,22 +84,25 @@ pub enum Command {
         /// Instead of a range: comma-separated dates.
         #[arg(long, value_delimiter = ',')]
         dates: Option<Vec<String>>,
-        #[arg(long, default_value = "all")]
-        market: String,
+        /// One market, or all six; by default the markets the schedule scrapes.
+        #[arg(long)]
+        market: Option<String>,
         /// Only these categories (scraper_failed, processor_failed), comma-separated.
         #[arg(long, value_delimiter = ',')]
         category: Option<Vec<String>>,
         /// Print the plan only.
         #[arg(long)]
         dry_run: bool,
-        /// Idempotency key; the same request without one returns the job it made before.
+        /// Idempotency key: it names one job for ever (the same key again shows that job).
+        /// Without one, the same request starts a new job once the last one finished.
         #[arg(long)]
         key: Option<String>,
         #[arg(long)]
         json: bool,
     },
-    /// Files whose hand-over to Phase 2 was cut off: list them, or settle one after checking
-    /// BigQuery (`confirm`: its rows are there; `release`: they are not, a recovery may send it).
+    /// Hand-overs to Phase 2 whose outcome is unknown: settle what the table's rows can settle,
+    /// list the rest, or settle one by hand after checking BigQuery (`confirm`: its rows are
+    /// there; `release`: they are not, a recovery may send it once).
     Claims {
         /// `list` (default), `confirm` or `release`.
         #[arg(default_value = "list")]
@@ -136,7 +141,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         } => runs(scraper, date, market, status, limit, json).await,
         Command::Demo { date, out } => crate::demo::run(&date, &out).await,
         Command::Claims { action, object } => match build().await {
-            Ok(app) => recovery::claims(&app, &action, object.as_deref()),
+            Ok(app) => recovery::claims(&app, &action, object.as_deref()).await,
             Err(code) => code,
         },
         Command::Gaps {
@@ -146,7 +151,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             json,
             all,
         } => match build().await {
-            Ok(app) => recovery::gaps(&app, &from, &to, &market, json, all).await,
+            Ok(app) => recovery::gaps(&app, &from, &to, market.as_deref(), json, all).await,
             Err(code) => code,
         },
         Command::Reprocess {
@@ -163,7 +168,7 @@ pub async fn main(cli: Cli) -> ExitCode {
                 from,
                 to,
                 dates,
-                market: Some(market),
+                market,
                 categories: category,
                 dry_run,
             };

@@ -7,21 +7,23 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::gaps::GapQuery;
+use crate::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState, LedgerError};
 use crate::reprocess::execute::progress;
-use crate::reprocess::ReprocessRequest;
+use crate::reprocess::{ReprocessRequest, SubmitError};
 
 pub async fn gaps(
     app: &App,
     from: &str,
     to: &str,
-    market: &str,
+    market: Option<&str>,
     json: bool,
     all: bool,
 ) -> ExitCode {
-    let query = match GapQuery::parse(from, to, Some(market)) {
+    let query = match GapQuery::parse(from, to, market) {
         Ok(q) => q,
         Err(e) => return super::usage(e),
     };
+    app.recovery.settle_claims().await;
     let report = app.detector.detect(&query).await;
     if json {
         println!(
@@ -73,39 +75,57 @@ pub async fn reprocess(
             Err(e) => super::usage(e),
         };
     }
-    let submitted = match app.recovery.submit(&req, key.as_deref()).await {
+    // The command waits for its job: a repeat of a finished one always plans anew.
+    let submitted = match app
+        .recovery
+        .submit(&req, key.as_deref(), Duration::ZERO)
+        .await
+    {
         Ok(s) => s,
-        Err(e) => {
+        Err(SubmitError::Failed(e)) => {
             eprintln!("backstop reprocess: {e}");
             return ExitCode::FAILURE;
         }
+        Err(e) => return super::usage(e),
     };
     let id = submitted.job.id.clone();
-    if !submitted.created {
+    let tty = std::io::stderr().is_terminal();
+    if submitted.created {
         eprintln!(
-            "this request already made job {id} ({}); pass --key to start a new one",
-            submitted.job.state
-        );
-    } else {
-        eprintln!(
-            "job {id}: {} action(s), {} skipped as already sent",
+            "job {id}: {} action(s), {} skipped",
             submitted.plan.actions.len(),
             submitted.plan.skipped.len()
         );
         let recovery = app.recovery.clone();
         let run_id = id.clone();
         let task = tokio::spawn(async move { recovery.execute(&run_id).await });
-        let tty = std::io::stderr().is_terminal();
         while !task.is_finished() {
             if tty {
                 draw(app, &id);
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        if tty {
-            draw(app, &id);
-            eprintln!();
+    } else if submitted.job.state == "running" {
+        eprintln!(
+            "job {id} for this request is still running in another process; waiting for it (if that process is gone, `backstop serve` resumes it)"
+        );
+        while !matches!(app.ledger.job(&id), Ok(Some(j)) if j.state != "running" && j.result.is_some())
+        {
+            if tty {
+                draw(app, &id);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    } else {
+        let key = key.as_deref().unwrap_or_default();
+        eprintln!(
+            "the key {key:?} names job {id} ({}): shown as it ended",
+            submitted.job.state
+        );
+    }
+    if tty {
+        draw(app, &id);
+        eprintln!();
     }
     let job = match app.ledger.job(&id) {
         Ok(Some(job)) => job,
@@ -116,7 +136,7 @@ pub async fn reprocess(
     } else {
         for a in &job.actions {
             println!(
-                "{} {} {:?} {:?}: {}",
+                "{} {} {} {}: {}",
                 a.game_date,
                 a.market,
                 a.kind,
@@ -124,31 +144,104 @@ pub async fn reprocess(
                 a.detail.as_deref().unwrap_or("")
             );
         }
+        print_claims(app, &id);
         if let Some(result) = &job.result {
             println!(
-                "afterwards: {} now complete, {} still lost",
-                result["now_complete"], result["still_lost"]
+                "afterwards: {} of {} action(s) now complete; {} (date, market) pair(s) in the range still lost or unjudged",
+                result["now_complete"], job.actions.len(), result["still_lost"]
             );
+            for lost in result["lost"].as_array().into_iter().flatten() {
+                println!(
+                    "  still {} {} {}: {}",
+                    lost["category"].as_str().unwrap_or(""),
+                    lost["date"].as_str().unwrap_or(""),
+                    lost["market"].as_str().unwrap_or(""),
+                    lost["reason"].as_str().unwrap_or("")
+                );
+            }
         }
     }
-    if job.state == "done" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    // 0 once nothing in the range is lost; 1 while anything is (or the check did not run).
+    match job.result.as_ref().and_then(|r| r["still_lost"].as_u64()) {
+        Some(0) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
     }
 }
 
-pub fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
+/// The files the job handed to Phase 2, and the evidence that settled each hand-over.
+fn print_claims(app: &App, job_id: &str) {
+    let Ok(claims) = app.ledger.job_claims(job_id) else {
+        return;
+    };
+    for c in claims {
+        let now = match &c.delivery {
+            Some(d) if d.job_id == job_id => d.state.to_string(),
+            Some(d) => format!("{} by job {}", d.state, d.job_id),
+            None => "released".into(),
+        };
+        println!("  hand-over of {}: {now}", c.object_name);
+        for e in &c.evidence {
+            println!(
+                "    {} {} → {}: {}",
+                e.checked_at.format("%Y-%m-%d %H:%M:%S"),
+                e.source,
+                e.outcome,
+                e.detail
+            );
+        }
+    }
+}
+
+/// `backstop claims`: settles what evidence can settle, then lists what is left (with the last
+/// check), or settles one claim by hand.
+pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
     let ledger = &app.ledger;
+    let by_hand = |name: &str, outcome: ClaimOutcome, said: &str| -> Result<(), LedgerError> {
+        let claim = ledger.file_send(name)?;
+        let claim = claim.filter(|c| c.state == FileSendState::Claimed);
+        let Some(claim) = claim else {
+            // Not an open claim: the bare moves say what is wrong (no claim, already sent).
+            return match outcome {
+                ClaimOutcome::Released => ledger.release_file_send(name),
+                _ => ledger.confirm_file_sent(name, chrono::Utc::now()),
+            };
+        };
+        let evidence = ClaimEvidence {
+            checked_at: chrono::Utc::now(),
+            source: EvidenceSource::Person,
+            outcome,
+            rows_found: None,
+            detail: format!("{said} by hand (backstop claims)"),
+        };
+        ledger
+            .settle_claim(name, &claim.job_id, &evidence)
+            .map(|_| ())
+    };
     let result = match (action, object) {
-        ("list", None) => ledger.unconfirmed_file_sends().map(|sends| {
-            for s in &sends {
-                println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
+        ("list", None) => {
+            for s in app.recovery.settle_claims().await {
+                if s.evidence.outcome != ClaimOutcome::Unconfirmed {
+                    println!(
+                        "{}  {} from evidence: {}",
+                        s.object_name, s.evidence.outcome, s.evidence.detail
+                    );
+                }
             }
-            println!("{} unconfirmed hand-over(s): check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
-        }),
-        ("confirm", Some(name)) => ledger.confirm_file_sent(name, chrono::Utc::now()).map(|_| println!("{name}: confirmed as loaded; never sent again")),
-        ("release", Some(name)) => ledger.release_file_send(name).map(|_| println!("{name}: released; a later recovery may send it")),
+            ledger.unconfirmed_file_sends().map(|sends| {
+                for s in &sends {
+                    println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
+                    let last = ledger.claim_evidence(&s.object_name, &s.job_id).ok().and_then(|mut e| e.pop());
+                    if let Some(e) = last {
+                        println!("    last check {}: {}", e.checked_at.format("%Y-%m-%d %H:%M:%S"), e.detail);
+                    }
+                }
+                println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
+            })
+        }
+        ("confirm", Some(name)) => by_hand(name, ClaimOutcome::Confirmed, "confirmed")
+            .map(|_| println!("{name}: confirmed as loaded; never sent again")),
+        ("release", Some(name)) => by_hand(name, ClaimOutcome::Released, "released")
+            .map(|_| println!("{name}: released; a later recovery may send it")),
         _ => return super::usage("use: backstop claims [list] | confirm OBJECT | release OBJECT"),
     };
     match result {

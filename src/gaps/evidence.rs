@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::calendar::GameDate;
@@ -61,11 +62,31 @@ pub struct LastRun {
     pub error: Option<String>,
 }
 
+/// How sure "no games" is, when the schedule says there were none. One empty answer is not
+/// proof (contract section 6): the zero is remembered only when corroborated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NoGames {
+    /// Remembered as a fact: empty answers at least the recheck interval apart, and nothing
+    /// disagreeing. Until then every detection asks the events API again.
+    pub corroborated: bool,
+    /// Empty answers for the date once it was over, first and last (none for a remembered
+    /// fact, or a date not over yet).
+    pub answers: u32,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    /// Signals that say there were games after all: a file with rows, rows in the table for
+    /// the date, a run that saw events.
+    pub disagreeing: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     pub date: GameDate,
     pub market: MarketType,
     pub games: Signal<u64>,
+    /// With a zero game count: how sure that is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_games: Option<NoGames>,
     /// Complete props files, newest first.
     pub files: Signal<Vec<FileEvidence>>,
     pub loaded: Signal<Loaded>,

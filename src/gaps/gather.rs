@@ -33,6 +33,8 @@ pub struct Detector {
     listings: AtomicU64,
     pub(super) events_requests: AtomicU64,
     files_read: AtomicU64,
+    /// How far apart empty events answers must be to prove a date had no games.
+    pub(super) no_games_recheck: std::time::Duration,
 }
 
 impl Detector {
@@ -45,7 +47,20 @@ impl Detector {
             listings: AtomicU64::new(0),
             events_requests: AtomicU64::new(0),
             files_read: AtomicU64::new(0),
+            no_games_recheck: std::time::Duration::from_secs(6 * 3600),
         }
+    }
+
+    /// How far apart two empty events answers for a past date must be before "no games" is
+    /// remembered (`BACKSTOP_NO_GAMES_RECHECK_MINS`).
+    pub fn with_no_games_recheck(mut self, recheck: std::time::Duration) -> Self {
+        self.no_games_recheck = recheck;
+        self
+    }
+
+    /// Where "rows loaded" is read.
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
     }
 
     pub async fn detect(&self, q: &GapQuery) -> GapReport {
@@ -73,20 +88,21 @@ impl Detector {
                 rows.push((date, market, files, loaded_here));
             }
         }
-        let evidence: Vec<Evidence> = stream::iter(rows)
+        let mut evidence: Vec<Evidence> = stream::iter(rows)
             .map(|(date, market, files, loaded_here)| {
-                let games = games
+                let (games, no_games) = games
                     .get(&date)
                     .cloned()
-                    .unwrap_or(Signal::Unknown("not asked".into()));
+                    .unwrap_or((Signal::Unknown("not asked".into()), None));
                 let legacy = legacy(&games, &loaded, date);
                 let last_run = last.get(&(date, market)).cloned();
                 async move {
-                    let files = self.with_rows(files, &loaded_here).await;
+                    let files = self.with_rows(files).await;
                     Evidence {
                         date,
                         market,
                         games,
+                        no_games,
                         files,
                         loaded: loaded_here,
                         legacy,
@@ -97,6 +113,7 @@ impl Detector {
             .buffered(8)
             .collect()
             .await;
+        self.corroborate(&mut evidence, &loaded);
         let rows: Vec<GapRow> = evidence
             .into_iter()
             .map(|e| GapRow {
@@ -192,7 +209,7 @@ impl Detector {
             };
             let l = map.entry((r.game_date, market)).or_default();
             l.total += r.rows;
-            let path = object_name_of(&r.source_file_path);
+            let path = r.object_name();
             if path == "unknown" || path.is_empty() {
                 l.unknown_path += r.rows;
             } else {
@@ -202,25 +219,22 @@ impl Detector {
         Signal::Known(map)
     }
 
-    /// Reads the rows a file yields, for the files a verdict needs: the newest, and any that
-    /// the table holds rows for.
-    async fn with_rows(
-        &self,
-        files: Signal<Vec<ObjectInfo>>,
-        loaded: &Signal<Loaded>,
-    ) -> Signal<Vec<FileEvidence>> {
+    /// Reads the rows a file yields, for the files a verdict needs: newest first, up to the
+    /// first that yields rows (or cannot be read) — the newest complete file.
+    async fn with_rows(&self, files: Signal<Vec<ObjectInfo>>) -> Signal<Vec<FileEvidence>> {
         let files = match files {
             Signal::Known(f) => f,
             Signal::Unknown(why) => return Signal::Unknown(why),
         };
         let mut out = Vec::new();
-        for (i, f) in files.iter().enumerate() {
-            let needed = i == 0
-                || matches!(loaded, Signal::Known(l) if l.by_path.contains_key(&f.name) || l.unknown_path > 0);
-            let rows = if needed {
-                self.rows_of(&f.name).await
+        let mut found = false;
+        for f in &files {
+            let rows = if found {
+                Signal::Unknown("not read: an older snapshot".into())
             } else {
-                Signal::Unknown("not read: an earlier snapshot".into())
+                let rows = self.rows_of(&f.name).await;
+                found = !matches!(rows, Signal::Known(0));
+                rows
             };
             out.push(FileEvidence {
                 name: f.name.clone(),
@@ -285,14 +299,6 @@ impl Detector {
                 ))
             })
             .collect()
-    }
-}
-
-/// `gs://bucket/name` or `name` → `name`.
-fn object_name_of(path: &str) -> &str {
-    match path.strip_prefix("gs://") {
-        Some(rest) => rest.split_once('/').map(|(_, name)| name).unwrap_or(rest),
-        None => path,
     }
 }
 

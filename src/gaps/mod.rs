@@ -6,9 +6,12 @@ pub mod gather;
 pub mod report;
 mod schedule;
 pub mod verdict;
+#[cfg(test)]
+mod verdict_tests;
 
 use crate::calendar::GameDate;
 use crate::market::{MarketSelection, MarketType};
+use crate::scrapers::scheduled_markets;
 
 pub use gather::Detector;
 pub use report::GapReport;
@@ -46,13 +49,18 @@ impl GapQuery {
         })
     }
 
-    /// Parses `from`, `to` (dates or TODAY/YESTERDAY) and `market` (one or `all`, default all).
+    /// Parses `from`, `to` (dates or TODAY/YESTERDAY) and `market`: one market, `all` six,
+    /// or by default the markets the schedule scrapes ([`scheduled_markets`]).
     pub fn parse(from: &str, to: &str, market: Option<&str>) -> Result<Self, String> {
         let now = chrono::Utc::now();
         let from = GameDate::resolve(from, now).map_err(|e| format!("from: {e}"))?;
         let to = GameDate::resolve(to, now).map_err(|e| format!("to: {e}"))?;
+        let Some(market) = market else {
+            let mut q = Self::new(from, to, MarketSelection::All)?;
+            q.markets = scheduled_markets();
+            return Ok(q);
+        };
         let markets = market
-            .unwrap_or("all")
             .parse::<MarketSelection>()
             .map_err(|e| e.to_string())?;
         Self::new(from, to, markets)
@@ -65,12 +73,18 @@ mod tests {
 
     #[test]
     fn ranges_are_bounded_and_ordered() {
-        assert!(
+        assert_eq!(
             GapQuery::parse("2026-01-01", "2026-01-31", None)
                 .unwrap()
-                .markets
-                .len()
-                == 6
+                .markets,
+            scheduled_markets(),
+            "by default, the markets the schedule scrapes"
+        );
+        assert_eq!(
+            GapQuery::parse("2026-01-01", "2026-01-31", Some("all"))
+                .unwrap()
+                .markets,
+            MarketType::ALL
         );
         assert!(GapQuery::parse("2026-01-31", "2026-01-01", None)
             .unwrap_err()

@@ -35,6 +35,8 @@ pub struct GapReport {
     pub to: GameDate,
     pub markets: Vec<MarketType>,
     pub counts: BTreeMap<&'static str, usize>,
+    /// Complete dates whose newest file holds fewer rows than it yields (never re-sent).
+    pub short_loads: usize,
     pub rows: Vec<GapRow>,
     pub work: Work,
 }
@@ -50,6 +52,10 @@ impl GapReport {
             to: q.to,
             markets: q.markets.clone(),
             counts,
+            short_loads: rows
+                .iter()
+                .filter(|r| r.verdict.short_load.is_some())
+                .count(),
             rows,
             work,
         }
@@ -71,7 +77,8 @@ impl GapReport {
         })
     }
 
-    /// A table for people: every row that is not plainly fine, then the totals.
+    /// A table for people: every row that is not plainly fine (short loads are shown), then
+    /// the totals.
     pub fn table(&self, all: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -83,7 +90,7 @@ impl GapReport {
             let fine = matches!(
                 r.verdict.category,
                 Category::Complete | Category::OffDay | Category::LegitimateZero
-            );
+            ) && r.verdict.short_load.is_none();
             if fine && !all {
                 continue;
             }
@@ -131,8 +138,8 @@ impl GapReport {
             .collect();
         let _ = writeln!(
             out,
-            "{} to {}: {} (date, market) pairs: {}. Work: {} storage listings, {} BigQuery queries, {} events requests, {} files read, {:.1} s.",
-            self.from, self.to, self.rows.len(), totals.join(", "),
+            "{} to {}: {} (date, market) pairs: {}; {} short load(s). Work: {} storage listings, {} BigQuery queries, {} events requests, {} files read, {:.1} s.",
+            self.from, self.to, self.rows.len(), totals.join(", "), self.short_loads,
             self.work.storage_listings, self.work.bigquery_queries, self.work.events_requests, self.work.files_read, self.work.seconds
         );
         out

@@ -1,8 +1,38 @@
 //! The lost-date table of contract section 6, as a pure function of the evidence.
+//!
+//! | raw files | games | rows in the table | verdict |
+//! |---|---|---|---|
+//! | unreadable | – | – | unknown |
+//! | none or some | unknown | – | unknown |
+//! | none | 0 | – | off_day ("not yet corroborated" until it is: see `schedule`) |
+//! | some, none with rows | 0 | – | legitimate_zero (likewise) |
+//! | none, or none with rows | 0, but a signal disagrees | – | unknown: the schedule is in doubt |
+//! | some with rows | 0 | – | judged by the files, as below: a date whose files hold rows is never an off day |
+//! | none | > 0 | – | scraper_failed: scrape again |
+//! | some | > 0 | unreadable | unknown |
+//! | some | > 0 | the newest complete file has all its rows | complete |
+//! | some | > 0 | it has fewer (a *short load*) or more (loaded twice) | complete, with both numbers |
+//! | some | > 0 | it has none; rows under `unknown` ≥ what it yields | complete |
+//! | some | > 0 | it has none; fewer rows under `unknown` | unknown: which file they came from cannot be told |
+//! | some | > 0 | it has none, none under `unknown` either | processor_failed: send it |
+//! | some | > 0 | no file has rows to load, or it cannot be read | unknown |
+//!
+//! *The newest complete file* is the newest snapshot under `bettingpros/player-props/` (a
+//! partial run's file lives elsewhere) that yields rows; one yielding none holds nothing to load.
+//! *Any* rows under its `source_file_path` mean it was loaded (the loader's own rule): it is
+//! never sent again, because every delivery appends and a second send would duplicate the rows
+//! that are there. Rows of an older snapshot do not make a date complete while the newest has
+//! none: the newest is sent (it has no rows, so nothing can duplicate).
+//!
+//! **The `unknown` period.** From 2025-11-19 to 2026-06-03 the loader wrote `unknown` as the
+//! path, so only the date-and-market total can be compared with a file. Rows under `unknown` at
+//! least as many as the newest file yields → complete. Fewer → `unknown`, never a send: they may
+//! be an older snapshot or a short load of the newest, and sending the newest could load rows
+//! twice; a person decides.
 
 use serde::Serialize;
 
-use super::evidence::{Evidence, Signal};
+use super::evidence::{Evidence, FileEvidence, Loaded, NoGames, Signal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -56,6 +86,19 @@ pub struct Verdict {
     /// Why, in words a person can check against the evidence.
     pub reason: String,
     pub remedy: Remedy,
+    /// The newest complete file holds fewer rows than it yields: reported, never re-sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_load: Option<ShortLoad>,
+}
+
+/// A file with some but not all of its rows in the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShortLoad {
+    pub object_name: String,
+    /// Rows under its `source_file_path`.
+    pub rows_held: u64,
+    /// Rows it yields (prop × side × sportsbook line).
+    pub rows_expected: u64,
 }
 
 fn verdict(category: Category, reason: impl Into<String>, remedy: Remedy) -> Verdict {
@@ -63,6 +106,7 @@ fn verdict(category: Category, reason: impl Into<String>, remedy: Remedy) -> Ver
         category,
         reason: reason.into(),
         remedy,
+        short_load: None,
     }
 }
 
@@ -95,26 +139,23 @@ pub fn judge(e: &Evidence) -> Verdict {
             )
         }
     };
-    match (files.is_empty(), games) {
-        (true, 0) => return verdict(Category::OffDay, "no games and no raw file", Remedy::None),
-        (false, 0) => {
-            return verdict(
-                Category::LegitimateZero,
-                format!(
-                    "no games; {} raw file(s) hold no loadable rows",
-                    files.len()
-                ),
-                Remedy::None,
-            )
-        }
-        (true, n) => {
-            return verdict(
-                Category::ScraperFailed,
-                format!("{n} games but no raw file"),
-                Remedy::Rescrape,
-            )
-        }
-        (false, _) => {}
+    let with_rows = files
+        .iter()
+        .find(|f| f.rows.known().is_some_and(|n| *n > 0));
+    let label = match (games, with_rows) {
+        (0, Some(f)) => format!(
+            "the events API answered no games, but {} yields rows",
+            f.name
+        ),
+        (0, None) => return no_games(files.len(), e.no_games.as_ref()),
+        (n, _) => format!("{n} games"),
+    };
+    if files.is_empty() {
+        return verdict(
+            Category::ScraperFailed,
+            format!("{label} but no raw file"),
+            Remedy::Rescrape,
+        );
     }
     let loaded = match &e.loaded {
         Signal::Unknown(why) => {
@@ -126,238 +167,127 @@ pub fn judge(e: &Evidence) -> Verdict {
         }
         Signal::Known(l) => l,
     };
-    // Newest first: the file whose rows are all in the table, per file or (where the loader
-    // wrote `unknown` as the path) per date and market.
-    for f in files {
-        let Signal::Known(expected) = f.rows else {
-            continue;
-        };
-        let by_path = loaded.by_path.get(&f.name).copied().unwrap_or(0);
-        if expected > 0 && by_path >= expected {
-            return verdict(
-                Category::Complete,
-                match by_path / expected {
-                    1 => format!("{} holds {by_path} of its {expected} rows", f.name),
-                    // Complete, but a person should know: Phase 2 appends on every delivery.
-                    times => format!(
-                        "{} holds {by_path} rows for its {expected}: loaded about {times} times (duplicate rows)",
-                        f.name
-                    ),
-                },
-                Remedy::None,
-            );
-        }
-        if expected > 0 && loaded.unknown_path >= expected {
-            return verdict(
-                Category::Complete,
-                format!(
-                    "{} rows recorded under source_file_path 'unknown' ≥ the {expected} rows of {}",
-                    loaded.unknown_path, f.name
-                ),
-                Remedy::None,
-            );
-        }
-    }
-    let Some(newest) = files
-        .iter()
-        .find(|f| matches!(f.rows, Signal::Known(n) if n > 0))
-    else {
-        let why: Vec<String> = files
-            .iter()
-            .map(|f| match &f.rows {
-                Signal::Unknown(r) => format!("{}: {r}", f.name),
-                Signal::Known(_) => format!("{}: 0 loadable rows", f.name),
-            })
-            .collect();
+    judge_loaded(&label, files, loaded)
+}
+
+/// No games, and no file with rows: an off day or a legitimate zero — unless a signal
+/// disagrees — saying how sure the zero is.
+fn no_games(files: usize, sure: Option<&NoGames>) -> Verdict {
+    let sure = sure.cloned().unwrap_or_default();
+    if !sure.disagreeing.is_empty() {
         return verdict(
             Category::Unknown,
             format!(
-                "{games} games but no readable raw file with rows: {}",
-                why.join("; ")
+                "the events API answered no games, but {}: not an off day; the schedule is in doubt",
+                sure.disagreeing.join("; ")
+            ),
+            Remedy::None,
+        );
+    }
+    let how = if sure.corroborated {
+        "corroborated".to_string()
+    } else {
+        format!(
+            "{} empty answer(s) so far, not yet corroborated: remembered only when an answer hours after the first agrees, so every detection asks again",
+            sure.answers.max(1)
+        )
+    };
+    if files == 0 {
+        verdict(
+            Category::OffDay,
+            format!("no games ({how}) and no raw file"),
+            Remedy::None,
+        )
+    } else {
+        verdict(
+            Category::LegitimateZero,
+            format!("no games ({how}); {files} raw file(s) hold no loadable rows"),
+            Remedy::None,
+        )
+    }
+}
+
+/// A game day with raw files and readable rows: by the newest complete file. `games` says
+/// what the schedule said (`8 games`).
+fn judge_loaded(games: &str, files: &[FileEvidence], loaded: &Loaded) -> Verdict {
+    let Some(newest) = files.iter().find(|f| !matches!(f.rows, Signal::Known(0))) else {
+        return verdict(
+            Category::Unknown,
+            format!(
+                "{games} games but none of the {} raw file(s) has rows to load",
+                files.len()
             ),
             Remedy::None,
         );
     };
-    let rows = match newest.rows {
-        Signal::Known(n) => n,
-        Signal::Unknown(_) => 0,
+    let name = &newest.name;
+    let held = loaded.by_path.get(name).copied().unwrap_or(0);
+    let yields = newest.rows.known().copied();
+    if held > 0 {
+        let mut v = verdict(Category::Complete, String::new(), Remedy::None);
+        v.reason = match yields {
+            Some(n) if held == n => format!("{name} holds all its {n} rows"),
+            Some(n) if held < n => {
+                v.short_load = Some(ShortLoad {
+                    object_name: name.clone(),
+                    rows_held: held,
+                    rows_expected: n,
+                });
+                format!("{name} holds {held} of its {n} rows: a short load, reported and never sent again (a second send would duplicate the {held} rows there)")
+            }
+            Some(n) => format!(
+                "{name} holds {held} rows for its {n}: loaded about {} times (duplicate rows)",
+                held / n
+            ),
+            None => format!("{name} holds {held} rows (its own count could not be read)"),
+        };
+        return v;
+    }
+    let Some(yields) = yields else {
+        let why = match &newest.rows {
+            Signal::Unknown(why) => why.as_str(),
+            Signal::Known(_) => "",
+        };
+        return verdict(
+            Category::Unknown,
+            format!("{games} games; the newest file {name} has no rows in the table and cannot be read: {why}"),
+            Remedy::None,
+        );
     };
-    let held = loaded.by_path.get(&newest.name).copied().unwrap_or(0);
+    if loaded.unknown_path > 0 {
+        let unknown = loaded.unknown_path;
+        return if unknown >= yields {
+            verdict(
+                Category::Complete,
+                format!("{unknown} rows recorded under source_file_path 'unknown' (2025-11-19 to 2026-06-03) ≥ the {yields} rows of {name}"),
+                Remedy::None,
+            )
+        } else {
+            verdict(
+                Category::Unknown,
+                format!("{unknown} rows under source_file_path 'unknown' (2025-11-19 to 2026-06-03), fewer than the {yields} rows of {name}: which file they came from cannot be told, and a send could load rows twice; check by hand"),
+                Remedy::None,
+            )
+        };
+    }
+    let older = files
+        .iter()
+        .filter(|f| loaded.by_path.get(&f.name).is_some_and(|n| *n > 0))
+        .map(|f| {
+            format!(
+                "; the older snapshot {} holds {} rows, which does not make the date complete",
+                f.name, loaded.by_path[&f.name]
+            )
+        })
+        .next()
+        .unwrap_or_default();
     verdict(
         Category::ProcessorFailed,
         format!(
-            "{games} games; newest file {} yields {rows} rows, the table holds {held} for it",
-            newest.name
+            "{games} games; the newest file {name} yields {yields} rows, none in the table{older}"
         ),
         Remedy::SendFile {
-            object_name: newest.name.clone(),
+            object_name: name.clone(),
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::gaps::evidence::{FileEvidence, Loaded};
-    use crate::market::MarketType;
-
-    fn evidence(
-        games: Signal<u64>,
-        files: Vec<(&str, u64)>,
-        loaded: Signal<Vec<(&str, u64)>>,
-    ) -> Evidence {
-        Evidence {
-            date: "2026-01-14".parse().unwrap(),
-            market: MarketType::Steals,
-            games,
-            files: Signal::Known(
-                files
-                    .into_iter()
-                    .map(|(n, rows)| FileEvidence {
-                        name: n.into(),
-                        size: 10,
-                        rows: Signal::Known(rows),
-                    })
-                    .collect(),
-            ),
-            loaded: match loaded {
-                Signal::Known(rows) => {
-                    let mut l = Loaded::default();
-                    for (path, n) in rows {
-                        if path == "unknown" {
-                            l.unknown_path += n;
-                        } else {
-                            l.by_path.insert(path.into(), n);
-                        }
-                        l.total += n;
-                    }
-                    Signal::Known(l)
-                }
-                Signal::Unknown(why) => Signal::Unknown(why),
-            },
-            legacy: None,
-            last_run: None,
-        }
-    }
-    const NEW: &str = "bettingpros/player-props/steals/2026-01-14/20260114_200000.json";
-    const OLD: &str = "bettingpros/player-props/steals/2026-01-14/20260114_160000.json";
-
-    #[test]
-    fn off_day_is_not_a_loss() {
-        let v = judge(&evidence(Signal::Known(0), vec![], Signal::Known(vec![])));
-        assert_eq!((v.category, v.remedy), (Category::OffDay, Remedy::None));
-    }
-
-    #[test]
-    fn a_file_on_a_day_without_games_is_a_legitimate_zero() {
-        let v = judge(&evidence(
-            Signal::Known(0),
-            vec![(NEW, 0)],
-            Signal::Known(vec![]),
-        ));
-        assert_eq!(v.category, Category::LegitimateZero);
-    }
-
-    #[test]
-    fn games_without_a_file_mean_the_scraper_failed() {
-        let v = judge(&evidence(Signal::Known(8), vec![], Signal::Known(vec![])));
-        assert_eq!(
-            (v.category, v.remedy),
-            (Category::ScraperFailed, Remedy::Rescrape)
-        );
-    }
-
-    #[test]
-    fn a_file_without_its_rows_means_the_processor_failed_and_the_newest_is_sent() {
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 40), (OLD, 38)],
-            Signal::Known(vec![(NEW, 12)]),
-        ));
-        assert_eq!(v.category, Category::ProcessorFailed);
-        assert_eq!(
-            v.remedy,
-            Remedy::SendFile {
-                object_name: NEW.into()
-            }
-        );
-        assert!(
-            v.reason.contains("40") && v.reason.contains("12"),
-            "{}",
-            v.reason
-        );
-    }
-
-    #[test]
-    fn any_fully_loaded_snapshot_makes_the_date_complete() {
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 40), (OLD, 38)],
-            Signal::Known(vec![(OLD, 38)]),
-        ));
-        assert_eq!(v.category, Category::Complete);
-    }
-
-    #[test]
-    fn a_small_market_is_judged_by_its_own_file_not_by_150_per_game() {
-        // 8 games × 150 = 1200 rows under the old rule; a steals file yields 60.
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 60)],
-            Signal::Known(vec![(NEW, 60)]),
-        ));
-        assert_eq!(v.category, Category::Complete);
-    }
-
-    #[test]
-    fn rows_under_the_unknown_path_count_for_the_date_and_market() {
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 60)],
-            Signal::Known(vec![("unknown", 75)]),
-        ));
-        assert_eq!(v.category, Category::Complete);
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 60)],
-            Signal::Known(vec![("unknown", 20)]),
-        ));
-        assert_eq!(v.category, Category::ProcessorFailed);
-    }
-
-    #[test]
-    fn a_file_loaded_twice_is_complete_and_says_so() {
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 60)],
-            Signal::Known(vec![(NEW, 120)]),
-        ));
-        assert_eq!(v.category, Category::Complete);
-        assert!(v.reason.contains("loaded about 2 times"), "{}", v.reason);
-    }
-
-    #[test]
-    fn bigquery_down_gives_unknown_not_a_guess() {
-        let v = judge(&evidence(
-            Signal::Known(8),
-            vec![(NEW, 60)],
-            Signal::Unknown("connection refused".into()),
-        ));
-        assert_eq!(
-            (v.category, v.remedy.clone()),
-            (Category::Unknown, Remedy::None)
-        );
-        assert!(v.reason.contains("connection refused"));
-    }
-
-    #[test]
-    fn unknown_schedule_gives_unknown() {
-        let v = judge(&evidence(
-            Signal::Unknown("events API: HTTP 403".into()),
-            vec![],
-            Signal::Known(vec![]),
-        ));
-        assert_eq!(v.category, Category::Unknown);
-        assert!(v.reason.contains("403"));
-    }
 }

@@ -1,8 +1,11 @@
 //! Recovery jobs in the ledger: the durable state that lets a reprocess resume after a crash.
 //!
 //! A job is a list of actions, each either re-scraping a (date, market) or sending one stored
-//! file to Phase 2's loader. A job is created once per idempotency key (asking twice returns
-//! the first job) and its state survives a crash, so [`Ledger::unfinished_jobs`] can resume it.
+//! file to Phase 2's loader. Its state survives a crash, so [`Ledger::unfinished_jobs`] can
+//! resume it. Asking twice returns the first job ([`JobKey`]): for a key the caller gave, for
+//! ever; for a request's own key (a hash of its content), while that job is unfinished or
+//! finished within the repeat window — after that the same request makes a new job, planned
+//! from the evidence then. The database enforces both (partial unique indexes).
 //! A `send_file` action goes through the never-twice guard in [`sends`]: claim, send, then
 //! confirm or release.
 //!
@@ -17,8 +20,10 @@
 //! | `send_file` action `running`, claim `claimed` | died between claim and answer: Phase 2 may or may not have loaded the file | **never re-send**: mark the action `failed` with detail `unconfirmed` and report it |
 //!
 //! A claim left `claimed` is *unconfirmed* ([`Ledger::unconfirmed_file_sends`]). Nothing in
-//! backstop resends it: a person checks Phase 2's table (rows with that `source_file_path`)
-//! and then confirms it (the rows are there) or releases it (they are not).
+//! backstop resends it blindly: recovery settles it from evidence (rows with that
+//! `source_file_path` in Phase 2's table → confirmed; none once the pending-load window has
+//! passed → released), recording each check with the claim ([`Ledger::settle_claim`]); what
+//! evidence cannot settle (BigQuery unreachable) waits for a person (`backstop claims`).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -30,11 +35,14 @@ use crate::calendar::GameDate;
 use crate::market::MarketType;
 use crate::run::new_run_id;
 
+mod keys;
 mod names;
 pub mod sends;
 
-pub use names::{ActionKind, ActionState, FileSendState};
-pub use sends::FileSendRecord;
+use keys::job_for_key;
+pub use keys::JobKey;
+pub use names::{ActionKind, ActionState, ClaimOutcome, EvidenceSource, FileSendState};
+pub use sends::{ClaimEvidence, FileSendRecord, JobClaim};
 
 /// An action to put in a new job.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +61,8 @@ pub struct NewAction {
 pub struct JobRecord {
     pub id: String,
     pub idempotency_key: String,
+    /// The caller gave the key (it names this job for ever); else it is the request's hash.
+    pub key_given: bool,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// `running`, `done` or `failed`.
@@ -87,41 +97,30 @@ pub struct ActionRecord {
 const JOB_STATES: [&str; 3] = ["running", "done", "failed"];
 
 impl Ledger {
-    /// Creates the job unless one with this idempotency key exists; returns the job and whether
-    /// it was created now. Atomic: two callers with one key get one job. An existing job is
-    /// returned as it was stored; `request` and `actions` of the second call are ignored.
+    /// Creates the job unless `key` names one already (see [`JobKey`]); returns the job and
+    /// whether it was created now. Atomic: two callers with one key get one job. An existing
+    /// job is returned as it was stored; `request` and `actions` of the second call are ignored.
     pub fn create_job(
         &self,
-        key: &str,
+        key: JobKey<'_>,
         request: &serde_json::Value,
         actions: &[NewAction],
         now: DateTime<Utc>,
     ) -> Result<(JobRecord, bool), LedgerError> {
-        let doing = || format!("creating the job for key {key:?}");
-        validate_actions(key, actions).doing(doing)?;
+        let doing = || format!("creating the job for key {:?}", key.key());
+        validate_actions(key.key(), actions).doing(doing)?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .doing(doing)?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT id FROM jobs WHERE idempotency_key = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .optional()
-            .doing(doing)?;
-        if let Some(id) = existing {
-            let job = load_job(&tx, &id).doing(doing)?;
-            return job
-                .map(|job| (job, false))
-                .ok_or_else(|| LedgerError::new(doing(), LedgerProblem::NoSuchJob));
+        if let Some(job) = job_for_key(&tx, key, now).doing(doing)? {
+            return Ok((job, false));
         }
         let id = new_run_id();
         tx.execute(
-            "INSERT INTO jobs (id, idempotency_key, created_at, state, request)
-             VALUES (?1, ?2, ?3, 'running', ?4)",
-            params![id, key, Time(now), Json(request)],
+            "INSERT INTO jobs (id, idempotency_key, key_given, created_at, state, request)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+            params![id, key.key(), key.is_given(), Time(now), Json(request)],
         )
         .doing(doing)?;
         for (seq, a) in (1u32..).zip(actions) {
@@ -146,6 +145,16 @@ impl Ledger {
         tx.commit().doing(doing)?;
         job.map(|job| (job, true))
             .ok_or_else(|| LedgerError::new(doing(), LedgerProblem::NoSuchJob))
+    }
+
+    /// The job `key` names now, if any (see [`JobKey`]).
+    pub fn job_for_key(
+        &self,
+        key: JobKey<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobRecord>, LedgerError> {
+        job_for_key(&self.conn(), key, now)
+            .doing(|| format!("looking up the job for key {:?}", key.key()))
     }
 
     /// One job with its actions.
@@ -333,6 +342,7 @@ fn load_job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRecord>> 
             Ok(JobRecord {
                 id: r.get("id")?,
                 idempotency_key: r.get("idempotency_key")?,
+                key_given: r.get("key_given")?,
                 created_at: r.time("created_at")?,
                 finished_at: r.time_opt("finished_at")?,
                 state: r.get("state")?,

@@ -30,16 +30,26 @@ fn actions() -> Vec<NewAction> {
 }
 
 fn job(l: &Ledger, key: &str) -> JobRecord {
-    l.create_job(key, &json!({"from": "2026-01-11"}), &actions(), at(9, 0))
-        .unwrap()
-        .0
+    l.create_job(
+        JobKey::Given(key),
+        &json!({"from": "2026-01-11"}),
+        &actions(),
+        at(9, 0),
+    )
+    .unwrap()
+    .0
 }
 
 #[test]
 fn same_idempotency_key_returns_the_existing_job() {
     let l = Ledger::open_in_memory().unwrap();
     let (first, created) = l
-        .create_job("k1", &json!({"from": "2026-01-11"}), &actions(), at(9, 0))
+        .create_job(
+            JobKey::Given("k1"),
+            &json!({"from": "2026-01-11"}),
+            &actions(),
+            at(9, 0),
+        )
         .unwrap();
     assert!(created);
     assert_eq!(first.state, "running");
@@ -49,7 +59,7 @@ fn same_idempotency_key_returns_the_existing_job() {
     assert_eq!(first.actions[1].object_name.as_deref(), Some(FILE));
 
     let (again, created) = l
-        .create_job("k1", &json!({"other": true}), &[], at(9, 30))
+        .create_job(JobKey::Given("k1"), &json!({"other": true}), &[], at(9, 30))
         .unwrap();
     assert!(!created);
     assert_eq!(again, first, "the first job, as stored");
@@ -59,7 +69,9 @@ fn same_idempotency_key_returns_the_existing_job() {
 
     let mut bad = actions();
     bad[1].object_name = None;
-    let err = l.create_job("k3", &json!({}), &bad, at(9, 0)).unwrap_err();
+    let err = l
+        .create_job(JobKey::Given("k3"), &json!({}), &bad, at(9, 0))
+        .unwrap_err();
     assert!(err.to_string().contains("action 2"), "{err}");
     assert_eq!(
         l.unfinished_jobs().unwrap().len(),
@@ -75,7 +87,7 @@ fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds() {
     let mut ids = Vec::new();
     for (minute, key) in [(0, "a"), (10, "b"), (20, "c")] {
         let (j, _) = l
-            .create_job(key, &json!({"key": key}), &actions(), at(9, minute))
+            .create_job(JobKey::Given(key), &json!({"key": key}), &actions(), at(9, minute))
             .unwrap();
         ids.push(j.id);
     }
@@ -90,6 +102,52 @@ fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds() {
         (all[2].id.as_str(), all[2].state.as_str()),
         (ids[0].as_str(), "failed")
     );
+}
+
+#[test]
+fn a_requests_own_key_names_its_job_only_until_it_finished_and_the_repeat_window_passed() {
+    let l = Ledger::open_in_memory().unwrap();
+    let window = std::time::Duration::from_secs(300);
+    let key = JobKey::Content {
+        key: "content-abc",
+        repeat_window: window,
+    };
+    let create = |minute: u32| {
+        l.create_job(key, &json!({}), &actions(), at(9, minute))
+            .unwrap()
+    };
+    let (first, created) = create(0);
+    assert!(created && !first.key_given);
+    let (again, created) = create(1);
+    assert!(!created, "unfinished: the same job");
+    assert_eq!(again.id, first.id);
+    l.set_action_state(&first.id, 1, ActionState::Skipped, None, None, at(9, 2))
+        .unwrap();
+    l.finish_job(&first.id, "failed", at(9, 2)).unwrap();
+    let (again, created) = create(6);
+    assert!(
+        !created,
+        "finished 4 minutes ago: a retried request gets the same job"
+    );
+    assert_eq!(again.id, first.id);
+    let (second, created) = create(8);
+    assert!(
+        created,
+        "finished 6 minutes ago: the same request plans anew"
+    );
+    assert_ne!(second.id, first.id);
+    assert_eq!(l.job_for_key(key, at(9, 9)).unwrap().unwrap().id, second.id);
+    // A key given by a caller is another name space, and names its job for ever.
+    let (given, created) = l
+        .create_job(JobKey::Given("content-abc"), &json!({}), &[], at(9, 9))
+        .unwrap();
+    assert!(created && given.key_given);
+    l.finish_job(&given.id, "done", at(9, 9)).unwrap();
+    let later = l
+        .job_for_key(JobKey::Given("content-abc"), at(23, 0))
+        .unwrap()
+        .unwrap();
+    assert_eq!(later.id, given.id);
 }
 
 #[test]
@@ -286,4 +344,67 @@ fn concurrent_claims_only_one_wins() {
         .filter(|won| *won)
         .count();
     assert_eq!(wins, 1);
+}
+
+fn evidence(outcome: ClaimOutcome, rows: Option<u64>, minute: u32) -> ClaimEvidence {
+    let source = match rows {
+        Some(_) => EvidenceSource::Table,
+        None => EvidenceSource::Answer,
+    };
+    ClaimEvidence {
+        checked_at: at(10, minute),
+        source,
+        outcome,
+        rows_found: rows,
+        detail: format!("check at 10:{minute:02}"),
+    }
+}
+
+#[test]
+fn evidence_settles_a_claim_and_stays_with_the_job_after_a_release() {
+    let l = Ledger::open_in_memory().unwrap();
+    let (a, b) = (job(&l, "a"), job(&l, "b"));
+    assert!(l.claim_file_send(FILE, &a.id, at(9, 1)).unwrap());
+    l.finish_job(&a.id, "failed", at(9, 2)).unwrap();
+    // A finished job's claim is still settled: evidence comes after the job ends.
+    let unknown = evidence(ClaimOutcome::Unconfirmed, None, 0);
+    assert!(l.settle_claim(FILE, &a.id, &unknown).unwrap());
+    assert_eq!(l.unconfirmed_file_sends().unwrap().len(), 1);
+    assert!(
+        !l.settle_claim(FILE, &b.id, &unknown).unwrap(),
+        "only the claiming job's claim is settled"
+    );
+    // Checks of the table that find what the last one found are one row, with the latest time.
+    let no_rows_yet = evidence(ClaimOutcome::Unconfirmed, Some(0), 2);
+    assert!(l.settle_claim(FILE, &a.id, &no_rows_yet).unwrap());
+    let still_none = evidence(ClaimOutcome::Unconfirmed, Some(0), 3);
+    assert!(l.settle_claim(FILE, &a.id, &still_none).unwrap());
+    let none = evidence(ClaimOutcome::Released, Some(0), 5);
+    assert!(l.settle_claim(FILE, &a.id, &none).unwrap());
+    assert_eq!(l.file_send(FILE).unwrap(), None, "released");
+    assert!(!l.settle_claim(FILE, &a.id, &none).unwrap(), "settled once");
+
+    assert!(l.claim_file_send(FILE, &b.id, at(10, 6)).unwrap());
+    let rows = evidence(ClaimOutcome::Confirmed, Some(1035), 9);
+    assert!(l.settle_claim(FILE, &b.id, &rows).unwrap());
+    let sent = l.file_send(FILE).unwrap().unwrap();
+    assert_eq!(
+        (sent.state, sent.sent_at, sent.job_id.as_str()),
+        (FileSendState::Sent, Some(at(10, 9)), b.id.as_str())
+    );
+
+    let claims = l.job_claims(&a.id).unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].object_name, FILE);
+    assert_eq!(
+        claims[0].evidence,
+        [unknown, still_none, none],
+        "a's own evidence, in order"
+    );
+    assert_eq!(
+        claims[0].delivery.as_ref().map(|d| d.job_id.as_str()),
+        Some(b.id.as_str()),
+        "the file's record now: sent by the later job"
+    );
+    assert_eq!(l.claim_evidence(FILE, &b.id).unwrap(), [rows]);
 }

@@ -20,8 +20,12 @@
 //! - `columns`: how typed values are written to and read from columns.
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
-//! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does.
-//! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2.
+//! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does; which
+//!   request names which job (`jobs::keys`).
+//! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2, and the
+//!   evidence that settles each claim.
+//! - `facts`: what gap detection remembers (games on a past date, rows a file yields), and
+//!   empty events answers kept apart until corroborated.
 //! - [`outbox`]: completion messages, recorded before they are published, until they are.
 
 mod columns;
@@ -47,8 +51,10 @@ use rusqlite::Connection;
 use crate::run::RunStatus;
 
 pub use export::execution_log_row;
+pub use facts::EmptyAnswers;
 pub use jobs::{
-    ActionKind, ActionRecord, ActionState, FileSendRecord, FileSendState, JobRecord, NewAction,
+    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
+    FileSendRecord, FileSendState, JobClaim, JobKey, JobRecord, NewAction,
 };
 pub use outbox::{Announcement, OutboxEntry};
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
@@ -93,8 +99,6 @@ impl Ledger {
     fn init(mut conn: Connection, location: String) -> Result<Ledger, LedgerError> {
         let doing = || format!("opening {location}");
         conn.busy_timeout(BUSY_TIMEOUT).doing(doing)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .doing(doing)?;
         // Answers "memory" for an in-memory database, which is fine.
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -102,6 +106,8 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "FULL")
             .doing(doing)?;
         schema::migrate(&mut conn).map_err(|p| LedgerError::new(doing(), p))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .doing(doing)?;
         Ok(Ledger {
             conn: Mutex::new(conn),
             location,

@@ -3,7 +3,7 @@
 //! `MIGRATIONS[i]` takes a database from version `i` to `i + 1`; the version lives in
 //! `PRAGMA user_version`. Migrations only ever append: a released one is never edited.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::LedgerProblem;
 
@@ -134,13 +134,72 @@ CREATE INDEX outbox_unpublished ON outbox (published_at, created_at);
 CREATE INDEX outbox_by_object ON outbox (object_name);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Repeatable recoveries; claims settled from evidence; "no games" remembered only when
+/// corroborated. (Rebuilding `jobs` needs foreign keys off: [`migrate`] runs so.)
+const V4: &str = r#"
+-- A request's own key (a hash of its content) names at most one *unfinished* job, so the same
+-- request plans anew once its job finished; a key given by the caller (Idempotency-Key,
+-- --key) names one job for ever. Both enforced by the database: partial unique indexes.
+CREATE TABLE jobs_v3 (
+    id              TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
+    key_given       INTEGER NOT NULL CHECK (key_given IN (0, 1)),
+    created_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    state           TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+    request         TEXT NOT NULL,
+    result          TEXT,
+    CHECK ((state = 'running') = (finished_at IS NULL))
+);
+INSERT INTO jobs_v3 (id, idempotency_key, key_given, created_at, finished_at, state, request, result)
+    SELECT id, idempotency_key, CASE WHEN idempotency_key LIKE 'content-%' THEN 0 ELSE 1 END,
+           created_at, finished_at, state, request, result
+    FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v3 RENAME TO jobs;
+CREATE INDEX jobs_by_state ON jobs (state, created_at);
+CREATE INDEX jobs_by_key ON jobs (idempotency_key, created_at);
+CREATE UNIQUE INDEX jobs_by_given_key ON jobs (idempotency_key) WHERE key_given = 1;
+CREATE UNIQUE INDEX jobs_by_open_content_key ON jobs (idempotency_key)
+    WHERE key_given = 0 AND state = 'running';
+
+-- What each hand-over of a file to Phase 2 went through, oldest first: Phase 2's answer, and
+-- every check of the table that settled (or could not settle) a claim whose outcome was
+-- unknown. A released claim's row in file_sends is gone; its evidence stays here.
+CREATE TABLE claim_evidence (
+    id          INTEGER PRIMARY KEY,
+    object_name TEXT NOT NULL,
+    job_id      TEXT NOT NULL REFERENCES jobs (id),
+    checked_at  TEXT NOT NULL,
+    source      TEXT NOT NULL CHECK (source IN ('phase2_answer', 'table', 'person')),
+    outcome     TEXT NOT NULL CHECK (outcome IN ('confirmed', 'released', 'unconfirmed')),
+    -- Rows under the file's source_file_path (either form); NULL when the table was not read.
+    rows_found  INTEGER CHECK (rows_found >= 0),
+    detail      TEXT NOT NULL
+);
+CREATE INDEX claim_evidence_by_claim ON claim_evidence (object_name, job_id, checked_at);
+
+-- Empty events answers for a past date: not yet proof of an off day (contract section 6).
+-- known_games gets the zero only when an answer hours after the first agrees and nothing
+-- disagrees; the row goes when the date's games are remembered.
+CREATE TABLE empty_events_answers (
+    game_date TEXT PRIMARY KEY,
+    first_at  TEXT NOT NULL,
+    last_at   TEXT NOT NULL,
+    answers   INTEGER NOT NULL CHECK (answers >= 1)
+);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`SCHEMA_VERSION`] in one transaction, or refuses a newer one.
+/// Foreign keys are off meanwhile (a table is rebuilt as SQLite prescribes) and checked before
+/// the commit; the caller turns them on afterwards.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
@@ -155,6 +214,14 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
     for sql in &MIGRATIONS[found.max(0) as usize..] {
         tx.execute_batch(sql)?;
     }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(LedgerProblem::Invalid(format!(
+            "migrating left a row of {table} without its parent"
+        )));
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -163,6 +230,55 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_2_ledger_keeps_its_jobs_and_a_finished_request_may_run_again() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (id, idempotency_key, created_at, finished_at, state, request)
+                 VALUES ('a', 'content-1', 't', 't', 'done', '{}'), ('b', 'mine', 't', NULL, 'running', '{}');
+             INSERT INTO job_actions (job_id, seq, kind, game_date, market, reason, state, updated_at)
+                 VALUES ('a', 1, 'scrape', '2026-01-14', 'points', 'r', 'done', 't');
+             INSERT INTO file_sends (object_name, job_id, state, claimed_at) VALUES ('o', 'b', 'claimed', 't');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let given: Vec<(String, bool)> = conn
+            .prepare("SELECT id, key_given FROM jobs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(given, [("a".into(), false), ("b".into(), true)]);
+        let insert = |id: &str, key: &str, given: bool, state: &str| {
+            let finished = (state != "running").then_some("t");
+            conn.execute(
+                "INSERT INTO jobs (id, idempotency_key, key_given, created_at, finished_at, state, request)
+                 VALUES (?1, ?2, ?3, 't', ?4, ?5, '{}')",
+                rusqlite::params![id, key, given, finished, state],
+            )
+        };
+        insert("c", "content-1", false, "running").expect("the finished one does not block it");
+        assert!(
+            insert("d", "content-1", false, "running").is_err(),
+            "one unfinished per key"
+        );
+        assert!(
+            insert("e", "mine", true, "done").is_err(),
+            "a given key names one job"
+        );
+        let orphan = conn.execute(
+            "INSERT INTO job_actions (job_id, seq, kind, game_date, market, reason, state, updated_at)
+             VALUES ('zz', 1, 'scrape', '2026-01-14', 'points', 'r', 'done', 't')",
+            [],
+        );
+        assert!(orphan.is_err(), "foreign keys still hold after the rebuild");
+    }
 
     #[test]
     fn a_version_1_ledger_is_brought_up_to_date_and_keeps_its_rows() {

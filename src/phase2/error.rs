@@ -20,9 +20,15 @@ pub enum Phase2Failure {
 }
 
 impl Phase2Failure {
-    /// The request may have reached Phase 2 without an answer coming back.
+    /// The request reached (or may have reached) Phase 2 and no verdict on the file came
+    /// back: no answer, a broken connection, or a 504 from Cloud Run's front end (its request
+    /// timeout passed while the container may still be loading).
     pub fn outcome_unknown(self) -> bool {
-        matches!(self, Phase2Failure::Timeout | Phase2Failure::Broken)
+        match self {
+            Phase2Failure::Timeout | Phase2Failure::Broken => true,
+            Phase2Failure::Status(s) => verdict(s) == Verdict::Unknown,
+            _ => false,
+        }
     }
 
     /// A short stable name for logs and metrics (`http_500`, `timeout`).
@@ -59,8 +65,10 @@ impl fmt::Display for Phase2Failure {
 pub enum Verdict {
     /// 2xx: loaded or skipped; either way Phase 2 has the file.
     Delivered,
-    /// 408, 429, 5xx: Phase 2 could not take it now; worth another attempt.
+    /// 408, 429, 5xx but 504: Phase 2 could not take it now; worth another attempt.
     Transient,
+    /// 504: the front end gave up waiting; the load may go on. Never retried blindly.
+    Unknown,
     /// Any other status (400 bad message, 401/403 auth, 404 wrong URL): the same request would
     /// get the same answer.
     Rejected,
@@ -70,6 +78,7 @@ pub enum Verdict {
 pub fn verdict(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
+        504 => Verdict::Unknown,
         408 | 429 | 500..=599 => Verdict::Transient,
         _ => Verdict::Rejected,
     }
@@ -79,13 +88,16 @@ pub fn verdict(status: u16) -> Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "sending {object} to Phase 2: {method} {path} {failure} after {attempts} attempt(s) ({}){}",
-    if *.retryable { "retryable, retries exhausted" } else { "permanent" },
+    if .failure.outcome_unknown() {
+        "outcome unknown: the request went out, Phase 2 may have loaded the file; not retried"
+    } else if *.retryable { "retryable, retries exhausted" } else { "permanent" },
     if .excerpt.is_empty() { String::new() } else { format!(" — {}", .excerpt) }
 )]
 pub struct Phase2Error {
     pub failure: Phase2Failure,
-    /// True for transient failures whose retries ran out: a later recovery may try again.
-    /// False when retrying cannot help: Phase 2 rejected the message, or nothing is configured.
+    /// True for failures that certainly loaded nothing and whose retries ran out: a later
+    /// recovery may try again. False when retrying cannot help (Phase 2 rejected the message,
+    /// nothing is configured) or must not happen (the outcome is unknown).
     pub retryable: bool,
     pub attempts: u32,
     /// `POST` to Phase 2, `GET` to the metadata server.
@@ -97,9 +109,6 @@ pub struct Phase2Error {
     pub status: Option<u16>,
     /// A short excerpt of the answer body, or the transport's words.
     pub excerpt: String,
-    /// Attempts that ended without an answer after the request went out (timeouts, broken
-    /// connections): Phase 2 may have loaded the file once per such attempt.
-    pub uncertain_attempts: u32,
 }
 
 impl Phase2Error {
@@ -108,9 +117,10 @@ impl Phase2Error {
         matches!(self.failure, Phase2Failure::Status(s) if verdict(s) == Verdict::Rejected)
     }
 
-    /// The file may have been loaded although no success came back.
+    /// The last attempt went out and no answer came back: Phase 2 may have loaded the file.
+    /// (Such an attempt is always the last: it is never retried.)
     pub fn maybe_loaded(&self) -> bool {
-        self.uncertain_attempts > 0
+        self.failure.outcome_unknown()
     }
 }
 
@@ -127,9 +137,15 @@ mod tests {
 
     #[test]
     fn server_errors_timeouts_and_throttling_are_transient() {
-        for s in [408, 429, 500, 502, 503, 504] {
+        for s in [408, 429, 500, 502, 503] {
             assert_eq!(verdict(s), Verdict::Transient, "{s}");
         }
+    }
+
+    #[test]
+    fn a_gateway_timeout_leaves_the_outcome_unknown() {
+        assert_eq!(verdict(504), Verdict::Unknown);
+        assert!(Phase2Failure::Status(504).outcome_unknown());
     }
 
     #[test]
@@ -163,7 +179,6 @@ mod tests {
             object: "bettingpros/player-props/points/2026-01-14/20260114_180530.json".into(),
             status: Some(400),
             excerpt: "\"no name in message\"".into(),
-            uncertain_attempts: 0,
         };
         let s = e.to_string();
         for part in [

@@ -2,9 +2,12 @@
 //! push envelope, authenticated by an OIDC ID token from the metadata server.
 //!
 //! Loading a file twice duplicates its rows, so callers send a file once per recovery. Within
-//! one [`Phase2::send_file`], transient failures are retried with the same `messageId`; those
-//! that left the outcome unknown (timeouts, broken connections) are counted in the result so a
-//! caller can check the warehouse before anything else is sent.
+//! one [`Phase2::send_file`], only failures that certainly loaded nothing are retried (with the
+//! same `messageId`): no connection, no ID token, or an answer of 408/429/5xx but 504. An attempt that
+//! timed out, lost its connection after the request went out, or got a 504 (Cloud Run's front
+//! end stopped waiting) has an *unknown outcome*
+//! (contract section 4): Phase 2 may be loading the file right now, so it is never retried
+//! here; the caller keeps its claim and settles it from the table's rows (`reprocess::settle`).
 
 pub mod error;
 pub mod identity;
@@ -34,9 +37,6 @@ pub struct Delivery {
     /// The envelope's `messageId`, the same on every attempt of this hand-over.
     pub message_id: String,
     pub attempts: u32,
-    /// Earlier attempts that ended without an answer after the request went out: each may
-    /// have loaded the file too (duplicate rows).
-    pub uncertain_attempts: u32,
 }
 
 /// The Pub/Sub push envelope Phase 2 expects, carrying `{"bucket", "name"}`.
@@ -112,7 +112,6 @@ impl Phase2 {
         object_name: &str,
     ) -> Result<Delivery, Phase2Error> {
         let attempts = AtomicU32::new(0);
-        let uncertain = AtomicU32::new(0);
         let give_up = |a: Attempt| Phase2Error {
             failure: a.failure,
             retryable: a.transient,
@@ -122,7 +121,6 @@ impl Phase2 {
             object: object_name.into(),
             status: a.status,
             excerpt: a.excerpt,
-            uncertain_attempts: uncertain.load(Ordering::SeqCst),
         };
         let Some(service) = self.settings.url.as_deref() else {
             return Err(give_up(Attempt {
@@ -146,11 +144,7 @@ impl Phase2 {
             &what,
             || async {
                 attempts.fetch_add(1, Ordering::SeqCst);
-                let outcome = self.attempt(service, &url, &body).await;
-                if matches!(&outcome, Err(a) if a.failure.outcome_unknown()) {
-                    uncertain.fetch_add(1, Ordering::SeqCst);
-                }
-                outcome
+                self.attempt(service, &url, &body).await
             },
         )
         .await
@@ -161,12 +155,10 @@ impl Phase2 {
                     status,
                     message_id,
                     attempts: attempts.load(Ordering::SeqCst),
-                    uncertain_attempts: uncertain.load(Ordering::SeqCst),
                 };
                 tracing::info!(
                     object = object_name, http.status = status, attempt = delivery.attempts,
-                    message_id = %delivery.message_id,
-                    uncertain_attempts = delivery.uncertain_attempts, "Phase 2 took the file"
+                    message_id = %delivery.message_id, "Phase 2 took the file"
                 );
                 Ok(delivery)
             }
@@ -211,6 +203,8 @@ impl Phase2 {
             status,
             excerpt,
         };
+        // Only a connection that never opened certainly sent nothing; a timeout or a break
+        // after that leaves the outcome unknown, and is never retried.
         let transport = |e: reqwest::Error| {
             let failure = if e.is_connect() {
                 Phase2Failure::Connect
@@ -219,18 +213,22 @@ impl Phase2 {
             } else {
                 Phase2Failure::Broken
             };
-            failed(failure, true, None, error_chain(&e))
+            failed(failure, !failure.outcome_unknown(), None, error_chain(&e))
         };
         let resp = request.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let answer = resp.bytes().await.map_err(transport)?;
+        // The status decides; a body that breaks off only loses the excerpt.
+        let answer = match resp.bytes().await {
+            Ok(body) => excerpt(&body),
+            Err(e) => format!("(the answer's body broke off: {})", error_chain(&e)),
+        };
         match verdict(status) {
             Verdict::Delivered => Ok(status),
             v => Err(failed(
                 Phase2Failure::Status(status),
                 v == Verdict::Transient,
                 Some(status),
-                excerpt(&answer),
+                answer,
             )),
         }
     }

@@ -45,6 +45,13 @@ impl Default for Phase2Settings {
 }
 
 impl Phase2Settings {
+    /// An upper bound on one hand-over, every attempt and backoff included: a claim younger
+    /// than this may still have a request in flight.
+    pub fn longest_hand_over(&self) -> Duration {
+        let attempts = self.max_attempts.max(1);
+        self.attempt_timeout * attempts + self.backoff_max * (attempts - 1)
+    }
+
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let d = Self::default();
         let url = vars.get("PHASE2_URL").map(bare_service_url).transpose()?;

@@ -8,9 +8,14 @@ use std::sync::Mutex;
 use chrono::Utc;
 use serde_json::json;
 
+use super::plan::scope_from_json;
 use super::Recovery;
+use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery};
-use crate::ledger::{ActionKind, ActionRecord, ActionState, FileSendState, JobRecord};
+use crate::ledger::{
+    ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
+    FileSendState, JobRecord,
+};
 use crate::market::MarketSelection;
 use crate::run::{RunStatus, Scraper, Trigger};
 use crate::scrape::ScrapeRequest;
@@ -42,6 +47,8 @@ impl Recovery {
     }
 
     async fn execute_inner(&self, job_id: &str) -> Result<(), String> {
+        // A send this job's last process left unanswered may be settled by now.
+        self.settle_claims().await;
         let job = self.load(job_id)?;
         for action in job.actions.iter().filter(|a| !a.state.is_final()) {
             let (state, detail, run_id) = match action.kind {
@@ -76,6 +83,8 @@ impl Recovery {
         {
             tokio::time::sleep(self.settle).await;
         }
+        // A send that timed out may have loaded by now: record it with the claim.
+        self.settle_claims().await;
         self.record_after(&job).await
     }
 
@@ -136,7 +145,9 @@ impl Recovery {
                 return if rec.job_id == job.id {
                     (
                         ActionState::Done,
-                        format!("{object} was delivered before the restart"),
+                        format!(
+                            "{object} was delivered before the restart (see the claim's evidence)"
+                        ),
                         None,
                     )
                 } else {
@@ -153,7 +164,7 @@ impl Recovery {
             Ok(Some(rec)) if rec.job_id == job.id && resumed => {
                 return (
                     ActionState::Failed,
-                    format!("unconfirmed: the process stopped while {object} was being sent; Phase 2 may have loaded it. Check rows with source_file_path = '{object}', then confirm or release the claim — backstop will not send it again on its own"),
+                    format!("unconfirmed: the process stopped while {object} was being sent; Phase 2 may have loaded it. The claim is settled from the rows under its source_file_path (see its evidence; `backstop claims` when BigQuery cannot say): never re-sent blindly"),
                     None,
                 );
             }
@@ -161,7 +172,7 @@ impl Recovery {
                 return (
                     ActionState::Skipped,
                     format!(
-                        "{object} is claimed by job {} (unconfirmed): never sent twice",
+                        "{object} is claimed by job {} (unconfirmed, settled from evidence): never sent twice",
                         rec.job_id
                     ),
                     None,
@@ -190,43 +201,48 @@ impl Recovery {
             }
             Err(e) => return (ActionState::Failed, e.to_string(), None),
         }
-        match self.phase2.send_file(&bucket, &object).await {
-            Ok(d) => {
-                if let Err(e) = self.ledger.confirm_file_sent(&object, Utc::now()) {
-                    return (ActionState::Failed, format!("Phase 2 took {object} but the ledger could not record it: {e}"), None);
-                }
-                (ActionState::Done, format!("Phase 2 answered {} for {object} after {} attempt(s)", d.status, d.attempts), None)
-            }
-            Err(e) if e.maybe_loaded() && !e.is_rejected() => (
+        let sent = self.phase2.send_file(&bucket, &object).await;
+        let (outcome, state, detail) = match &sent {
+            Ok(d) => (
+                ClaimOutcome::Confirmed,
+                ActionState::Done,
+                format!("Phase 2 answered {} for {object} after {} attempt(s)", d.status, d.attempts),
+            ),
+            Err(e) if e.maybe_loaded() => (
+                ClaimOutcome::Unconfirmed,
                 ActionState::Failed,
-                format!("unconfirmed: {e}; Phase 2 may have loaded {object}, so it is not sent again automatically"),
+                format!("unconfirmed: {e}; settled from the rows under its source_file_path, never re-sent blindly"),
+            ),
+            Err(e) => (ClaimOutcome::Released, ActionState::Failed, e.to_string()),
+        };
+        let evidence = ClaimEvidence {
+            checked_at: Utc::now(),
+            source: EvidenceSource::Answer,
+            outcome,
+            rows_found: None,
+            detail: detail.clone(),
+        };
+        match self.ledger.settle_claim(&object, &job.id, &evidence) {
+            Ok(_) => (state, detail, None),
+            Err(e) => (
+                ActionState::Failed,
+                format!("{detail}; but the ledger could not record it: {e}"),
                 None,
             ),
-            Err(e) => {
-                let _ = self.ledger.release_file_send(&object);
-                (ActionState::Failed, e.to_string(), None)
-            }
         }
     }
 
-    /// Detection again over the job's dates and markets: which are complete now.
+    /// Detection again over the job's range: which of its actions' dates are complete now,
+    /// and what in the range is still lost or cannot be judged (`still_lost`, `lost`).
     async fn record_after(&self, job: &JobRecord) -> Result<(), String> {
-        let (Some(first), Some(last)) = (
-            job.actions.iter().map(|a| a.game_date).min(),
-            job.actions.iter().map(|a| a.game_date).max(),
-        ) else {
+        let Some((query, dates)) = scope_of(job) else {
             return self
                 .ledger
-                .set_job_result(&job.id, &json!({"checked": []}))
+                .set_job_result(
+                    &job.id,
+                    &json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []}),
+                )
                 .map_err(|e| e.to_string());
-        };
-        let mut markets: Vec<_> = job.actions.iter().map(|a| a.market).collect();
-        markets.sort();
-        markets.dedup();
-        let query = GapQuery {
-            from: first,
-            to: last,
-            markets,
         };
         let report = self.detector.detect(&query).await;
         let checked: Vec<_> = job
@@ -239,11 +255,43 @@ impl Recovery {
             }))
             .collect();
         let complete = checked.iter().filter(|c| c["complete"] == true).count();
-        let result = json!({ "checked": checked, "now_complete": complete, "still_lost": checked.len() - complete });
+        let lost: Vec<_> = report
+            .problems()
+            .filter(|r| dates.as_ref().is_none_or(|d| d.contains(&r.evidence.date)))
+            .map(|r| {
+                json!({
+                    "date": r.evidence.date, "market": r.evidence.market,
+                    "category": r.verdict.category.as_str(), "reason": r.verdict.reason,
+                })
+            })
+            .collect();
+        let result = json!({
+            "checked": checked, "now_complete": complete, "still_lost": lost.len(), "lost": lost,
+        });
         self.ledger
             .set_job_result(&job.id, &result)
             .map_err(|e| e.to_string())
     }
+}
+
+/// What a job covers: the scope stored with it, or (a job from before scopes were stored)
+/// the dates and markets of its actions.
+fn scope_of(job: &JobRecord) -> Option<(GapQuery, Option<Vec<GameDate>>)> {
+    if let Some(scope) = scope_from_json(&job.request["scope"]) {
+        return Some(scope);
+    }
+    let first = job.actions.iter().map(|a| a.game_date).min()?;
+    let last = job.actions.iter().map(|a| a.game_date).max()?;
+    let mut markets: Vec<_> = job.actions.iter().map(|a| a.market).collect();
+    markets.sort();
+    markets.dedup();
+    let dates: Vec<GameDate> = job.actions.iter().map(|a| a.game_date).collect();
+    let query = GapQuery {
+        from: first,
+        to: last,
+        markets,
+    };
+    Some((query, Some(dates)))
 }
 
 /// Counts of actions per state, for progress.

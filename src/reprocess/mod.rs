@@ -3,6 +3,7 @@
 
 pub mod execute;
 pub mod plan;
+pub mod settle;
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::gaps::Detector;
-use crate::ledger::{Announcement, JobRecord, Ledger};
+use crate::ledger::{Announcement, JobKey, JobRecord, Ledger};
 use crate::phase2::Phase2;
 use crate::scrape::Scrapes;
 
@@ -41,6 +42,27 @@ pub struct RecoverySettings {
     pub pending_load: std::time::Duration,
 }
 
+/// How long after a job finished the same request without a key of the caller's still gets
+/// that job over HTTP: a client retrying a `POST /reprocess` whose answer it lost must not start
+/// a second recovery. The command line waits for its job, so it never repeats one that finished.
+pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Why a recovery could not be submitted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The request is not valid: what is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The caller's key already names a job made for another request.
+    #[error(
+        "the key {key:?} already names job {job_id}, made for a different request: use a new key"
+    )]
+    KeyReused { key: String, job_id: String },
+    /// The ledger failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// A submitted job: the one created now, or the one this request created before.
 pub struct Submitted {
     pub job: JobRecord,
@@ -69,9 +91,11 @@ impl Recovery {
         }
     }
 
-    /// Detects, then plans. Nothing is changed.
+    /// Settles unconfirmed hand-overs from evidence, detects, then plans. Nothing else is
+    /// changed.
     pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, String> {
         let scope = req.scope()?;
+        self.settle_claims().await;
         let report = self.detector.detect(&scope.query).await;
         let now = chrono::Utc::now();
         Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {
@@ -96,44 +120,72 @@ impl Recovery {
         }
     }
 
-    /// Plans and records a job, unless this key already has one (then that job is returned
-    /// as it is). The caller runs [`Recovery::execute`].
+    /// Plans and records a job, unless the key names one already (then that job is returned
+    /// as it is; see [`JobKey`]). Without a key of the caller's, the request's own key names
+    /// its unfinished job, or one that finished less than `repeat_window` ago; after that the
+    /// same request plans anew from the evidence then. The caller runs [`Recovery::execute`].
     pub async fn submit(
         &self,
         req: &ReprocessRequest,
         key: Option<&str>,
-    ) -> Result<Submitted, String> {
+        repeat_window: std::time::Duration,
+    ) -> Result<Submitted, SubmitError> {
+        let scope = req.scope().map_err(SubmitError::Invalid)?;
+        let content = content_key(&req.canonical());
         let key = match key {
-            Some(k) => k.to_string(),
-            None => content_key(&req.canonical()),
+            Some(k) => JobKey::Given(k),
+            None => JobKey::Content {
+                key: &content,
+                repeat_window,
+            },
         };
-        if let Some(existing) = self.existing(&key)? {
-            let plan = Plan {
-                actions: Vec::new(),
-                skipped: Vec::new(),
-                upstream_requests: 0,
-                eta_seconds: 0.0,
-            };
-            return Ok(Submitted {
-                job: existing,
-                created: false,
-                plan,
-            });
+        let now = chrono::Utc::now();
+        // create_job is the atomic check; this only spares a detection for a repeat.
+        let existing = self.ledger.job_for_key(key, now);
+        if let Some(job) = existing.map_err(|e| SubmitError::Failed(e.to_string()))? {
+            return self.existing(req, key, job);
         }
-        let plan = self.plan(req).await?;
+        let plan = self.plan(req).await.map_err(SubmitError::Invalid)?;
         let actions: Vec<_> = plan.actions.iter().map(|a| a.to_new()).collect();
-        let stored = json!({ "request": req.canonical(), "skipped": plan.skipped });
+        let stored = json!({
+            "request": req.canonical(),
+            "scope": plan::scope_json(&scope),
+            "skipped": plan.skipped,
+        });
         let (job, created) = self
             .ledger
-            .create_job(&key, &stored, &actions, chrono::Utc::now())
-            .map_err(|e| e.to_string())?;
+            .create_job(key, &stored, &actions, chrono::Utc::now())
+            .map_err(|e| SubmitError::Failed(e.to_string()))?;
+        if !created {
+            return self.existing(req, key, job);
+        }
         Ok(Submitted { job, created, plan })
     }
 
-    fn existing(&self, key: &str) -> Result<Option<JobRecord>, String> {
-        // create_job is the atomic check; this only spares a detection for a repeat.
-        let jobs = self.ledger.unfinished_jobs().map_err(|e| e.to_string())?;
-        Ok(jobs.into_iter().find(|j| j.idempotency_key == key))
+    /// The job a repeated request gets; a caller's key reused for another request is refused.
+    fn existing(
+        &self,
+        req: &ReprocessRequest,
+        key: JobKey<'_>,
+        job: JobRecord,
+    ) -> Result<Submitted, SubmitError> {
+        if key.is_given() && job.request["request"] != req.canonical() {
+            return Err(SubmitError::KeyReused {
+                key: key.key().to_string(),
+                job_id: job.id,
+            });
+        }
+        let plan = Plan {
+            actions: Vec::new(),
+            skipped: Vec::new(),
+            upstream_requests: 0,
+            eta_seconds: 0.0,
+        };
+        Ok(Submitted {
+            job,
+            created: false,
+            plan,
+        })
     }
 
     /// Resumes the jobs a stopped process left unfinished.

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery, GapReport, Remedy};
-use crate::ledger::{ActionKind, FileSendRecord, NewAction};
-use crate::market::{MarketSelection, MarketType};
+use crate::ledger::{ActionKind, FileSendRecord, FileSendState, NewAction};
+use crate::market::MarketType;
 
 /// What an operator or script asks for (`POST /reprocess`, `backstop reprocess`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +17,7 @@ pub struct ReprocessRequest {
     pub to: Option<String>,
     /// Instead of a range: these dates.
     pub dates: Option<Vec<String>>,
-    /// One market, or `all` (the default).
+    /// One market, or `all`; by default the markets the schedule scrapes.
     pub market: Option<String>,
     /// Categories to act on; default `scraper_failed` and `processor_failed`.
     pub categories: Option<Vec<String>>,
@@ -37,12 +37,6 @@ pub struct Scope {
 impl ReprocessRequest {
     pub fn scope(&self) -> Result<Scope, String> {
         let now = chrono::Utc::now();
-        let markets = self
-            .market
-            .as_deref()
-            .unwrap_or("all")
-            .parse::<MarketSelection>()
-            .map_err(|e| e.to_string())?;
         let (query, dates) = match (&self.from, &self.to, &self.dates) {
             (Some(from), Some(to), None) => {
                 (GapQuery::parse(from, to, self.market.as_deref())?, None)
@@ -54,7 +48,12 @@ impl ReprocessRequest {
                     .collect::<Result<Vec<_>, _>>()?;
                 dates.sort();
                 dates.dedup();
-                let q = GapQuery::new(dates[0], *dates.last().expect("non-empty"), markets)?;
+                let (first, last) = (dates[0], *dates.last().expect("non-empty"));
+                let q = GapQuery::parse(
+                    &first.to_string(),
+                    &last.to_string(),
+                    self.market.as_deref(),
+                )?;
                 (q, Some(dates))
             }
             _ => {
@@ -87,6 +86,28 @@ impl ReprocessRequest {
     }
 }
 
+/// The scope as stored with a job (dates resolved), so the check after the job judges the
+/// range asked for, even when the request said `YESTERDAY` and the job resumes days later.
+pub fn scope_json(scope: &Scope) -> Value {
+    serde_json::json!({
+        "from": scope.query.from,
+        "to": scope.query.to,
+        "markets": scope.query.markets,
+        "dates": scope.dates,
+    })
+}
+
+/// A stored scope read back: the query and the dates (`None`: the whole range).
+pub fn scope_from_json(v: &Value) -> Option<(GapQuery, Option<Vec<GameDate>>)> {
+    let query = GapQuery {
+        from: serde_json::from_value(v.get("from")?.clone()).ok()?,
+        to: serde_json::from_value(v.get("to")?.clone()).ok()?,
+        markets: serde_json::from_value(v.get("markets")?.clone()).ok()?,
+    };
+    let dates = serde_json::from_value(v.get("dates")?.clone()).ok()?;
+    Some((query, dates))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub date: GameDate,
@@ -98,7 +119,8 @@ pub struct Skipped {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
-    /// Files a recovery will not send again.
+    /// Files a recovery will not send (again): delivered or unconfirmed before, announced a
+    /// moment ago, or short loads.
     pub skipped: Vec<Skipped>,
     pub upstream_requests: u64,
     pub eta_seconds: f64,
@@ -129,16 +151,6 @@ impl PlannedAction {
     }
 }
 
-/// Pages a market usually has on a full day (10 offers a page), for the estimate.
-fn typical_pages(m: MarketType) -> u64 {
-    match m {
-        MarketType::Points => 12,
-        MarketType::Rebounds | MarketType::Assists => 10,
-        MarketType::Threes => 8,
-        MarketType::Steals | MarketType::Blocks => 5,
-    }
-}
-
 /// Seconds to allow per file sent to Phase 2 in the estimate.
 const SECONDS_PER_SEND: f64 = 5.0;
 
@@ -163,16 +175,28 @@ pub fn plan(
     let mut requests = 0;
     for row in &report.rows {
         let (date, market) = (row.evidence.date, row.evidence.market);
-        if scope.dates.as_ref().is_some_and(|d| !d.contains(&date))
-            || !scope.categories.contains(&row.verdict.category)
-        {
+        if scope.dates.as_ref().is_some_and(|d| !d.contains(&date)) {
+            continue;
+        }
+        if let Some(short) = &row.verdict.short_load {
+            skipped.push(Skipped {
+                date,
+                market,
+                object_name: short.object_name.clone(),
+                reason: format!(
+                    "a short load ({} of its {} rows in the table): loaded, so never sent again — a second send would duplicate the rows there",
+                    short.rows_held, short.rows_expected
+                ),
+            });
+        }
+        if !scope.categories.contains(&row.verdict.category) {
             continue;
         }
         let reason = format!("{}: {}", row.verdict.category.as_str(), row.verdict.reason);
         match &row.verdict.remedy {
             Remedy::None => {}
             Remedy::Rescrape => {
-                requests += 1 + typical_pages(market);
+                requests += 1 + market.typical_pages();
                 actions.push(PlannedAction {
                     kind: "scrape",
                     date,
@@ -190,10 +214,17 @@ pub fn plan(
                     reason,
                 };
                 if let Some(rec) = h.sent {
-                    skipped.push(skip(format!(
-                        "already handed to Phase 2 by job {} ({:?} at {}): never sent twice",
-                        rec.job_id, rec.state, rec.claimed_at
-                    )));
+                    skipped.push(skip(match rec.state {
+                        FileSendState::Sent => format!(
+                            "already handed to Phase 2 by job {} (delivered at {}): never sent twice",
+                            rec.job_id,
+                            rec.sent_at.unwrap_or(rec.claimed_at)
+                        ),
+                        FileSendState::Claimed => format!(
+                            "handed to Phase 2 by job {} at {} with no answer (unconfirmed): settled from the rows under its source_file_path, never sent blindly",
+                            rec.job_id, rec.claimed_at
+                        ),
+                    }));
                 } else if let Some(at) = h.announced_recently {
                     skipped.push(skip(format!(
                         "announced on Pub/Sub at {at}: Phase 2 may still be delivering it, and a send would load it twice; a recovery sends it once BACKSTOP_PENDING_LOAD_MINS have passed"

@@ -36,6 +36,9 @@ pub enum Fault {
         status: u16,
         location: String,
     },
+    /// A well-formed events answer listing no events: an upstream that, for a moment, has
+    /// lost a date's schedule. Nothing in it says it is wrong.
+    NoEvents,
 }
 
 impl Fault {

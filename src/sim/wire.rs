@@ -80,6 +80,10 @@ pub(crate) async fn write_fault(
         }
         Challenge => write_answer(stream, &plain(200, CHALLENGE, "text/html"), config).await,
         EmptyBody => write_answer(stream, &plain(200, "", "application/json"), config).await,
+        NoEvents => {
+            let body = r#"{"_parameters": {"sport": "NBA"}, "events": [], "ts": 1768420800, "utc": "2026-01-14 20:00:00"}"#;
+            write_answer(stream, &plain(200, body, "application/json"), config).await
+        }
         InvalidJson => {
             write_answer(
                 stream,

@@ -165,6 +165,19 @@ pub struct LoadedRows {
     pub rows: u64,
 }
 
+impl LoadedRows {
+    /// The file the rows came from, as an object name: Phase 2 writes the object name
+    /// (`bettingpros/player-props/…`), the old backfills the full URI (`gs://BUCKET/…`);
+    /// both name the same file (contract section 5). `unknown` and empty stay as they are.
+    pub fn object_name(&self) -> &str {
+        let path = self.source_file_path.as_str();
+        match path.strip_prefix("gs://") {
+            Some(rest) => rest.split_once('/').map(|(_, name)| name).unwrap_or(rest),
+            None => path,
+        }
+    }
+}
+
 /// Read access to Phase 2's table.
 #[derive(Debug)]
 pub struct Warehouse {
@@ -239,6 +252,20 @@ impl Warehouse {
         loaded.sort();
         tracing::debug!(%from, %to, groups = loaded.len(), "read loaded rows from BigQuery");
         Ok(loaded)
+    }
+
+    /// Rows in the table from one file of `date`, under either form of its path.
+    pub async fn rows_of_file(
+        &self,
+        date: GameDate,
+        object_name: &str,
+    ) -> Result<u64, WarehouseError> {
+        let rows = self.loaded_rows(date, date).await?;
+        Ok(rows
+            .iter()
+            .filter(|r| r.object_name() == object_name)
+            .map(|r| r.rows)
+            .sum())
     }
 
     /// `jobs.query` requests sent so far (retries included).
@@ -332,6 +359,24 @@ mod tests {
         assert_eq!(got[0].rows, 12);
         assert_eq!(got[0].source_file_path, "");
         assert_eq!(got[0].game_date.to_string(), "2026-01-14");
+    }
+
+    #[test]
+    fn both_forms_of_a_path_name_the_same_object() {
+        let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
+        let row = |path: &str| LoadedRows {
+            game_date: "2026-01-14".parse().unwrap(),
+            market: "points".into(),
+            source_file_path: path.into(),
+            rows: 1,
+        };
+        assert_eq!(row(name).object_name(), name);
+        assert_eq!(
+            row(&format!("gs://nba-scraped-data/{name}")).object_name(),
+            name
+        );
+        assert_eq!(row("unknown").object_name(), "unknown");
+        assert_eq!(row("").object_name(), "");
     }
 
     #[test]

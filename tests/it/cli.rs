@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use backstop::ledger::{ActionKind, Ledger, NewAction};
+use backstop::ledger::{ActionKind, JobKey, Ledger, NewAction};
 use serde_json::json;
 
 fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
@@ -13,6 +13,9 @@ fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .env("BACKSTOP_STORAGE", dir.join("store"))
         .env("BACKSTOP_LEDGER", dir.join("ledger.db"))
         .env("BACKSTOP_NOTIFY", "off")
+        // Nothing listens there: BigQuery is unreachable.
+        .env("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9")
+        .env("BACKSTOP_BQ_MAX_ATTEMPTS", "1")
         .env("RUST_LOG", "warn")
         .output()
         .expect("the binary runs");
@@ -24,7 +27,7 @@ fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
-fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
+fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_after_a_check() {
     let dir = tempfile::tempdir().unwrap();
     let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
     {
@@ -37,7 +40,12 @@ fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
             reason: "processor_failed".into(),
         };
         let (job, _) = ledger
-            .create_job("k", &json!({}), &[action], chrono::Utc::now())
+            .create_job(
+                JobKey::Given("k"),
+                &json!({}),
+                &[action],
+                chrono::Utc::now(),
+            )
             .unwrap();
         assert!(ledger
             .claim_file_send(name, &job.id, chrono::Utc::now())
@@ -46,11 +54,20 @@ fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
     let (ok, out, err) = backstop(dir.path(), &["claims"]);
     assert!(ok, "{err}");
     assert!(out.contains(name) && out.contains("1 unconfirmed"), "{out}");
+    assert!(
+        out.contains("last check") && out.contains("could not be read"),
+        "BigQuery is down, so the claim stays for a person: {out}"
+    );
     let (ok, out, err) = backstop(dir.path(), &["claims", "release", name]);
     assert!(ok, "{err}");
     assert!(out.contains("released"), "{out}");
     let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
     assert!(ledger.file_send(name).unwrap().is_none());
+    let job = &ledger.unfinished_jobs().unwrap()[0];
+    let evidence = ledger.claim_evidence(name, &job.id).unwrap();
+    let said: Vec<_> = evidence.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(said, ["unconfirmed", "released"], "{evidence:#?}");
+    assert!(evidence[1].detail.contains("by hand"), "{evidence:#?}");
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn the_dockerfile_builds_in_one_stage_and_runs_non_root_in_another() {
     assert!(tail
         .iter()
         .any(|l| l.starts_with("CMD") && l.contains("serve")));
-    for copied in ["Cargo.toml", "Cargo.lock", "src", "fixtures"] {
+    for copied in ["Cargo.toml", "Cargo.lock", "src", "fixtures", "scrapers"] {
         assert!(
             lines
                 .iter()
@@ -173,7 +173,7 @@ fn the_scraper_definitions_say_what_the_code_does() {
 }
 
 #[test]
-fn the_scheduler_jobs_reproduce_todays_schedule() {
+fn the_scheduler_jobs_scrape_every_market_with_points_as_today() {
     let d = definition("bp_player_props");
     let jobs: Vec<(&str, &str, &str)> = d["schedule"]
         .as_array()
@@ -192,10 +192,22 @@ fn the_scheduler_jobs_reproduce_todays_schedule() {
         [
             ("0 5-23/2 * * *", "America/New_York", "points"),
             ("0 10,16 * * *", "America/New_York", "assists"),
-            ("0 10,16 * * *", "America/New_York", "rebounds"),
+            ("5 10,16 * * *", "America/New_York", "rebounds"),
+            ("10 10,16 * * *", "America/New_York", "threes"),
+            ("15 10,16 * * *", "America/New_York", "steals"),
+            ("20 10,16 * * *", "America/New_York", "blocks"),
         ],
-        "points every 2 h from 5 AM to 11 PM ET; assists and rebounds at 10:00 and 16:00 ET"
+        "points every 2 h from 5 AM to 11 PM ET; every other market at 10:00 and 16:00 ET, \
+         five minutes apart (the rate budget: src/scrapers.rs)"
     );
+    let mut declared: Vec<&str> = jobs.iter().map(|j| j.2).collect();
+    declared.sort();
+    let mut expected: Vec<String> = backstop::scrapers::scheduled_markets()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(declared, expected, "the code reads the same declaration");
 }
 
 #[test]

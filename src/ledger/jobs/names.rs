@@ -76,6 +76,33 @@ worded_enum! {
     }
 }
 
+worded_enum! {
+    /// Where a claim stood after one piece of evidence (Phase 2's answer, or a check of the
+    /// table's rows under the file's `source_file_path`).
+    ClaimOutcome, "claim outcome" {
+        /// Loaded: Phase 2 answered 2xx, the table holds rows from the file, or a person said so.
+        Confirmed = "confirmed",
+        /// Certainly not loaded (refused, never reached, or no rows long after the send): a
+        /// later recovery may send the file once.
+        Released = "released",
+        /// Not known yet: the request went out without an answer, or the table could not be
+        /// read. Never re-sent until evidence settles it.
+        Unconfirmed = "unconfirmed",
+    }
+}
+
+worded_enum! {
+    /// Where a piece of evidence about a claim came from.
+    EvidenceSource, "evidence source" {
+        /// Phase 2's answer to the hand-over (or its absence).
+        Answer = "phase2_answer",
+        /// A check of the rows in Phase 2's table under the file's path.
+        Table = "table",
+        /// A person, with `backstop claims confirm|release`.
+        Person = "person",
+    }
+}
+
 impl ActionState {
     /// `Done` and `Skipped` never change again.
     pub fn is_final(self) -> bool {

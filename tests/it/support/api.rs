@@ -83,16 +83,28 @@ impl Api {
         report["rows"].as_array().cloned().unwrap_or_default()
     }
 
+    /// `GET /gaps` without a market: the markets the schedule scrapes.
+    pub async fn gaps_with_defaults(&self, from: &str, to: &str) -> Vec<Value> {
+        let url = format!("{}/gaps?from={from}&to={to}", self.url);
+        let (status, report) = self.call(self.http.get(url), "GET /gaps").await;
+        assert_eq!(status, 200, "GET /gaps: {report}");
+        report["rows"].as_array().cloned().unwrap_or_default()
+    }
+
     /// `POST /reprocess` with an `Idempotency-Key`; the id of the job it started.
     pub async fn reprocess(&self, body: &Value, key: &str) -> String {
-        let req = self
-            .http
-            .post(format!("{}/reprocess", self.url))
-            .header("Idempotency-Key", key)
-            .json(body);
-        let (status, answer) = self.call(req, "POST /reprocess").await;
+        let (status, answer) = self.reprocess_answer(body, Some(key)).await;
         assert_eq!(status, 202, "POST /reprocess {body}: {answer}");
         answer["job_id"].as_str().expect("a job id").to_string()
+    }
+
+    /// `POST /reprocess`, with an `Idempotency-Key` when given: the status and the answer.
+    pub async fn reprocess_answer(&self, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}/reprocess", self.url)).json(body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        self.call(req, "POST /reprocess").await
     }
 
     /// `GET /reprocess/{id}`: the job with its actions.
@@ -101,6 +113,14 @@ impl Api {
         let (status, answer) = self.call(self.http.get(url), "GET /reprocess/{id}").await;
         assert_eq!(status, 200, "GET /reprocess/{id}: {answer}");
         answer["job"].clone()
+    }
+
+    /// `GET /reprocess/{id}`: the files the job was to send, with their evidence.
+    pub async fn claims(&self, id: &str) -> Vec<Value> {
+        let url = format!("{}/reprocess/{id}", self.url);
+        let (status, answer) = self.call(self.http.get(url), "GET /reprocess/{id}").await;
+        assert_eq!(status, 200, "GET /reprocess/{id}: {answer}");
+        answer["claims"].as_array().cloned().unwrap_or_default()
     }
 
     /// Polls a job until it has finished and recorded what detection said afterwards.

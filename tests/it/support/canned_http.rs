@@ -20,7 +20,8 @@ impl CannedHttp {
         Self::script(vec![(status, body.into())]).await
     }
 
-    /// Answers the n-th request with `answers[n]`, and the rest with the last one.
+    /// Answers the n-th request with `answers[n]`, and the rest with the last one. Status 0
+    /// closes the connection without an answer, after reading the whole request.
     pub async fn script(answers: Vec<(u16, String)>) -> CannedHttp {
         assert!(!answers.is_empty(), "a script needs at least one answer");
         let answers: Arc<Vec<(u16, String)>> = Arc::new(answers);
@@ -106,8 +107,12 @@ async fn read_request(stream: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// Writes the answer and closes the connection.
+/// Writes the answer and closes the connection (status 0: closes it without an answer).
 async fn reply(stream: &mut TcpStream, status: u16, body: &str) {
+    if status == 0 {
+        let _ = stream.shutdown().await;
+        return;
+    }
     let response = format!(
         "HTTP/1.1 {status} Canned\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",

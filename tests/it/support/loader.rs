@@ -3,9 +3,11 @@
 //! storage and appends one BigQuery row per prop × side × sportsbook line — on every
 //! delivery, as Phase 2 does, so a file sent twice shows up as duplicated rows.
 //!
-//! It can be made to answer 500 without loading (Phase 2 down) or to take its time (a slow
-//! load, finished even when the caller hangs up), and it records every request by route: a
-//! file handed over by a recovery (`{bucket, name}`) or a completion message pushed by Pub/Sub.
+//! It can be made to answer 500 without loading (Phase 2 down), to take its time (a slow
+//! load, finished even when the caller hangs up), to load and then answer late (the caller
+//! times out on a file that was loaded), or to take requests and never load or answer them (a
+//! Phase 2 that died mid-load). It records every request by route: a file handed over by a
+//! recovery (`{bucket, name}`) or a completion message pushed by Pub/Sub.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -49,7 +51,9 @@ struct Loading {
     deliveries: Mutex<HashMap<String, u32>>,
     requests: Mutex<Vec<Request>>,
     refusing: Mutex<bool>,
+    stalling: Mutex<bool>,
     delay: Mutex<Duration>,
+    answer_delay: Mutex<Duration>,
 }
 
 pub struct Loader {
@@ -69,7 +73,9 @@ impl Loader {
             deliveries: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             refusing: Mutex::new(false),
+            stalling: Mutex::new(false),
             delay: Mutex::new(Duration::ZERO),
+            answer_delay: Mutex::new(Duration::ZERO),
         });
         let router = Router::new()
             .route("/process", post(process))
@@ -104,6 +110,17 @@ impl Loader {
     /// Each load waits this long first (a slow Phase 2).
     pub fn set_delay(&self, delay: Duration) {
         *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// Each answer comes this long after its load finished (the file is in the table while
+    /// the caller still waits).
+    pub fn answer_late(&self, delay: Duration) {
+        *self.state.answer_delay.lock().unwrap() = delay;
+    }
+
+    /// While on, requests are taken and never loaded or answered (Phase 2 died mid-load).
+    pub fn stall(&self, on: bool) {
+        *self.state.stalling.lock().unwrap() = on;
     }
 
     /// Loads a file directly, as if Phase 2 had been told about it.
@@ -158,7 +175,11 @@ async fn process(
     if refused {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Phase 2 is down".into());
     }
+    if *state.stalling.lock().unwrap() {
+        return std::future::pending().await;
+    }
     let delay = *state.delay.lock().unwrap();
+    let answer_delay = *state.answer_delay.lock().unwrap();
     // Its own task: a load under way finishes even if the caller hangs up.
     let loading = tokio::spawn(async move {
         tokio::time::sleep(delay).await;
@@ -166,7 +187,9 @@ async fn process(
         state.requests.lock().unwrap()[index].status = if loaded.is_ok() { 200 } else { 500 };
         loaded
     });
-    match loading.await {
+    let loaded = loading.await;
+    tokio::time::sleep(answer_delay).await;
+    match loaded {
         Ok(Ok(rows)) => (StatusCode::OK, format!("loaded {rows} rows")),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

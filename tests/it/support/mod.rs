@@ -6,12 +6,12 @@ pub mod bq;
 pub mod browser;
 pub mod canned_http;
 pub mod emulators;
-pub mod labelled;
 pub mod loader;
 pub mod logs;
 pub mod phase2;
 pub mod proxy;
 pub mod upstream;
+pub mod world;
 
 use std::time::Duration;
 
