@@ -87,7 +87,12 @@ fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds() {
     let mut ids = Vec::new();
     for (minute, key) in [(0, "a"), (10, "b"), (20, "c")] {
         let (j, _) = l
-            .create_job(JobKey::Given(key), &json!({"key": key}), &actions(), at(9, minute))
+            .create_job(
+                JobKey::Given(key),
+                &json!({"key": key}),
+                &actions(),
+                at(9, minute),
+            )
             .unwrap();
         ids.push(j.id);
     }
