@@ -21,7 +21,7 @@ use crate::warehouse::Warehouse;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::settings::ConfigError),
     #[error("could not open storage: {0}")]
     Storage(#[from] storage::StorageError),
     #[error("could not open the run ledger: {0}")]

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: typed settings read once from the environment, validated at start-up.
+//! - [`settings`]: configuration primitives (`Vars`, `ConfigError`, `Secret`); a leaf.
+//! - [`config`]: the whole configuration, composed of each subsystem's settings.
 //! - [`calendar`], [`market`], [`run`]: the vocabulary — game dates (US Eastern), the six
 //!   markets, scrapers, run statuses and triggers.
 //! - [`fetch`]: the one HTTP client for upstreams: timeouts, decoding, classification,
@@ -43,6 +44,7 @@ pub mod reprocess;
 pub mod run;
 pub mod scrape;
 pub mod serve;
+pub mod settings;
 pub mod sim;
 pub mod storage;
 pub mod telemetry;

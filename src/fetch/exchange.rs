@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::RETRY_AFTER;
 
 use super::outcome::Failure;
-use super::{body, retry, FetchRequest};
-use crate::config::FetchSettings;
+use super::{body, retry, FetchRequest, FetchSettings};
 
 /// How one exchange failed, before the attempt number and timing are attached.
 pub struct Exchange {

@@ -20,6 +20,7 @@ pub mod proxy_settings;
 pub mod proxy_url;
 pub mod retry;
 pub mod routes;
+mod settings;
 pub mod trail;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,8 +32,8 @@ use reqwest::header::HeaderMap;
 use reqwest::Url;
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, FetchSettings};
 use crate::metrics::Metrics;
+use crate::settings::ConfigError;
 use exchange::Exchange;
 
 pub use breaker::BreakerState;
@@ -42,6 +43,7 @@ pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
 use routes::{Route, Routes};
 pub use routes::{RouteKind, RouteStatus};
+pub use settings::FetchSettings;
 use trail::Trail;
 
 /// One GET to make.

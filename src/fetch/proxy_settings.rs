@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::proxy_url::{redacted, ProxyEndpoint};
-use crate::config::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars};
 
 pub const PROXIES_VAR: &str = "BACKSTOP_PROXIES";
 pub const MODE_VAR: &str = "BACKSTOP_PROXY_MODE";

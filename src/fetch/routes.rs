@@ -15,8 +15,9 @@ use super::breaker::{Admission, Breaker, BreakerState, Verdict};
 use super::outcome::{AttemptError, Failure};
 use super::proxy_settings::{ProxyMode, ProxySettings, PROXIES_VAR};
 use super::trail::Trail;
-use crate::config::{ConfigError, FetchSettings};
+use super::FetchSettings;
 use crate::metrics::Metrics;
+use crate::settings::ConfigError;
 
 /// How many of a route's latest attempts `/proxies` counts.
 pub const RECENT: usize = 100;

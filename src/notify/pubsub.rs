@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
-use crate::config::{ConfigError, Secret, Vars};
 use crate::fetch::body::error_chain;
 use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::settings::{ConfigError, Secret, Vars};
 
 pub const DEFAULT_PROJECT: &str = "nba-props-platform";
 pub const DEFAULT_TOPIC: &str = "nba-phase1-scrapers-complete";

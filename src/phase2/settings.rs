@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::config::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars};
 
 pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::config::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars};
 
 pub use crate::google::RetrySettings;
 pub use gcs::GcsStore;

@@ -7,7 +7,7 @@ use gcloud_auth::project::{create_token_source_from_project, project, Config};
 use gcloud_auth::token_source::TokenSource;
 use tokio::sync::OnceCell;
 
-use crate::config::Secret;
+use crate::settings::Secret;
 
 use super::error::{WarehouseError, WarehouseFailure};
 

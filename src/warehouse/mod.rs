@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::calendar::GameDate;
-use crate::config::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars};
 
 pub use answer::QueryResult;
 pub use auth::Auth;
