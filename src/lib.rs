@@ -15,10 +15,13 @@
 //!   its mapping onto the pipeline's execution log.
 //! - [`notify`]: completion messages on Pub/Sub.
 //! - [`google`]: calls to Google Cloud APIs: which answers are transient, one retry loop.
+//! - [`report`]: what a finished run reports (`RunReport`), shared by scrape, notify and the
+//!   ways in.
 //! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
 //! - [`gaps`]: lost-date detection: evidence and the verdict table.
 //! - [`reprocess`]: recovery — a pure planner and a durable executor of recovery jobs.
-//! - [`api`], [`serve`], [`cli`], [`demo`]: the ways in — HTTP, command line, offline demo.
+//! - [`api`], [`serve`], [`cli`]: the ways in — HTTP, and the command line with its offline
+//!   demo (`cli::demo`).
 //! - [`app`]: configuration turned into the shared parts.
 //! - [`sim`]: a local BettingPros for tests, demos and benchmarks.
 //! - [`metrics`], [`telemetry`]: Prometheus counters and logs.
@@ -31,7 +34,6 @@ pub mod bettingpros;
 pub mod calendar;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod fetch;
 pub mod gaps;
 pub mod google;
@@ -40,6 +42,7 @@ pub mod market;
 pub mod metrics;
 pub mod notify;
 pub mod phase2;
+pub mod report;
 pub mod reprocess;
 pub mod run;
 pub mod scrape;

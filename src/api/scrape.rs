@@ -10,8 +10,9 @@ use super::error::{rejection, ApiError};
 use crate::app::App;
 use crate::calendar::GameDate;
 use crate::market::{MarketSelection, MarketType};
+use crate::report::RunReport;
 use crate::run::{RunStatus, Scraper, Trigger};
-use crate::scrape::{RunReport, ScrapeRequest};
+use crate::scrape::ScrapeRequest;
 
 /// Reads the scheduler's body: `scraper`, `date`, `market_type`; other keys are ignored.
 pub fn parse_request(

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `scrape`, `runs`, `gaps`, `reprocess`, `demo`. Thin: each
 //! command calls the library.
 
+mod demo;
 mod recovery;
 
 use std::path::PathBuf;
@@ -12,8 +13,9 @@ use crate::app::App;
 use crate::calendar::GameDate;
 use crate::config::Config;
 use crate::market::MarketSelection;
+use crate::report::RunReport;
 use crate::run::{RunStatus, Scraper, Trigger};
-use crate::scrape::{RunReport, ScrapeRequest};
+use crate::scrape::ScrapeRequest;
 
 #[derive(Parser)]
 #[command(
@@ -134,7 +136,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             limit,
             json,
         } => runs(scraper, date, market, status, limit, json).await,
-        Command::Demo { date, out } => crate::demo::run(&date, &out).await,
+        Command::Demo { date, out } => demo::run(&date, &out).await,
         Command::Claims { action, object } => match build().await {
             Ok(app) => recovery::claims(&app, &action, object.as_deref()),
             Err(code) => code,
