@@ -41,9 +41,10 @@ pub use limiter::RateLimits;
 pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
+pub use routes::RouteStatus;
 use routes::{Route, Routes};
-pub use routes::{RouteKind, RouteStatus};
 pub use settings::FetchSettings;
+pub use trail::RouteKind;
 use trail::Trail;
 
 /// One GET to make.
