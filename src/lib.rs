@@ -20,6 +20,7 @@
 //! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
 //! - [`gaps`]: lost-date detection: evidence and the verdict table.
 //! - [`reprocess`]: recovery — a pure planner and a durable executor of recovery jobs.
+//! - [`query`]: the typed requests the API and the CLI both parse, with their error type.
 //! - [`api`], [`serve`], [`cli`]: the ways in — HTTP, and the command line with its offline
 //!   demo (`cli::demo`).
 //! - [`app`]: configuration turned into the shared parts.
@@ -42,6 +43,7 @@ pub mod market;
 pub mod metrics;
 pub mod notify;
 pub mod phase2;
+pub mod query;
 pub mod report;
 pub mod reprocess;
 pub mod run;

@@ -10,12 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::calendar::GameDate;
 use crate::config::Config;
-use crate::market::MarketSelection;
+use crate::query::runs::run_filter;
+use crate::query::scrape::{answer, parse_scrape};
 use crate::report::RunReport;
-use crate::run::{RunStatus, Scraper, Trigger};
-use crate::scrape::ScrapeRequest;
+use crate::run::RunStatus;
 
 #[derive(Parser)]
 #[command(
@@ -200,24 +199,12 @@ async fn scrape(scraper: &str, date: &str, market: &str, json: bool) -> ExitCode
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&crate::api::scrape::answer(req, &reports))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&answer(req, &reports)).unwrap_or_default()
         );
     } else {
         print_reports(&reports);
     }
     exit_code(&reports)
-}
-
-pub fn parse_scrape(scraper: &str, date: &str, market: &str) -> Result<ScrapeRequest, String> {
-    Ok(ScrapeRequest {
-        scraper: scraper.parse::<Scraper>().map_err(|e| e.to_string())?,
-        date: GameDate::resolve(date, chrono::Utc::now()).map_err(|e| e.to_string())?,
-        markets: market
-            .parse::<MarketSelection>()
-            .map_err(|e| e.to_string())?,
-        trigger: Trigger::Cli,
-    })
 }
 
 pub fn print_reports(reports: &[RunReport]) {
@@ -273,10 +260,9 @@ async fn runs(
         }
     }
     q.insert("limit".into(), limit.to_string());
-    let filter = match crate::api::runs::run_filter(&q) {
+    let filter = match run_filter(&q) {
         Ok(f) => f,
-        Err(crate::api::error::ApiError::BadRequest(e)) => return usage(e),
-        Err(_) => return usage("invalid filter"),
+        Err(e) => return usage(e),
     };
     let config = match Config::from_env() {
         Ok(c) => c,
