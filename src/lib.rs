@@ -14,7 +14,8 @@
 //! - [`ledger`]: the embedded SQLite record of runs, recovery jobs and file deliveries, and
 //!   its mapping onto the pipeline's execution log.
 //! - [`notify`]: completion messages on Pub/Sub.
-//! - [`google`]: calls to Google Cloud APIs: which answers are transient, one retry loop.
+//! - [`gcp`]: Google Cloud access: credentials, endpoints, HTTP clients, which answers are
+//!   transient, the one retry loop.
 //! - [`report`]: what a finished run reports (`RunReport`), shared by scrape, notify and the
 //!   ways in.
 //! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
@@ -37,7 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod gaps;
-pub mod google;
+pub mod gcp;
 pub mod ledger;
 pub mod market;
 pub mod metrics;

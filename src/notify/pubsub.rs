@@ -15,7 +15,7 @@ use base64::Engine as _;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use crate::fetch::body::error_chain;
-use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
 use crate::settings::{ConfigError, Secret, Vars};
 
 pub const DEFAULT_PROJECT: &str = "nba-props-platform";

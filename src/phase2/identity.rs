@@ -66,7 +66,7 @@ pub async fn bearer_header(
         )
     })?;
     if status != 200 {
-        let transient = status == 429 || status >= 500;
+        let transient = crate::gcp::is_transient(status);
         return Err(error(Some(status), transient, excerpt(&body)));
     }
     // The body is the token itself: never quote it, even in an error.

@@ -19,7 +19,7 @@ use reqwest::header::AUTHORIZATION;
 use serde_json::json;
 
 use crate::fetch::body::{error_chain, excerpt};
-use crate::google::retry;
+use crate::gcp::retry;
 
 pub use error::{verdict, Phase2Error, Phase2Failure, Verdict};
 use identity::{bearer_header, IDENTITY_PATH};
@@ -71,7 +71,7 @@ struct Attempt {
     excerpt: String,
 }
 
-impl crate::google::Attempt for Attempt {
+impl crate::gcp::Attempt for Attempt {
     fn transient(&self) -> bool {
         self.transient
     }

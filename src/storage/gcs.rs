@@ -25,7 +25,7 @@ use gcloud_storage::http::Error as GcsError;
 
 use super::{check_name, ObjectInfo, ObjectStore, PutOutcome, StorageError, StorageErrorKind};
 use crate::fetch::body::error_chain;
-use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
 
 #[derive(Clone)]
 pub struct GcsStore {

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::settings::{ConfigError, Vars};
 
-pub use crate::google::RetrySettings;
+pub use crate::gcp::RetrySettings;
 pub use gcs::GcsStore;
 pub use key::StorageKey;
 pub use local::LocalStore;

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::fetch::body::{error_chain, excerpt};
 
-use crate::google::retry;
+use crate::gcp::retry;
 
 use super::answer::{absorb, bad, check_total, query_failed, Answer, JobReference, QueryResult};
 use super::auth::Auth;
