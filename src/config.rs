@@ -25,6 +25,8 @@ pub struct Config {
     pub storage: crate::storage::StorageLocation,
     /// The SQLite file of the run ledger.
     pub ledger_path: PathBuf,
+    /// The project and the metadata server, for every Google Cloud client.
+    pub gcp: crate::gcp::GcpSettings,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
     pub warehouse: crate::warehouse::WarehouseSettings,
     pub phase2: crate::phase2::Phase2Settings,
@@ -45,6 +47,7 @@ impl Config {
 
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let storage = crate::storage::StorageLocation::from_vars(vars)?;
+        let gcp = crate::gcp::GcpSettings::from_vars(vars)?;
         Ok(Config {
             upstream: UpstreamSettings::from_vars(vars)?,
             fetch: FetchSettings::from_vars(vars)?,
@@ -54,9 +57,10 @@ impl Config {
                 .path("BACKSTOP_LEDGER")
                 .unwrap_or_else(|| default_ledger(&storage)),
             storage,
-            pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars)?,
-            warehouse: crate::warehouse::WarehouseSettings::from_vars(vars)?,
-            phase2: crate::phase2::Phase2Settings::from_vars(vars)?,
+            pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars, &gcp)?,
+            warehouse: crate::warehouse::WarehouseSettings::from_vars(vars, &gcp)?,
+            phase2: crate::phase2::Phase2Settings::from_vars(vars, &gcp)?,
+            gcp,
             recovery_settle: Duration::from_secs(vars.parse("BACKSTOP_RECOVERY_SETTLE_SECS", 60)?),
             pending_load: Duration::from_secs(
                 60 * vars.parse::<u64>("BACKSTOP_PENDING_LOAD_MINS", 360)?,

@@ -1,8 +1,25 @@
 //! Google Cloud access, one layer for every client of it (storage, notify, warehouse, phase2):
-//! which statuses are transient ([`transient`]) and the one retry loop ([`retry`]).
+//! the project and metadata server ([`settings`]), where each service is and how an emulator's
+//! host is read ([`endpoint`]), the HTTP client ([`http_client`]), which statuses are transient
+//! ([`transient`]) and the one retry loop ([`retry`]).
 
+pub mod endpoint;
 pub mod retry;
+pub mod settings;
 pub mod transient;
 
+use std::time::Duration;
+
 pub use retry::{call_with_retries, retry, with_attempts, Attempt, RetrySettings};
+pub use settings::{GcpSettings, DEFAULT_PROJECT};
 pub use transient::{classify_status, is_transient, CallFailure, Class};
+
+/// The HTTP client for Google Cloud and Phase 2. Never through a proxy: `HTTPS_PROXY` and the
+/// upstream's proxy pool are for BettingPros, and Google's traffic stays on Google's network.
+pub fn http_client(connect_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .no_proxy()
+        .build()
+        .expect("the HTTP client builds with static settings")
+}

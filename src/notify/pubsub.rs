@@ -16,20 +16,19 @@ use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use crate::fetch::body::error_chain;
 use crate::gcp::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{endpoint, GcpSettings};
 use crate::settings::{ConfigError, Secret, Vars};
 
-pub const DEFAULT_PROJECT: &str = "nba-props-platform";
 pub const DEFAULT_TOPIC: &str = "nba-phase1-scrapers-complete";
-const PRODUCTION_BASE: &str = "https://pubsub.googleapis.com";
 const PUBSUB_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/pubsub"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PubSubSettings {
-    /// `GCP_PROJECT_ID`.
+    /// `GCP_PROJECT_ID` (from [`GcpSettings`]).
     pub project: String,
     /// `BACKSTOP_TOPIC`.
     pub topic: String,
-    /// `PUBSUB_EMULATOR_HOST` as given (`127.0.0.1:8085`).
+    /// `PUBSUB_EMULATOR_HOST` (`127.0.0.1:8085` or `http://127.0.0.1:8085`).
     pub emulator: Option<String>,
     /// Whether runs announce themselves at all. Callers check it; a [`Publisher`] always sends.
     pub enabled: bool,
@@ -38,8 +37,8 @@ pub struct PubSubSettings {
 impl PubSubSettings {
     /// `BACKSTOP_NOTIFY=on|off`; unset means on when `GCP_PROJECT_ID` or
     /// `PUBSUB_EMULATOR_HOST` is set, and off otherwise (the offline default).
-    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+    pub fn from_vars(vars: &Vars, gcp: &GcpSettings) -> Result<Self, ConfigError> {
+        let topic = |var: &'static str, default: &str| -> Result<String, ConfigError> {
             let value = vars.get(var).unwrap_or(default);
             if value.contains('/') || value.chars().any(char::is_whitespace) {
                 return Err(ConfigError {
@@ -50,9 +49,12 @@ impl PubSubSettings {
             }
             Ok(value.to_string())
         };
-        let emulator = vars.get("PUBSUB_EMULATOR_HOST").map(str::to_string);
+        let emulator = vars
+            .get("PUBSUB_EMULATOR_HOST")
+            .map(|host| endpoint::parse("PUBSUB_EMULATOR_HOST", host))
+            .transpose()?;
         let enabled = match vars.get("BACKSTOP_NOTIFY") {
-            None => vars.get("GCP_PROJECT_ID").is_some() || emulator.is_some(),
+            None => gcp.project_set || emulator.is_some(),
             Some(v) if v.eq_ignore_ascii_case("on") => true,
             Some(v) if v.eq_ignore_ascii_case("off") => false,
             Some(v) => {
@@ -64,8 +66,8 @@ impl PubSubSettings {
             }
         };
         Ok(Self {
-            project: name("GCP_PROJECT_ID", DEFAULT_PROJECT)?,
-            topic: name("BACKSTOP_TOPIC", DEFAULT_TOPIC)?,
+            project: gcp.project.clone(),
+            topic: topic("BACKSTOP_TOPIC", DEFAULT_TOPIC)?,
             emulator,
             enabled,
         })
@@ -74,9 +76,8 @@ impl PubSubSettings {
     /// `https://pubsub.googleapis.com`, or `http://HOST:PORT` for the emulator.
     pub fn base_url(&self) -> String {
         match &self.emulator {
-            None => PRODUCTION_BASE.to_string(),
-            Some(host) if host.contains("://") => host.trim_end_matches('/').to_string(),
-            Some(host) => format!("http://{}", host.trim_end_matches('/')),
+            None => endpoint::PUBSUB.to_string(),
+            Some(host) => endpoint::base_url(host),
         }
     }
 
@@ -208,10 +209,7 @@ impl Publisher {
 
     /// With an explicit token source (`None` sends no `Authorization` header).
     pub fn new(settings: PubSubSettings, tokens: Option<Arc<dyn TokenSource>>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("the HTTP client builds with static settings");
+        let http = crate::gcp::http_client(Duration::from_secs(5));
         let url = format!(
             "{}/v1/{}:publish",
             settings.base_url(),
@@ -314,14 +312,15 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<PubSubSettings, ConfigError> {
-        PubSubSettings::from_vars(&Vars::from_pairs(pairs.iter().copied()))
+        let vars = Vars::from_pairs(pairs.iter().copied());
+        PubSubSettings::from_vars(&vars, &GcpSettings::from_vars(&vars)?)
     }
 
     #[test]
     fn off_by_default_and_on_when_a_project_or_emulator_is_named() {
         let offline = settings(&[]).unwrap();
         assert!(!offline.enabled);
-        assert_eq!(offline.project, DEFAULT_PROJECT);
+        assert_eq!(offline.project, crate::gcp::DEFAULT_PROJECT);
         assert_eq!(offline.topic, DEFAULT_TOPIC);
         assert!(settings(&[("GCP_PROJECT_ID", "p")]).unwrap().enabled);
         assert!(
@@ -342,7 +341,7 @@ mod tests {
         for (var, value) in [
             ("BACKSTOP_NOTIFY", "yes"),
             ("BACKSTOP_TOPIC", "projects/p/topics/t"),
-            ("GCP_PROJECT_ID", "my project"),
+            ("PUBSUB_EMULATOR_HOST", "ftp://127.0.0.1:8085"),
         ] {
             assert_eq!(settings(&[(var, value)]).unwrap_err().var, var);
         }
@@ -361,7 +360,7 @@ mod tests {
             p.url,
             "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t:publish"
         );
-        assert_eq!(settings(&[]).unwrap().base_url(), PRODUCTION_BASE);
+        assert_eq!(settings(&[]).unwrap().base_url(), endpoint::PUBSUB);
     }
 
     #[test]

@@ -22,12 +22,7 @@ pub struct IdentityError {
 /// The metadata server's identity URL for `audience`. `host` is `GCE_METADATA_HOST`
 /// (`metadata.google.internal`, `127.0.0.1:8080`), with or without a scheme.
 pub fn identity_url(host: &str, audience: &str) -> Result<Url, String> {
-    let host = host.trim_end_matches('/');
-    let base = if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_string()
-    } else {
-        format!("http://{host}")
-    };
+    let base = crate::gcp::endpoint::base_url(host);
     let mut url = Url::parse(&format!("{base}{IDENTITY_PATH}"))
         .map_err(|e| format!("metadata host {host:?} does not make a URL: {e}"))?;
     url.query_pairs_mut()

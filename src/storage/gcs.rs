@@ -25,7 +25,9 @@ use gcloud_storage::http::Error as GcsError;
 
 use super::{check_name, ObjectInfo, ObjectStore, PutOutcome, StorageError, StorageErrorKind};
 use crate::fetch::body::error_chain;
-use crate::gcp::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{self, call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct GcsStore {
@@ -51,13 +53,22 @@ impl GcsStore {
     /// metadata server). Sends nothing to the bucket; see [`ObjectStore::health`].
     pub async fn connect(bucket: &str, emulator: Option<&str>) -> Result<Self, StorageError> {
         let location = format!("gs://{bucket}");
+        let http =
+            reqwest_middleware::ClientBuilder::new(gcp::http_client(CONNECT_TIMEOUT)).build();
         let config = match emulator {
             Some(url) => ClientConfig {
-                storage_endpoint: url.trim_end_matches('/').to_string(),
+                storage_endpoint: gcp::endpoint::base_url(url),
+                http: Some(http),
                 ..Default::default()
             }
             .anonymous(),
-            None => ClientConfig::default().with_auth().await.map_err(|e| {
+            None => ClientConfig {
+                http: Some(http),
+                ..Default::default()
+            }
+            .with_auth()
+            .await
+            .map_err(|e| {
                 StorageError::new(
                     "open",
                     &location,

@@ -155,7 +155,7 @@ impl StorageLocation {
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let emulator = match vars.get("STORAGE_EMULATOR_HOST") {
             None => None,
-            Some(host) => Some(emulator_url(host)?),
+            Some(host) => Some(crate::gcp::endpoint::parse("STORAGE_EMULATOR_HOST", host)?),
         };
         let gcs = |var: &'static str, bucket: &str| {
             check_bucket(var, bucket).map(|bucket| StorageLocation::Gcs {
@@ -213,22 +213,6 @@ fn check_bucket(var: &'static str, bucket: &str) -> Result<String, ConfigError> 
             reason: "not a bucket name (3-222 of a-z 0-9 - _ .; no path inside the bucket)".into(),
         })
     }
-}
-
-/// `http://host:port` from `STORAGE_EMULATOR_HOST`, which may also be a bare `host:port`.
-fn emulator_url(host: &str) -> Result<String, ConfigError> {
-    let url = if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_string()
-    } else if host.contains("://") {
-        return Err(ConfigError {
-            var: "STORAGE_EMULATOR_HOST",
-            value: host.to_string(),
-            reason: "must be http://HOST:PORT or HOST:PORT".into(),
-        });
-    } else {
-        format!("http://{host}")
-    };
-    Ok(url.trim_end_matches('/').to_string())
 }
 
 /// Opens the configured store: a GCS client (ADC, or anonymous against an emulator) or a

@@ -49,11 +49,7 @@ impl BigQuery {
         backoff_base: Duration,
         page_rows: Option<u32>,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .no_proxy()
-            .build()
-            .expect("the HTTP client builds with static settings");
+        let http = crate::gcp::http_client(Duration::from_secs(5));
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
