@@ -46,11 +46,11 @@ impl App {
     /// Opens storage and the ledger and assembles the parts.
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
-        let store = storage::open(&config.storage).await?;
+        let store = storage::open(&config.storage, &config.gcp).await?;
         let ledger = Arc::new(Ledger::open(&config.ledger_path)?);
         let publisher = if config.pubsub.enabled {
             Some(
-                Publisher::connect(config.pubsub.clone())
+                Publisher::connect(config.pubsub.clone(), &config.gcp)
                     .await
                     .map_err(|e| StartError::Notify(e.to_string()))?,
             )
@@ -77,7 +77,10 @@ impl App {
         };
         let detector = Arc::new(Detector::new(
             scrapes.clone(),
-            Arc::new(Warehouse::new(config.warehouse.clone())),
+            Arc::new(Warehouse::new(
+                config.warehouse.clone(),
+                config.warehouse.credentials(&config.gcp),
+            )),
         ));
         let bucket = match &config.storage {
             StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),

@@ -1,15 +1,20 @@
 //! Google Cloud access, one layer for every client of it (storage, notify, warehouse, phase2):
 //! the project and metadata server ([`settings`]), where each service is and how an emulator's
-//! host is read ([`endpoint`]), the HTTP client ([`http_client`]), which statuses are transient
+//! host is read ([`endpoint`]), where tokens come from ([`credentials`]; the metadata server
+//! only through [`metadata`]), the HTTP client ([`http_client`]), which statuses are transient
 //! ([`transient`]) and the one retry loop ([`retry`]).
 
+pub mod credentials;
 pub mod endpoint;
+pub mod metadata;
 pub mod retry;
 pub mod settings;
 pub mod transient;
 
 use std::time::Duration;
 
+pub use credentials::{Credentials, StorageTokens};
+pub use metadata::{MetadataServer, TokenError};
 pub use retry::{call_with_retries, retry, with_attempts, Attempt, RetrySettings};
 pub use settings::{GcpSettings, DEFAULT_PROJECT};
 pub use transient::{classify_status, is_transient, CallFailure, Class};

@@ -3,21 +3,19 @@
 //! `POST {base}/v1/projects/{project}/topics/{topic}:publish` with
 //! `{"messages": [{"data": base64(json)}]}` and no attributes. In production `base` is
 //! `https://pubsub.googleapis.com` and each request carries an OAuth access token from
-//! Application Default Credentials; against the emulator it is `http://{PUBSUB_EMULATOR_HOST}`
+//! Application Default Credentials ([`crate::gcp::Credentials`]); against the emulator it is `http://{PUBSUB_EMULATOR_HOST}`
 //! and nothing is sent for auth. 5xx, 408, 429, transport errors and timeouts are retried with
 //! jittered exponential backoff; anything else is final.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
-use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::header::AUTHORIZATION;
 
 use crate::fetch::body::error_chain;
 use crate::gcp::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
-use crate::gcp::{endpoint, GcpSettings};
-use crate::settings::{ConfigError, Secret, Vars};
+use crate::gcp::{endpoint, Credentials, GcpSettings};
+use crate::settings::{ConfigError, Vars};
 
 pub const DEFAULT_TOPIC: &str = "nba-phase1-scrapers-complete";
 const PUBSUB_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/pubsub"];
@@ -87,35 +85,6 @@ impl PubSubSettings {
     }
 }
 
-/// Where access tokens come from. The emulator needs none.
-#[async_trait]
-pub trait TokenSource: Send + Sync {
-    /// A bearer access token for Pub/Sub; the error says why there is none.
-    async fn access_token(&self) -> Result<Secret, String>;
-}
-
-/// Application Default Credentials (a key file, or the metadata server on Cloud Run),
-/// scoped to Pub/Sub. Tokens are cached and refreshed by `gcloud-auth`.
-pub async fn google_tokens() -> Result<Arc<dyn TokenSource>, String> {
-    use gcloud_auth::project::{create_token_source_from_project, project, Config};
-    let found = project().await.map_err(|e| e.to_string())?;
-    let source =
-        create_token_source_from_project(&found, Config::default().with_scopes(&PUBSUB_SCOPES))
-            .await
-            .map_err(|e| e.to_string())?;
-    Ok(Arc::new(GoogleTokens(source)))
-}
-
-struct GoogleTokens(Box<dyn gcloud_auth::token_source::TokenSource>);
-
-#[async_trait]
-impl TokenSource for GoogleTokens {
-    async fn access_token(&self) -> Result<Secret, String> {
-        let token = self.0.token().await.map_err(|e| e.to_string())?;
-        Ok(Secret::new(token.access_token))
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishErrorKind {
     /// 404: the topic (or project) does not exist.
@@ -169,7 +138,7 @@ pub struct Publisher {
     http: reqwest::Client,
     settings: PubSubSettings,
     url: String,
-    tokens: Option<Arc<dyn TokenSource>>,
+    credentials: Credentials,
     retry: RetrySettings,
 }
 
@@ -177,38 +146,35 @@ impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
             .field("url", &self.url)
-            .field(
-                "auth",
-                &if self.tokens.is_some() {
-                    "bearer"
-                } else {
-                    "none"
-                },
-            )
+            .field("credentials", &self.credentials)
             .field("retry", &self.retry)
             .finish()
     }
 }
 
 impl Publisher {
-    /// No auth against the emulator; Application Default Credentials otherwise.
-    pub async fn connect(settings: PubSubSettings) -> Result<Self, PublishError> {
-        let tokens = match settings.emulator {
-            Some(_) => None,
-            None => Some(google_tokens().await.map_err(|detail| PublishError {
+    /// No auth against the emulator; Application Default Credentials otherwise, checked now
+    /// so that a deploy without usable credentials fails at start-up.
+    pub async fn connect(
+        settings: PubSubSettings,
+        gcp: &GcpSettings,
+    ) -> Result<Self, PublishError> {
+        let credentials =
+            Credentials::for_service(settings.emulator.as_deref(), &PUBSUB_SCOPES, gcp);
+        if let Err(e) = credentials.bearer().await {
+            return Err(PublishError {
                 project: settings.project.clone(),
                 topic: settings.topic.clone(),
                 kind: PublishErrorKind::Credentials,
                 status: None,
                 attempts: 0,
-                detail: format!("no usable Google credentials (ADC): {detail}"),
-            })?),
-        };
-        Ok(Self::new(settings, tokens))
+                detail: format!("no usable Google credentials (ADC): {e}"),
+            });
+        }
+        Ok(Self::new(settings, credentials))
     }
 
-    /// With an explicit token source (`None` sends no `Authorization` header).
-    pub fn new(settings: PubSubSettings, tokens: Option<Arc<dyn TokenSource>>) -> Self {
+    pub fn new(settings: PubSubSettings, credentials: Credentials) -> Self {
         let http = crate::gcp::http_client(Duration::from_secs(5));
         let url = format!(
             "{}/v1/{}:publish",
@@ -219,7 +185,7 @@ impl Publisher {
             http,
             settings,
             url,
-            tokens,
+            credentials,
             retry: RetrySettings::publish(),
         }
     }
@@ -254,19 +220,13 @@ impl Publisher {
 
     async fn exchange(&self, body: &serde_json::Value) -> Result<String, CallFailure> {
         let mut request = self.http.post(&self.url).json(body);
-        if let Some(tokens) = &self.tokens {
-            let token = tokens.access_token().await.map_err(|e| CallFailure {
-                class: Class::Credentials,
-                transient: true,
-                status: None,
-                detail: format!("could not get an access token: {e}"),
-            })?;
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    let why = "the access token is not a valid header value";
-                    CallFailure::permanent(Class::Credentials, why.into())
-                })?;
-            value.set_sensitive(true);
+        let bearer = self.credentials.header().await.map_err(|e| CallFailure {
+            class: Class::Credentials,
+            transient: e.transient,
+            status: e.status,
+            detail: format!("could not get an access token: {e}"),
+        })?;
+        if let Some(value) = bearer {
             request = request.header(AUTHORIZATION, value);
         }
         let transport = |e: reqwest::Error| CallFailure::transport(error_chain(&e));
@@ -355,7 +315,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.base_url(), "http://127.0.0.1:8085");
-        let p = Publisher::new(s, None);
+        let p = Publisher::new(s, Credentials::None);
         assert_eq!(
             p.url,
             "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t:publish"
@@ -373,19 +333,12 @@ mod tests {
         );
     }
 
-    struct Fixed;
-    #[async_trait]
-    impl TokenSource for Fixed {
-        async fn access_token(&self) -> Result<Secret, String> {
-            Ok(Secret::new("ya29.secret-token"))
-        }
-    }
-
     #[test]
     fn debug_output_never_shows_a_token() {
-        let p = Publisher::new(settings(&[]).unwrap(), Some(Arc::new(Fixed)));
+        let token = Credentials::Fixed(crate::settings::Secret::new("ya29.secret-token"));
+        let p = Publisher::new(settings(&[]).unwrap(), token);
         let shown = format!("{p:?}");
         assert!(!shown.contains("ya29"), "{shown}");
-        assert!(shown.contains("bearer"), "{shown}");
+        assert!(shown.contains("fixed"), "{shown}");
     }
 }

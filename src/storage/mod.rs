@@ -217,10 +217,13 @@ fn check_bucket(var: &'static str, bucket: &str) -> Result<String, ConfigError> 
 
 /// Opens the configured store: a GCS client (ADC, or anonymous against an emulator) or a
 /// local directory, created if missing.
-pub async fn open(location: &StorageLocation) -> Result<Arc<dyn ObjectStore>, StorageError> {
+pub async fn open(
+    location: &StorageLocation,
+    gcp: &crate::gcp::GcpSettings,
+) -> Result<Arc<dyn ObjectStore>, StorageError> {
     Ok(match location {
         StorageLocation::Gcs { bucket, emulator } => {
-            Arc::new(GcsStore::connect(bucket, emulator.as_deref()).await?)
+            Arc::new(GcsStore::connect(bucket, emulator.as_deref(), gcp).await?)
         }
         StorageLocation::Local(path) => Arc::new(LocalStore::open(path).await?),
     })

@@ -8,7 +8,6 @@
 //! Default Credentials; with `BIGQUERY_EMULATOR_HOST` set it talks to that emulator, no auth.
 
 mod answer;
-pub mod auth;
 pub mod bigquery;
 pub mod error;
 
@@ -17,14 +16,15 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::calendar::GameDate;
-use crate::gcp::{endpoint, GcpSettings};
+use crate::gcp::{endpoint, Credentials, GcpSettings};
 use crate::settings::{ConfigError, Vars};
 
 pub use answer::QueryResult;
-pub use auth::Auth;
 pub use bigquery::{BigQuery, QueryParam};
 pub use error::{WarehouseError, WarehouseFailure};
 
+/// Read-only access to BigQuery is all that is needed.
+pub const BIGQUERY_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/bigquery"];
 pub const DEFAULT_DATASET: &str = "nba_raw";
 pub const DEFAULT_TABLE: &str = "bettingpros_player_points_props";
 
@@ -94,6 +94,11 @@ impl WarehouseSettings {
         })
     }
 
+    /// None for the emulator; Application Default Credentials, read-only BigQuery, otherwise.
+    pub fn credentials(&self, gcp: &GcpSettings) -> Credentials {
+        Credentials::for_service(self.emulator.as_deref(), &BIGQUERY_SCOPES, gcp)
+    }
+
     /// `project.dataset.table`, as it appears in queries and messages.
     pub fn table_path(&self) -> String {
         format!("{}.{}.{}", self.project, self.dataset, self.table)
@@ -156,21 +161,13 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// The emulator without auth when one is configured, else BigQuery with ADC.
-    pub fn new(settings: WarehouseSettings) -> Self {
-        let auth = match settings.emulator {
-            Some(_) => Auth::None,
-            None => Auth::adc(),
-        };
-        Self::with_auth(settings, auth)
-    }
-
-    pub fn with_auth(settings: WarehouseSettings, auth: Auth) -> Self {
+    /// Reads with `credentials` ([`WarehouseSettings::credentials`] in production).
+    pub fn new(settings: WarehouseSettings, credentials: Credentials) -> Self {
         let base = settings.emulator.as_deref().unwrap_or(endpoint::BIGQUERY);
         let bq = BigQuery::new(
             base,
             &settings.project,
-            auth,
+            credentials,
             settings.max_attempts,
             settings.backoff_base,
             settings.page_rows,
@@ -276,7 +273,8 @@ mod tests {
             "nba-props-platform.nba_raw.bettingpros_player_points_props"
         );
         assert_eq!(s.emulator, None);
-        assert!(matches!(Warehouse::new(s).bq.auth(), Auth::Adc(_)));
+        let gcp = GcpSettings::default();
+        assert!(matches!(s.credentials(&gcp), Credentials::Adc(_)));
     }
 
     #[test]
@@ -284,7 +282,8 @@ mod tests {
         for host in ["127.0.0.1:9050", "http://127.0.0.1:9050/"] {
             let s = settings(&[("BIGQUERY_EMULATOR_HOST", host)]).unwrap();
             assert_eq!(s.emulator.as_deref(), Some("http://127.0.0.1:9050"));
-            assert!(matches!(Warehouse::new(s).bq.auth(), Auth::None));
+            let gcp = GcpSettings::default();
+            assert!(matches!(s.credentials(&gcp), Credentials::None));
         }
     }
 
