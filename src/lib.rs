@@ -25,7 +25,8 @@
 //! - [`api`], [`serve`], [`cli`]: the ways in — HTTP, and the command line with its offline
 //!   demo (`cli::demo`).
 //! - [`app`]: configuration turned into the shared parts.
-//! - [`sim`]: a local BettingPros for tests, demos and benchmarks.
+//! - `sim` (with the `sim` feature, on by default): the test doubles — a local BettingPros and
+//!   the BigQuery emulator harness — for tests, the demo and benchmarks; not in the shipped image.
 //! - [`metrics`], [`telemetry`]: Prometheus counters and logs.
 //! - [`warehouse`]: "was the data loaded?" — rows per file from BigQuery.
 //! - [`phase2`]: sending one stored file to the Phase 2 loader (OIDC, push envelope).
@@ -51,6 +52,7 @@ pub mod run;
 pub mod scrape;
 pub mod serve;
 pub mod settings;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod storage;
 pub mod telemetry;

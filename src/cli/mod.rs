@@ -1,6 +1,7 @@
 //! The command line: `serve`, `scrape`, `runs`, `gaps`, `reprocess`, `demo`. Thin: each
 //! command calls the library.
 
+#[cfg(feature = "sim")]
 mod demo;
 mod recovery;
 
@@ -107,7 +108,8 @@ pub enum Command {
         object: Option<String>,
     },
     /// Offline: scrape a full synthetic game day from an in-process BettingPros (brotli, with
-    /// injected faults) into a local store, and print what was written.
+    /// injected faults) into a local store, and print what was written. Needs the `sim`
+    /// feature (on by default; the production image leaves it out).
     Demo {
         #[arg(long, default_value = "2026-01-14")]
         date: String,
@@ -135,7 +137,10 @@ pub async fn main(cli: Cli) -> ExitCode {
             limit,
             json,
         } => runs(scraper, date, market, status, limit, json).await,
+        #[cfg(feature = "sim")]
         Command::Demo { date, out } => demo::run(&date, &out).await,
+        #[cfg(not(feature = "sim"))]
+        Command::Demo { .. } => usage(DEMO_LEFT_OUT),
         Command::Claims { action, object } => match build().await {
             Ok(app) => recovery::claims(&app, &action, object.as_deref()),
             Err(code) => code,
@@ -175,6 +180,12 @@ pub async fn main(cli: Cli) -> ExitCode {
         }
     }
 }
+
+/// What `backstop demo` says in a build without the local BettingPros (the production image).
+#[cfg(not(feature = "sim"))]
+const DEMO_LEFT_OUT: &str = "demo needs the local BettingPros, which this build leaves out: \
+    build with the `sim` feature (on by default; the production image is built with \
+    --no-default-features), e.g. `cargo run -- demo`";
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("backstop: {msg}");

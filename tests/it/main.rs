@@ -3,6 +3,7 @@
 mod api;
 mod barrage;
 mod cli;
+mod demo;
 mod deploy;
 mod faults;
 mod fetch;

@@ -2,7 +2,6 @@
 
 pub mod api;
 pub mod app;
-pub mod bq;
 pub mod canned_http;
 pub mod emulators;
 pub mod loader;
@@ -14,6 +13,8 @@ pub mod upstream;
 use std::time::Duration;
 
 use backstop::storage::RetrySettings;
+
+pub use backstop::sim::bigquery as bq;
 
 /// Retries that take milliseconds, for tests that exhaust them.
 pub fn quick_retry(max_attempts: u32) -> RetrySettings {
