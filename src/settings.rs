@@ -4,8 +4,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
+
+/// The longest duration any variable takes, in seconds: a day. Longer values are mistakes (and
+/// would overflow the clock arithmetic of deadlines).
+pub const MAX_SECS: f64 = 86_400.0;
+
+/// Attempts per call, the first one included.
+pub const ATTEMPTS: RangeInclusive<u64> = 1..=100;
 
 /// A secret value: kept out of `Debug` and `Display` so it cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,34 +84,112 @@ impl Vars {
         self.get(var).map(PathBuf::from)
     }
 
-    pub(crate) fn positive_f64(&self, var: &'static str, default: f64) -> Result<f64, ConfigError> {
-        let v = self.parse(var, default)?;
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(ConfigError {
-                var,
-                value: v.to_string(),
-                reason: "must be a number above 0".into(),
-            })
-        }
+    /// A number from `range` (fractions allowed), `default` when unset.
+    pub fn number(
+        &self,
+        var: &'static str,
+        default: f64,
+        range: RangeInclusive<f64>,
+    ) -> Result<f64, ConfigError> {
+        self.in_range(var, default, range, "a number")
     }
 
-    pub(crate) fn at_least(
+    /// A whole number from `range`, `default` when unset.
+    pub fn whole(
         &self,
         var: &'static str,
         default: u64,
-        min: u64,
+        range: RangeInclusive<u64>,
     ) -> Result<u64, ConfigError> {
-        let v = self.parse(var, default)?;
-        if v >= min {
-            Ok(v)
-        } else {
-            Err(ConfigError {
+        self.in_range(var, default, range, "a whole number")
+    }
+
+    fn in_range<T: FromStr + PartialOrd + fmt::Display>(
+        &self,
+        var: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+        what: &str,
+    ) -> Result<T, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(default);
+        };
+        match raw.parse::<T>() {
+            Ok(v) if range.contains(&v) => Ok(v),
+            _ => Err(ConfigError {
                 var,
-                value: v.to_string(),
-                reason: format!("must be at least {min}"),
-            })
+                value: raw.to_string(),
+                reason: format!("must be {what} from {} to {}", range.start(), range.end()),
+            }),
         }
+    }
+
+    /// A duration in seconds (fractions allowed): above 0 and at most [`MAX_SECS`].
+    pub fn secs(&self, var: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        let v = self.number(var, default.as_secs_f64(), f64::MIN_POSITIVE..=MAX_SECS)?;
+        Ok(Duration::from_secs_f64(v))
+    }
+
+    /// `on` or `off` (also `true`/`false`, `1`/`0`), in any case; `None` when unset.
+    pub fn switch(&self, var: &'static str) -> Result<Option<bool>, ConfigError> {
+        let Some(raw) = self.get(var) else {
+            return Ok(None);
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => Ok(Some(true)),
+            "off" | "false" | "0" => Ok(Some(false)),
+            _ => Err(ConfigError {
+                var,
+                value: raw.to_string(),
+                reason: "must be on or off".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(var: &str, value: &str) -> Vars {
+        Vars::from_pairs([(var, value)])
+    }
+
+    #[test]
+    fn blank_is_unset_and_values_are_trimmed() {
+        let v = Vars::from_pairs([("A", "  "), ("B", " 7 ")]);
+        assert_eq!(v.get("A"), None);
+        assert_eq!(v.whole("B", 1, 1..=9), Ok(7));
+        assert_eq!(v.whole("A", 3, 1..=9), Ok(3));
+    }
+
+    #[test]
+    fn numbers_outside_their_range_or_not_numbers_name_the_range() {
+        for raw in ["0", "10", "-1", "1.5", "x", "1e99"] {
+            let err = vars("N", raw).whole("N", 1, 1..=9).unwrap_err();
+            assert_eq!((err.var, err.value.as_str()), ("N", raw));
+            assert!(err.reason.contains("from 1 to 9"), "{err}");
+        }
+        for raw in ["0", "-2", "NaN", "inf", "1e300", "fast"] {
+            let err = vars("S", raw)
+                .secs("S", Duration::from_secs(1))
+                .unwrap_err();
+            assert!(err.to_string().contains("S="), "{err}");
+        }
+        let most = vars("S", "86400").secs("S", Duration::ZERO).unwrap();
+        assert_eq!(most, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn switches_take_on_and_off_in_any_case_and_nothing_else() {
+        assert_eq!(vars("W", "ON").switch("W"), Ok(Some(true)));
+        assert_eq!(vars("W", "false").switch("W"), Ok(Some(false)));
+        assert_eq!(Vars::from_pairs([]).switch("W"), Ok(None));
+        assert!(vars("W", "yes please").switch("W").is_err());
+    }
+
+    #[test]
+    fn a_secret_never_shows_in_debug_output() {
+        assert_eq!(format!("{:?}", Secret::new("sk-1")), "Secret([redacted])");
     }
 }

@@ -122,10 +122,11 @@ impl Upstream {
         let base = Url::parse(base_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .filter(|u| u.query().is_none() && u.fragment().is_none())
             .ok_or_else(|| ConfigError {
                 var: "BETTINGPROS_BASE_URL",
                 value: base_url.to_string(),
-                reason: "must be an absolute http(s) URL".into(),
+                reason: "must be an absolute http(s) URL without a query".into(),
             })?;
         let api_key = match &settings.api_key {
             None => None,

@@ -1,6 +1,7 @@
 //! Where the BettingPros API is and the key it takes: `BETTINGPROS_BASE_URL` and
 //! `BETTINGPROS_API_KEY`.
 
+use super::Upstream;
 use crate::settings::{ConfigError, Secret, Vars};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.bettingpros.com/v3";
@@ -13,18 +14,15 @@ pub struct UpstreamSettings {
 }
 
 impl UpstreamSettings {
+    /// Refuses at start-up what [`Upstream::new`] cannot use: a base URL that is not an
+    /// absolute http(s) URL without query, a key that cannot travel in a header.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let base_url = vars.get("BETTINGPROS_BASE_URL").unwrap_or(DEFAULT_BASE_URL);
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError {
-                var: "BETTINGPROS_BASE_URL",
-                value: base_url.to_string(),
-                reason: "must start with http:// or https://".into(),
-            });
-        }
-        Ok(UpstreamSettings {
+        let settings = UpstreamSettings {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: vars.get("BETTINGPROS_API_KEY").map(Secret::new),
-        })
+        };
+        Upstream::new(&settings)?;
+        Ok(settings)
     }
 }

@@ -98,11 +98,11 @@ impl ProxySettings {
                 reason: format!("needs proxies, but {PROXIES_VAR} is not set"),
             });
         }
-        let cooldown = vars.positive_f64(COOLDOWN_VAR, 300.0)?;
+        let cooldown = vars.secs(COOLDOWN_VAR, Self::default().cooldown)?;
         Ok(Self {
             mode,
             proxies,
-            cooldown: Duration::from_secs_f64(cooldown),
+            cooldown,
             ..Self::default()
         })
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::settings::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars, ATTEMPTS, MAX_SECS};
 
 /// How the fetch core behaves towards an upstream.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,33 +42,36 @@ impl Default for FetchSettings {
 }
 
 impl FetchSettings {
-    /// `BACKSTOP_RATE_PER_SEC`, `BACKSTOP_RATE_BURST`, `BACKSTOP_TIMEOUT_SECS`,
+    /// `BACKSTOP_RATE_PER_SEC` (0.001 to 1000), `BACKSTOP_RATE_BURST` (1 to 1000),
+    /// `BACKSTOP_TIMEOUT_SECS`,
     /// `BACKSTOP_MAX_ATTEMPTS`, `BACKSTOP_BACKOFF_BASE_MS`, `BACKSTOP_BACKOFF_MAX_MS`,
     /// `BACKSTOP_RETRY_AFTER_MAX_SECS`, `BACKSTOP_MAX_BODY_BYTES`.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let d = FetchSettings::default();
+        let millis = |var, default: Duration| -> Result<Duration, ConfigError> {
+            let ms = vars.whole(var, default.as_millis() as u64, 1..=MAX_SECS as u64 * 1000)?;
+            Ok(Duration::from_millis(ms))
+        };
         let fetch = FetchSettings {
-            rate_per_sec: vars.positive_f64("BACKSTOP_RATE_PER_SEC", d.rate_per_sec)?,
-            burst: vars.at_least("BACKSTOP_RATE_BURST", d.burst.into(), 1)? as u32,
+            rate_per_sec: vars.number("BACKSTOP_RATE_PER_SEC", d.rate_per_sec, 0.001..=1000.0)?,
+            burst: vars.whole("BACKSTOP_RATE_BURST", d.burst.into(), 1..=1000)? as u32,
             connect_timeout: d.connect_timeout,
-            attempt_timeout: Duration::from_secs_f64(
-                vars.positive_f64("BACKSTOP_TIMEOUT_SECS", d.attempt_timeout.as_secs_f64())?,
-            ),
-            max_attempts: vars.at_least("BACKSTOP_MAX_ATTEMPTS", d.max_attempts.into(), 1)? as u32,
-            backoff_base: Duration::from_millis(vars.at_least(
-                "BACKSTOP_BACKOFF_BASE_MS",
-                d.backoff_base.as_millis() as u64,
-                1,
+            attempt_timeout: vars.secs("BACKSTOP_TIMEOUT_SECS", d.attempt_timeout)?,
+            max_attempts: vars.whole("BACKSTOP_MAX_ATTEMPTS", d.max_attempts.into(), ATTEMPTS)?
+                as u32,
+            backoff_base: millis("BACKSTOP_BACKOFF_BASE_MS", d.backoff_base)?,
+            backoff_max: millis("BACKSTOP_BACKOFF_MAX_MS", d.backoff_max)?,
+            retry_after_max: Duration::from_secs(vars.whole(
+                "BACKSTOP_RETRY_AFTER_MAX_SECS",
+                d.retry_after_max.as_secs(),
+                0..=MAX_SECS as u64,
             )?),
-            backoff_max: Duration::from_millis(vars.at_least(
-                "BACKSTOP_BACKOFF_MAX_MS",
-                d.backoff_max.as_millis() as u64,
-                1,
-            )?),
-            retry_after_max: Duration::from_secs(
-                vars.parse("BACKSTOP_RETRY_AFTER_MAX_SECS", d.retry_after_max.as_secs())?,
-            ),
-            max_body_bytes: vars.at_least("BACKSTOP_MAX_BODY_BYTES", d.max_body_bytes, 1024)?,
+            // A body must fit in memory, a Cloud Run instance's included.
+            max_body_bytes: vars.whole(
+                "BACKSTOP_MAX_BODY_BYTES",
+                d.max_body_bytes,
+                1024..=1 << 30,
+            )?,
         };
         if fetch.backoff_max < fetch.backoff_base {
             return Err(ConfigError {

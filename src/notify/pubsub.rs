@@ -36,36 +36,31 @@ impl PubSubSettings {
     /// `BACKSTOP_NOTIFY=on|off`; unset means on when `GCP_PROJECT_ID` or
     /// `PUBSUB_EMULATOR_HOST` is set, and off otherwise (the offline default).
     pub fn from_vars(vars: &Vars, gcp: &GcpSettings) -> Result<Self, ConfigError> {
-        let topic = |var: &'static str, default: &str| -> Result<String, ConfigError> {
-            let value = vars.get(var).unwrap_or(default);
-            if value.contains('/') || value.chars().any(char::is_whitespace) {
-                return Err(ConfigError {
-                    var,
-                    value: value.to_string(),
-                    reason: "must be a bare name, without '/' or spaces".into(),
-                });
-            }
-            Ok(value.to_string())
-        };
+        let topic = vars.get("BACKSTOP_TOPIC").unwrap_or(DEFAULT_TOPIC);
+        // Pub/Sub's own rule for topic names: it goes into the URL as it is.
+        let ok = |c: char| c.is_ascii_alphanumeric() || "-_.~+%".contains(c);
+        let named = (3..=255).contains(&topic.len())
+            && topic.starts_with(|c: char| c.is_ascii_alphabetic())
+            && topic.chars().all(ok);
+        if !named {
+            return Err(ConfigError {
+                var: "BACKSTOP_TOPIC",
+                value: topic.to_string(),
+                reason: "must be a topic name: 3-255 letters, digits, - _ . ~ + %, starting \
+                         with a letter (no projects/…/topics/ prefix)"
+                    .into(),
+            });
+        }
         let emulator = vars
             .get("PUBSUB_EMULATOR_HOST")
             .map(|host| endpoint::parse("PUBSUB_EMULATOR_HOST", host))
             .transpose()?;
-        let enabled = match vars.get("BACKSTOP_NOTIFY") {
-            None => gcp.project_set || emulator.is_some(),
-            Some(v) if v.eq_ignore_ascii_case("on") => true,
-            Some(v) if v.eq_ignore_ascii_case("off") => false,
-            Some(v) => {
-                return Err(ConfigError {
-                    var: "BACKSTOP_NOTIFY",
-                    value: v.to_string(),
-                    reason: "must be on or off".into(),
-                })
-            }
-        };
+        let enabled = vars
+            .switch("BACKSTOP_NOTIFY")?
+            .unwrap_or(gcp.project_set || emulator.is_some());
         Ok(Self {
             project: gcp.project.clone(),
-            topic: topic("BACKSTOP_TOPIC", DEFAULT_TOPIC)?,
+            topic: topic.to_string(),
             emulator,
             enabled,
         })
@@ -311,14 +306,14 @@ mod tests {
     fn the_emulator_host_becomes_a_plain_http_base() {
         let s = settings(&[
             ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
-            ("BACKSTOP_TOPIC", "t"),
+            ("BACKSTOP_TOPIC", "t-1"),
         ])
         .unwrap();
         assert_eq!(s.base_url(), "http://127.0.0.1:8085");
         let p = Publisher::new(s, Credentials::None);
         assert_eq!(
             p.url,
-            "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t:publish"
+            "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t-1:publish"
         );
         assert_eq!(settings(&[]).unwrap().base_url(), endpoint::PUBSUB);
     }

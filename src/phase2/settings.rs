@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::gcp::GcpSettings;
-use crate::settings::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars, ATTEMPTS};
 
 /// Where Phase 2 is and how to reach it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,32 +47,18 @@ impl Phase2Settings {
     pub fn from_vars(vars: &Vars, gcp: &GcpSettings) -> Result<Self, ConfigError> {
         let d = Self::default();
         let url = vars.get("PHASE2_URL").map(bare_service_url).transpose()?;
-        let auth = match vars
-            .get("BACKSTOP_PHASE2_AUTH")
-            .map(str::to_ascii_lowercase)
-        {
-            None => true,
-            Some(v) if ["on", "true", "1"].contains(&v.as_str()) => true,
-            Some(v) if ["off", "false", "0"].contains(&v.as_str()) => false,
-            Some(v) => {
-                return Err(ConfigError {
-                    var: "BACKSTOP_PHASE2_AUTH",
-                    value: v,
-                    reason: "must be on or off".into(),
-                })
-            }
-        };
+        let auth = vars.switch("BACKSTOP_PHASE2_AUTH")?.unwrap_or(true);
         Ok(Self {
             url,
             auth,
             metadata_host: gcp.metadata.clone(),
             project: gcp.project.clone(),
-            attempt_timeout: Duration::from_secs_f64(vars.positive_f64(
-                "BACKSTOP_PHASE2_TIMEOUT_SECS",
-                d.attempt_timeout.as_secs_f64(),
-            )?),
-            max_attempts: vars.at_least("BACKSTOP_PHASE2_MAX_ATTEMPTS", d.max_attempts.into(), 1)?
-                as u32,
+            attempt_timeout: vars.secs("BACKSTOP_PHASE2_TIMEOUT_SECS", d.attempt_timeout)?,
+            max_attempts: vars.whole(
+                "BACKSTOP_PHASE2_MAX_ATTEMPTS",
+                d.max_attempts.into(),
+                ATTEMPTS,
+            )? as u32,
             ..d
         })
     }

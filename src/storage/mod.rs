@@ -167,7 +167,7 @@ impl StorageLocation {
             if let Some(bucket) = given.strip_prefix("gs://") {
                 return gcs("BACKSTOP_STORAGE", bucket.trim_end_matches('/'));
             }
-            if given.contains("://") {
+            if looks_like_url(given) {
                 return Err(ConfigError {
                     var: "BACKSTOP_STORAGE",
                     value: given.to_string(),
@@ -197,6 +197,17 @@ impl fmt::Display for StorageLocation {
             StorageLocation::Local(path) => write!(f, "{}", path.display()),
         }
     }
+}
+
+/// `s3://b`, `gs:/b`, `postgresql:x`: a scheme, not a directory an operator meant to create.
+fn looks_like_url(value: &str) -> bool {
+    value.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() > 1
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    })
 }
 
 fn check_bucket(var: &'static str, bucket: &str) -> Result<String, ConfigError> {
@@ -314,6 +325,8 @@ mod tests {
     fn bad_locations_name_the_variable() {
         for (var, value) in [
             ("BACKSTOP_STORAGE", "s3://bucket"),
+            ("BACKSTOP_STORAGE", "gs:/bucket"),
+            ("BACKSTOP_STORAGE", "postgresql://u@h/db"),
             ("BACKSTOP_STORAGE", "gs://"),
             ("BACKSTOP_STORAGE", "gs://bucket/raw"),
             ("GCS_BUCKET_RAW", "Upper"),

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::calendar::GameDate;
 use crate::gcp::{endpoint, Credentials, GcpSettings};
-use crate::settings::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars, ATTEMPTS};
 
 pub use answer::QueryResult;
 pub use bigquery::{BigQuery, QueryParam};
@@ -85,10 +85,8 @@ impl WarehouseSettings {
                 .get("BIGQUERY_EMULATOR_HOST")
                 .map(|host| endpoint::parse("BIGQUERY_EMULATOR_HOST", host))
                 .transpose()?,
-            query_timeout: Duration::from_secs_f64(
-                vars.positive_f64("BACKSTOP_BQ_TIMEOUT_SECS", d.query_timeout.as_secs_f64())?,
-            ),
-            max_attempts: vars.at_least("BACKSTOP_BQ_MAX_ATTEMPTS", d.max_attempts.into(), 1)?
+            query_timeout: vars.secs("BACKSTOP_BQ_TIMEOUT_SECS", d.query_timeout)?,
+            max_attempts: vars.whole("BACKSTOP_BQ_MAX_ATTEMPTS", d.max_attempts.into(), ATTEMPTS)?
                 as u32,
             ..d
         })
