@@ -134,9 +134,14 @@ impl Crate {
                 rest = &rest[1..];
                 continue;
             }
+            // A folder's face leads on to the file inside that defines the item; a re-export
+            // from another top-level module does not: the import still names this module.
             if depth < 8 {
                 if let Some(target) = self.modules.get(&base).and_then(|m| m.exports.get(seg)) {
-                    return self.resolve(&base, target, depth + 1);
+                    let inside = self.resolve(&base, target, depth + 1);
+                    if inside.as_ref().is_some_and(|t| t.first() == base.first()) {
+                        return inside;
+                    }
                 }
             }
             break;

@@ -146,6 +146,20 @@ mod checker {
     }
 
     #[test]
+    fn a_reexport_from_a_higher_module_does_not_hide_an_upward_import() {
+        let c = krate(&[
+            ("lib.rs", "pub mod leaf; pub mod low; pub mod high;"),
+            ("low.rs", "use crate::high::Leaf;"),
+            ("high.rs", "pub use crate::leaf::Leaf;"),
+            ("leaf.rs", "pub struct Leaf;"),
+        ]);
+        let problems = c.check(&layers("| 1 | `leaf`, `low` | x |\n| 2 | `high` | y |"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("src/low.rs"), "{problems:?}");
+        assert!(problems[0].contains("`high`"), "{problems:?}");
+    }
+
+    #[test]
     fn children_may_use_their_parent_and_tests_comments_and_strings_do_not_count() {
         let c = krate(&[
             ("lib.rs", LIB),
