@@ -6,9 +6,10 @@
 //! `super::`, `self::` or the name of a child module. Each path is resolved to the file of
 //! the deepest module it names, following a module's `pub use` re-exports to the file inside it
 //! that defines the item (a re-export of another top-level module's item is not followed: the
-//! import still names the re-exporting module). A file may use its ancestors (a `mod.rs` is the face of its folder), so those
-//! arrows are not counted as cycles. The layers are read from the table under `## Layers` in
-//! ARCHITECTURE.md: every top-level module must be in it exactly once.
+//! import still names the re-exporting module). A file may use its ancestors (a `mod.rs` is
+//! the face of its folder), so those arrows are not counted as cycles. The layers are read from
+//! the table under `## Layers` in ARCHITECTURE.md: every top-level module must be in it
+//! exactly once.
 
 mod doc;
 mod graph;
