@@ -2,7 +2,7 @@
 //! the project and metadata server ([`settings`]), where each service is and how an emulator's
 //! host is read ([`endpoint`]), where tokens come from ([`credentials`]; the metadata server
 //! only through [`metadata`]), the HTTP client ([`http_client`]), which statuses are transient
-//! ([`transient`]) and the one retry loop ([`retry`]).
+//! ([`transient`]) and the one retry loop ([`mod@retry`]).
 
 pub mod credentials;
 pub mod endpoint;
