@@ -2,6 +2,9 @@
 //!
 //! # Layout
 //!
+//! The layers these modules sit in, and the rule for each, are in ARCHITECTURE.md;
+//! `tests/layers/` fails on an import cycle or an import from a lower layer to a higher one.
+//!
 //! - [`settings`]: configuration primitives (`Vars`, `ConfigError`, `Secret`); a leaf.
 //! - [`config`]: the whole configuration, composed of each subsystem's settings.
 //! - [`calendar`], [`market`], [`run`]: the vocabulary — game dates (US Eastern), the six
