@@ -1,13 +1,24 @@
-# backstop: multi-stage build; the runtime image holds one static-ish binary and runs as non-root.
+# backstop: multi-stage build; the runtime image holds one binary and runs as non-root.
+# The service is built without the test doubles (`--no-default-features` leaves out the `sim`
+# feature: the local BettingPros, its fixtures and `backstop demo`).
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# Dependencies alone first, against a stub crate: this layer is reused until Cargo.toml or
+# Cargo.lock change, so a source change rebuilds backstop only, not every crate.
 COPY Cargo.toml Cargo.lock ./
+RUN mkdir src \
+ && echo 'fn main() {}' > src/main.rs \
+ && touch src/lib.rs \
+ && cargo build --release --locked --no-default-features --bin backstop \
+ && rm -rf src
 COPY src src
-COPY fixtures fixtures
 COPY scrapers scrapers
 ARG BACKSTOP_COMMIT=unknown
 ENV BACKSTOP_COMMIT=${BACKSTOP_COMMIT}
-RUN cargo build --release --locked --bin backstop && strip target/release/backstop
+# The sources may be older than the stub's build: touched, so cargo builds them, not the stub.
+RUN touch src/main.rs src/lib.rs \
+ && cargo build --release --locked --no-default-features --bin backstop \
+ && strip target/release/backstop
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/backstop /usr/local/bin/backstop

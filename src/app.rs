@@ -21,7 +21,7 @@ use crate::warehouse::Warehouse;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::settings::ConfigError),
     #[error("could not open storage: {0}")]
     Storage(#[from] storage::StorageError),
     #[error("could not open the run ledger: {0}")]
@@ -46,11 +46,11 @@ impl App {
     /// Opens storage and the ledger and assembles the parts.
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
-        let store = storage::open(&config.storage).await?;
+        let store = storage::open(&config.storage, &config.gcp).await?;
         let ledger = Arc::new(Ledger::open(&config.ledger_path)?);
         let publisher = if config.pubsub.enabled {
             Some(
-                Publisher::connect(config.pubsub.clone())
+                Publisher::connect(config.pubsub.clone(), &config.gcp)
                     .await
                     .map_err(|e| StartError::Notify(e.to_string()))?,
             )
@@ -78,7 +78,10 @@ impl App {
         let detector = Arc::new(
             Detector::new(
                 scrapes.clone(),
-                Arc::new(Warehouse::new(config.warehouse.clone())),
+                Arc::new(Warehouse::new(
+                    config.warehouse.clone(),
+                    config.warehouse.credentials(&config.gcp),
+                )),
             )
             .with_no_games_recheck(config.no_games_recheck),
         );

@@ -1,86 +1,19 @@
-//! Typed settings, read once from the environment and validated at start-up.
+//! The whole configuration, read once from the environment and validated at start-up: each
+//! subsystem's settings parse themselves from [`Vars`]; this module composes them and reads
+//! the few variables that belong to the service as a whole.
 //!
-//! Every variable name here is a contract with operators and scripts. A bad value fails at
-//! boot with a message naming the variable, not at 3 a.m. on the first scrape.
+//! Every variable name is a contract with operators and scripts. A bad value fails at boot
+//! with a message naming the variable, not at 3 a.m. on the first scrape. The primitives and
+//! the subsystems' settings types are re-exported here, so callers outside the crate (the
+//! binary, tests, benches) name the whole configuration from one place.
 
-use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-/// A secret value: kept out of `Debug` and `Display` so it cannot reach a log by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself: call only where it is sent, never where it is logged.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration: {var}={value:?} is invalid: {reason}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub value: String,
-    pub reason: String,
-}
-
-/// How the fetch core behaves towards an upstream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FetchSettings {
-    /// Requests per second to one upstream host, shared by every task in the process.
-    pub rate_per_sec: f64,
-    /// Requests that may go at once after an idle spell.
-    pub burst: u32,
-    pub connect_timeout: Duration,
-    /// One attempt: headers, body, decoding and JSON parse together.
-    pub attempt_timeout: Duration,
-    /// Attempts per request, the first one included.
-    pub max_attempts: u32,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// Longest `Retry-After` honoured; a longer one is cut to this.
-    pub retry_after_max: Duration,
-    /// Largest decoded body accepted; more is a decompression bomb or a broken upstream.
-    pub max_body_bytes: u64,
-}
-
-impl Default for FetchSettings {
-    fn default() -> Self {
-        Self {
-            rate_per_sec: 0.5,
-            burst: 1,
-            connect_timeout: Duration::from_secs(10),
-            attempt_timeout: Duration::from_secs(60),
-            max_attempts: 5,
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            retry_after_max: Duration::from_secs(120),
-            max_body_bytes: 32 * 1024 * 1024,
-        }
-    }
-}
-
-pub const DEFAULT_BASE_URL: &str = "https://api.bettingpros.com/v3";
-
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    pub base_url: String,
-    /// `None` when the secret is not mounted: every scrape then fails before sending anything.
-    pub api_key: Option<Secret>,
-}
+pub use crate::bettingpros::{UpstreamSettings, DEFAULT_BASE_URL};
+pub use crate::fetch::FetchSettings;
+use crate::settings::MAX_SECS;
+pub use crate::settings::{ConfigError, Secret, Vars};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,6 +26,8 @@ pub struct Config {
     pub storage: crate::storage::StorageLocation,
     /// The SQLite file of the run ledger.
     pub ledger_path: PathBuf,
+    /// The project and the metadata server, for every Google Cloud client.
+    pub gcp: crate::gcp::GcpSettings,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
     pub warehouse: crate::warehouse::WarehouseSettings,
     pub phase2: crate::phase2::Phase2Settings,
@@ -110,167 +45,47 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
-/// Reads variables from a map (tests) or the process environment.
-pub struct Vars(HashMap<String, String>);
-
-impl Vars {
-    pub fn from_env() -> Self {
-        Self(std::env::vars().collect())
-    }
-
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    /// The value, or `None` when unset or blank.
-    pub fn get(&self, var: &str) -> Option<&str> {
-        self.0.get(var).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-
-    pub fn parse<T: FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError>
-    where
-        T::Err: fmt::Display,
-    {
-        match self.get(var) {
-            None => Ok(default),
-            Some(raw) => raw.parse().map_err(|e: T::Err| ConfigError {
-                var,
-                value: raw.to_string(),
-                reason: e.to_string(),
-            }),
-        }
-    }
-
-    pub fn path(&self, var: &'static str) -> Option<PathBuf> {
-        self.get(var).map(PathBuf::from)
-    }
-
-    pub(crate) fn positive_f64(&self, var: &'static str, default: f64) -> Result<f64, ConfigError> {
-        let v = self.parse(var, default)?;
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(ConfigError {
-                var,
-                value: v.to_string(),
-                reason: "must be a number above 0".into(),
-            })
-        }
-    }
-
-    pub(crate) fn non_negative_f64(
-        &self,
-        var: &'static str,
-        default: f64,
-    ) -> Result<f64, ConfigError> {
-        let v = self.parse(var, default)?;
-        if (0.0..1e9).contains(&v) {
-            Ok(v)
-        } else {
-            Err(ConfigError {
-                var,
-                value: v.to_string(),
-                reason: "must be a number, 0 or more".into(),
-            })
-        }
-    }
-
-    pub(crate) fn at_least(
-        &self,
-        var: &'static str,
-        default: u64,
-        min: u64,
-    ) -> Result<u64, ConfigError> {
-        let v = self.parse(var, default)?;
-        if v >= min {
-            Ok(v)
-        } else {
-            Err(ConfigError {
-                var,
-                value: v.to_string(),
-                reason: format!("must be at least {min}"),
-            })
-        }
-    }
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&Vars::from_env())
     }
 
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let d = FetchSettings::default();
-        let fetch = FetchSettings {
-            rate_per_sec: vars.positive_f64("BACKSTOP_RATE_PER_SEC", d.rate_per_sec)?,
-            burst: vars.at_least("BACKSTOP_RATE_BURST", d.burst.into(), 1)? as u32,
-            connect_timeout: d.connect_timeout,
-            attempt_timeout: secs_f64(
-                vars.positive_f64("BACKSTOP_TIMEOUT_SECS", d.attempt_timeout.as_secs_f64())?,
-            ),
-            max_attempts: vars.at_least("BACKSTOP_MAX_ATTEMPTS", d.max_attempts.into(), 1)? as u32,
-            backoff_base: Duration::from_millis(vars.at_least(
-                "BACKSTOP_BACKOFF_BASE_MS",
-                d.backoff_base.as_millis() as u64,
-                1,
-            )?),
-            backoff_max: Duration::from_millis(vars.at_least(
-                "BACKSTOP_BACKOFF_MAX_MS",
-                d.backoff_max.as_millis() as u64,
-                1,
-            )?),
-            retry_after_max: Duration::from_secs(
-                vars.parse("BACKSTOP_RETRY_AFTER_MAX_SECS", d.retry_after_max.as_secs())?,
-            ),
-            max_body_bytes: vars.at_least("BACKSTOP_MAX_BODY_BYTES", d.max_body_bytes, 1024)?,
-        };
-        if fetch.backoff_max < fetch.backoff_base {
-            return Err(ConfigError {
-                var: "BACKSTOP_BACKOFF_MAX_MS",
-                value: fetch.backoff_max.as_millis().to_string(),
-                reason: "must not be below BACKSTOP_BACKOFF_BASE_MS".into(),
-            });
-        }
-        let base_url = vars.get("BETTINGPROS_BASE_URL").unwrap_or(DEFAULT_BASE_URL);
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError {
-                var: "BETTINGPROS_BASE_URL",
-                value: base_url.to_string(),
-                reason: "must start with http:// or https://".into(),
-            });
-        }
+        // Logging starts before the configuration is read (main.rs); its variables are checked
+        // here, so that a bad value still stops start-up.
+        crate::telemetry::check(vars)?;
         let storage = crate::storage::StorageLocation::from_vars(vars)?;
+        let gcp = crate::gcp::GcpSettings::from_vars(vars)?;
         Ok(Config {
-            upstream: UpstreamSettings {
-                base_url: base_url.trim_end_matches('/').to_string(),
-                api_key: vars.get("BETTINGPROS_API_KEY").map(Secret::new),
-            },
-            fetch,
+            upstream: UpstreamSettings::from_vars(vars)?,
+            fetch: FetchSettings::from_vars(vars)?,
             proxies: crate::fetch::ProxySettings::from_vars(vars)?,
-            run_deadline: secs_f64(vars.positive_f64("BACKSTOP_RUN_DEADLINE_SECS", 280.0)?),
+            run_deadline: vars.secs("BACKSTOP_RUN_DEADLINE_SECS", Duration::from_secs(280))?,
             ledger_path: vars
                 .path("BACKSTOP_LEDGER")
                 .unwrap_or_else(|| default_ledger(&storage)),
             storage,
-            pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars)?,
-            warehouse: crate::warehouse::WarehouseSettings::from_vars(vars)?,
-            phase2: crate::phase2::Phase2Settings::from_vars(vars)?,
-            recovery_settle: Duration::from_secs(vars.parse("BACKSTOP_RECOVERY_SETTLE_SECS", 60)?),
-            pending_load: secs_f64(
-                60.0 * vars.non_negative_f64("BACKSTOP_PENDING_LOAD_MINS", 360.0)?,
-            ),
-            no_games_recheck: secs_f64(
-                60.0 * vars.non_negative_f64("BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
-            ),
-            port: vars.parse("PORT", 8080)?,
-            shutdown_grace: secs_f64(vars.positive_f64("BACKSTOP_SHUTDOWN_GRACE_SECS", 8.0)?),
+            pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars, &gcp)?,
+            warehouse: crate::warehouse::WarehouseSettings::from_vars(vars, &gcp)?,
+            phase2: crate::phase2::Phase2Settings::from_vars(vars, &gcp)?,
+            gcp,
+            recovery_settle: Duration::from_secs(vars.whole(
+                "BACKSTOP_RECOVERY_SETTLE_SECS",
+                60,
+                0..=MAX_SECS as u64,
+            )?),
+            pending_load: minutes(vars, "BACKSTOP_PENDING_LOAD_MINS", 360.0)?,
+            no_games_recheck: minutes(vars, "BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
+            port: vars.whole("PORT", 8080, 1..=u16::MAX.into())? as u16,
+            shutdown_grace: vars.secs("BACKSTOP_SHUTDOWN_GRACE_SECS", Duration::from_secs(8))?,
         })
     }
+}
+
+/// A span in minutes (fractions allowed), 0 up to a day.
+fn minutes(vars: &Vars, var: &'static str, default: f64) -> Result<Duration, ConfigError> {
+    let mins = vars.number(var, default, 0.0..=MAX_SECS / 60.0)?;
+    Ok(Duration::from_secs_f64(mins * 60.0))
 }
 
 /// Beside the local store; in the working directory when the store is a bucket.
@@ -281,9 +96,8 @@ fn default_ledger(storage: &crate::storage::StorageLocation) -> PathBuf {
     }
 }
 
-fn secs_f64(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
-}
+#[cfg(test)]
+mod bad_values;
 
 #[cfg(test)]
 mod tests {
@@ -297,26 +111,6 @@ mod tests {
         assert_eq!(c.fetch, FetchSettings::default());
         assert_eq!(c.fetch.attempt_timeout, Duration::from_secs(60));
         assert_eq!(c.fetch.max_body_bytes, 32 * 1024 * 1024);
-    }
-
-    #[test]
-    fn invalid_values_name_the_variable() {
-        for (var, value) in [
-            ("BACKSTOP_RATE_PER_SEC", "fast"),
-            ("BACKSTOP_RATE_PER_SEC", "0"),
-            ("BACKSTOP_TIMEOUT_SECS", "-1"),
-            ("BACKSTOP_MAX_ATTEMPTS", "0"),
-            ("BACKSTOP_BACKOFF_BASE_MS", "1.5"),
-            ("BACKSTOP_RETRY_AFTER_MAX_SECS", "soon"),
-            ("BACKSTOP_MAX_BODY_BYTES", "12"),
-            ("BETTINGPROS_BASE_URL", "api.bettingpros.com"),
-            ("BACKSTOP_PENDING_LOAD_MINS", "-1"),
-            ("BACKSTOP_NO_GAMES_RECHECK_MINS", "soon"),
-        ] {
-            let err = Config::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
-            assert_eq!(err.var, var);
-            assert!(err.to_string().contains(var), "{err}");
-        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
 
+use crate::settings::{ConfigError, Vars};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
@@ -11,14 +13,40 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// `BACKSTOP_LOG_FORMAT` (`json`/`text`); JSON by default on Cloud Run (`K_SERVICE` set).
-    pub fn from_env() -> Self {
-        match std::env::var("BACKSTOP_LOG_FORMAT").ok().as_deref() {
-            Some("json") => LogFormat::Json,
-            Some("text") => LogFormat::Text,
-            _ if std::env::var_os("K_SERVICE").is_some() => LogFormat::Json,
-            _ => LogFormat::Text,
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let given = vars.get("BACKSTOP_LOG_FORMAT");
+        match given.map(str::to_ascii_lowercase).as_deref() {
+            Some("json") => Ok(LogFormat::Json),
+            Some("text") => Ok(LogFormat::Text),
+            Some(_) => Err(ConfigError {
+                var: "BACKSTOP_LOG_FORMAT",
+                value: given.unwrap_or_default().to_string(),
+                reason: "must be json or text".into(),
+            }),
+            None if vars.get("K_SERVICE").is_some() => Ok(LogFormat::Json),
+            None => Ok(LogFormat::Text),
         }
     }
+
+    /// For the logger, which starts before the configuration is read: a bad value falls back
+    /// to text here, and stops start-up when the configuration is read ([`check`]).
+    pub fn from_env() -> Self {
+        Self::from_vars(&Vars::from_env()).unwrap_or(LogFormat::Text)
+    }
+}
+
+/// Refuses at start-up what logging would ignore: an unknown `BACKSTOP_LOG_FORMAT`, a
+/// `RUST_LOG` that is not a filter.
+pub fn check(vars: &Vars) -> Result<(), ConfigError> {
+    LogFormat::from_vars(vars)?;
+    if let Some(filter) = vars.get("RUST_LOG") {
+        EnvFilter::try_new(filter).map_err(|e| ConfigError {
+            var: "RUST_LOG",
+            value: filter.to_string(),
+            reason: format!("not a log filter such as info or backstop=debug,warn: {e}"),
+        })?;
+    }
+    Ok(())
 }
 
 /// Installs the global subscriber; `RUST_LOG` filters (default `default_level`). Logs go to

@@ -1,13 +1,9 @@
 //! Phase 2's table in the BigQuery emulator for case 5: the emulator harness is the tests'
-//! own (`tests/it/support/bq.rs`, included by path), plus one DML insert of counted rows.
-
-#[allow(dead_code)]
-#[path = "../../tests/it/support/bq.rs"]
-mod emulator;
+//! own (`backstop::sim::bigquery`), plus one DML insert of counted rows.
 
 use serde_json::Value;
 
-pub use emulator::BqEmulator as Emulator;
+pub use backstop::sim::bigquery::BqEmulator as Emulator;
 
 pub const DATASET: &str = "nba_raw";
 pub const TABLE: &str = "bettingpros_player_points_props";

@@ -68,7 +68,8 @@ async fn run(w: &World) -> Result<Sample, String> {
     let started = Instant::now();
     let warm = app.detector.detect(&w.query).await;
     let warm_s = started.elapsed().as_secs_f64();
-    let warehouse = Warehouse::new(app.config.warehouse.clone());
+    let settings = app.config.warehouse.clone();
+    let warehouse = Warehouse::new(settings.clone(), settings.credentials(&app.config.gcp));
     let started = Instant::now();
     warehouse
         .loaded_rows(w.query.from, w.query.to)

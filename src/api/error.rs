@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::query::QueryError;
 use crate::run::Scraper;
 
 #[derive(Debug)]
@@ -43,6 +44,15 @@ impl IntoResponse for ApiError {
             ApiError::Answer(status, body) => (status, body),
         };
         (status, Json(body)).into_response()
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Invalid(msg) => ApiError::BadRequest(msg),
+            QueryError::UnknownScraper(msg) => ApiError::UnknownScraper(msg),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use crate::app::App;
-use crate::ledger::RunFilter;
+use crate::query::runs::run_filter;
 
 pub async fn runs(
     State(app): State<App>,
@@ -22,50 +22,6 @@ pub async fn runs(
         .runs(&filter)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({ "count": runs.len(), "runs": runs })))
-}
-
-/// Reads `scraper`, `date`, `market`, `status`, `limit`; an unknown key or value is a 400.
-pub fn run_filter(q: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
-    let bad = |e: String| ApiError::BadRequest(e);
-    let mut f = RunFilter::default();
-    for (k, v) in q {
-        match k.as_str() {
-            "scraper" => {
-                f.scraper = Some(
-                    v.parse()
-                        .map_err(|e: crate::run::UnknownScraper| bad(e.to_string()))?,
-                )
-            }
-            "date" => {
-                f.game_date = Some(
-                    v.parse()
-                        .map_err(|e: crate::calendar::InvalidDate| bad(e.to_string()))?,
-                )
-            }
-            "market" => {
-                f.market = Some(
-                    v.parse()
-                        .map_err(|e: crate::market::UnknownMarket| bad(e.to_string()))?,
-                )
-            }
-            "status" => f.status = Some(v.parse().map_err(bad)?),
-            "limit" => {
-                f.limit = v
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| {
-                        bad(format!("limit {v:?} must be a whole number from 1 to 1000"))
-                    })?
-            }
-            other => {
-                return Err(bad(format!(
-                    "unknown query parameter {other:?}: use scraper, date, market, status, limit"
-                )))
-            }
-        }
-    }
-    Ok(f)
 }
 
 pub async fn health(State(app): State<App>) -> impl IntoResponse {

@@ -15,6 +15,7 @@ pub mod events;
 pub mod offers;
 pub mod props;
 pub mod props_file;
+mod settings;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, USER_AGENT};
 use reqwest::Url;
@@ -22,14 +23,15 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::calendar::GameDate;
-use crate::config::{ConfigError, UpstreamSettings};
 use crate::fetch::{Class, Failure, FetchError, FetchRequest};
 use crate::market::MarketType;
+use crate::settings::ConfigError;
 
 pub use events::{events_file, parse_events, validate_events_file, EventsAnswer};
 pub use offers::{parse_offers_page, OffersPage};
 pub use props::{book_name, transform_offers, Transformed};
 pub use props_file::{props_file, rows_in_props_file, validate_props_file, PropsFileInput};
+pub use settings::{UpstreamSettings, DEFAULT_BASE_URL};
 
 /// Offers per page: the most the API gives.
 pub const LIMIT: u32 = 10;
@@ -120,10 +122,11 @@ impl Upstream {
         let base = Url::parse(base_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .filter(|u| u.query().is_none() && u.fragment().is_none())
             .ok_or_else(|| ConfigError {
                 var: "BETTINGPROS_BASE_URL",
                 value: base_url.to_string(),
-                reason: "must be an absolute http(s) URL".into(),
+                reason: "must be an absolute http(s) URL without a query".into(),
             })?;
         let api_key = match &settings.api_key {
             None => None,
@@ -229,7 +232,7 @@ fn headers(key: HeaderValue) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::settings::Secret;
 
     fn upstream(key: Option<&str>) -> Upstream {
         Upstream::new(&UpstreamSettings {

@@ -1,6 +1,8 @@
 //! The command line: `serve`, `scrape`, `runs`, `gaps`, `reprocess`, `demo`. Thin: each
 //! command calls the library.
 
+#[cfg(feature = "sim")]
+mod demo;
 mod recovery;
 
 use std::path::PathBuf;
@@ -9,11 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::calendar::GameDate;
 use crate::config::Config;
-use crate::market::MarketSelection;
-use crate::run::{RunStatus, Scraper, Trigger};
-use crate::scrape::{RunReport, ScrapeRequest};
+use crate::query::runs::run_filter;
+use crate::query::scrape::{answer, parse_scrape};
+use crate::report::RunReport;
+use crate::run::RunStatus;
 
 #[derive(Parser)]
 #[command(
@@ -111,7 +113,8 @@ pub enum Command {
         object: Option<String>,
     },
     /// Offline: scrape a full synthetic game day from an in-process BettingPros (brotli, with
-    /// injected faults) into a local store, and print what was written.
+    /// injected faults) into a local store, and print what was written. Needs the `sim`
+    /// feature (on by default; the production image leaves it out).
     Demo {
         #[arg(long, default_value = "2026-01-14")]
         date: String,
@@ -139,7 +142,10 @@ pub async fn main(cli: Cli) -> ExitCode {
             limit,
             json,
         } => runs(scraper, date, market, status, limit, json).await,
-        Command::Demo { date, out } => crate::demo::run(&date, &out).await,
+        #[cfg(feature = "sim")]
+        Command::Demo { date, out } => demo::run(&date, &out).await,
+        #[cfg(not(feature = "sim"))]
+        Command::Demo { .. } => usage(DEMO_LEFT_OUT),
         Command::Claims { action, object } => match build().await {
             Ok(app) => recovery::claims(&app, &action, object.as_deref()).await,
             Err(code) => code,
@@ -180,6 +186,12 @@ pub async fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// What `backstop demo` says in a build without the local BettingPros (the production image).
+#[cfg(not(feature = "sim"))]
+const DEMO_LEFT_OUT: &str = "demo needs the local BettingPros, which this build leaves out: \
+    build with the `sim` feature (on by default; the production image is built with \
+    --no-default-features), e.g. `cargo run -- demo`";
+
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("backstop: {msg}");
     ExitCode::from(3)
@@ -203,24 +215,12 @@ async fn scrape(scraper: &str, date: &str, market: &str, json: bool) -> ExitCode
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&crate::api::scrape::answer(req, &reports))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&answer(req, &reports)).unwrap_or_default()
         );
     } else {
         print_reports(&reports);
     }
     exit_code(&reports)
-}
-
-pub fn parse_scrape(scraper: &str, date: &str, market: &str) -> Result<ScrapeRequest, String> {
-    Ok(ScrapeRequest {
-        scraper: scraper.parse::<Scraper>().map_err(|e| e.to_string())?,
-        date: GameDate::resolve(date, chrono::Utc::now()).map_err(|e| e.to_string())?,
-        markets: market
-            .parse::<MarketSelection>()
-            .map_err(|e| e.to_string())?,
-        trigger: Trigger::Cli,
-    })
 }
 
 pub fn print_reports(reports: &[RunReport]) {
@@ -276,10 +276,9 @@ async fn runs(
         }
     }
     q.insert("limit".into(), limit.to_string());
-    let filter = match crate::api::runs::run_filter(&q) {
+    let filter = match run_filter(&q) {
         Ok(f) => f,
-        Err(crate::api::error::ApiError::BadRequest(e)) => return usage(e),
-        Err(_) => return usage("invalid filter"),
+        Err(e) => return usage(e),
     };
     let config = match Config::from_env() {
         Ok(c) => c,

@@ -7,8 +7,7 @@ use reqwest::header::{LOCATION, RETRY_AFTER};
 use reqwest::Url;
 
 use super::outcome::Failure;
-use super::{body, retry, FetchRequest};
-use crate::config::FetchSettings;
+use super::{body, retry, FetchRequest, FetchSettings};
 
 /// How one exchange failed, before the attempt number and timing are attached.
 pub struct Exchange {

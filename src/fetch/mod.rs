@@ -24,6 +24,7 @@ pub mod proxy_settings;
 pub mod proxy_url;
 pub mod retry;
 pub mod routes;
+mod settings;
 pub mod trail;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,8 +36,8 @@ use reqwest::header::HeaderMap;
 use reqwest::Url;
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, FetchSettings};
 use crate::metrics::Metrics;
+use crate::settings::ConfigError;
 use exchange::Exchange;
 
 pub use breaker::BreakerState;
@@ -44,8 +45,10 @@ pub use limiter::RateLimits;
 pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
+pub use routes::RouteStatus;
 use routes::{Route, Routes};
-pub use routes::{RouteKind, RouteStatus};
+pub use settings::FetchSettings;
+pub use trail::RouteKind;
 use trail::Trail;
 
 /// One GET to make.

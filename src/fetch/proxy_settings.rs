@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::proxy_url::{redacted, ProxyEndpoint};
-use crate::config::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars};
 
 pub const PROXIES_VAR: &str = "BACKSTOP_PROXIES";
 pub const MODE_VAR: &str = "BACKSTOP_PROXY_MODE";
@@ -98,11 +98,11 @@ impl ProxySettings {
                 reason: format!("needs proxies, but {PROXIES_VAR} is not set"),
             });
         }
-        let cooldown = vars.positive_f64(COOLDOWN_VAR, 300.0)?;
+        let cooldown = vars.secs(COOLDOWN_VAR, Self::default().cooldown)?;
         Ok(Self {
             mode,
             proxies,
-            cooldown: Duration::from_secs_f64(cooldown),
+            cooldown,
             ..Self::default()
         })
     }

@@ -12,7 +12,7 @@ use std::fmt;
 
 use percent_encoding::percent_decode_str;
 
-use crate::config::Secret;
+use crate::settings::Secret;
 
 /// A forward proxy: where it is, what to call it, and how to log in (never printed).
 #[derive(Clone, PartialEq, Eq)]

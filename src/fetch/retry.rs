@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use backon::ExponentialBuilder;
 use rand::Rng;
 
-use crate::config::FetchSettings;
+use super::FetchSettings;
 
 use super::outcome::AttemptError;
 

@@ -14,19 +14,13 @@ use tokio::time::Instant;
 use super::breaker::{Admission, Breaker, BreakerState, Verdict};
 use super::outcome::{AttemptError, Failure};
 use super::proxy_settings::{ProxyMode, ProxySettings, PROXIES_VAR};
-use super::trail::Trail;
-use crate::config::{ConfigError, FetchSettings};
+use super::trail::{RouteKind, Trail};
+use super::FetchSettings;
 use crate::metrics::Metrics;
+use crate::settings::ConfigError;
 
 /// How many of a route's latest attempts `/proxies` counts.
 pub const RECENT: usize = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RouteKind {
-    Direct,
-    Proxy,
-}
 
 /// One way to reach upstreams.
 pub struct Route {

@@ -2,9 +2,18 @@
 //! failures are the route's fault, when to move to another route at once, when to stop, and
 //! how to say "403 from all 2 proxies and direct" when every route refused.
 
+use serde::Serialize;
+
 use super::breaker::Verdict;
 use super::outcome::{classify, Class, Failure};
-use super::routes::RouteKind;
+
+/// Which sort of way out a route is: it decides which failures are the route's fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    Direct,
+    Proxy,
+}
 
 /// A failure that is the route's fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

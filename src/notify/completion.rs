@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::pubsub::Publisher;
+use crate::report::RunReport;
 use crate::run::{RunStatus, Scraper};
-use crate::scrape::RunReport;
 
 /// The unified Phase 1 → Phase 2 message for one run.
 pub fn completion_message(report: &RunReport) -> Value {

@@ -3,33 +3,30 @@
 //! `POST {base}/v1/projects/{project}/topics/{topic}:publish` with
 //! `{"messages": [{"data": base64(json)}]}` and no attributes. In production `base` is
 //! `https://pubsub.googleapis.com` and each request carries an OAuth access token from
-//! Application Default Credentials; against the emulator it is `http://{PUBSUB_EMULATOR_HOST}`
+//! Application Default Credentials ([`crate::gcp::Credentials`]); against the emulator it is `http://{PUBSUB_EMULATOR_HOST}`
 //! and nothing is sent for auth. 5xx, 408, 429, transport errors and timeouts are retried with
 //! jittered exponential backoff; anything else is final.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
-use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::header::AUTHORIZATION;
 
-use crate::config::{ConfigError, Secret, Vars};
 use crate::fetch::body::error_chain;
-use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{endpoint, Credentials, GcpSettings};
+use crate::settings::{ConfigError, Vars};
 
-pub const DEFAULT_PROJECT: &str = "nba-props-platform";
 pub const DEFAULT_TOPIC: &str = "nba-phase1-scrapers-complete";
-const PRODUCTION_BASE: &str = "https://pubsub.googleapis.com";
 const PUBSUB_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/pubsub"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PubSubSettings {
-    /// `GCP_PROJECT_ID`.
+    /// `GCP_PROJECT_ID` (from [`GcpSettings`]).
     pub project: String,
     /// `BACKSTOP_TOPIC`.
     pub topic: String,
-    /// `PUBSUB_EMULATOR_HOST` as given (`127.0.0.1:8085`).
+    /// `PUBSUB_EMULATOR_HOST` (`127.0.0.1:8085` or `http://127.0.0.1:8085`).
     pub emulator: Option<String>,
     /// Whether runs announce themselves at all. Callers check it; a [`Publisher`] always sends.
     pub enabled: bool,
@@ -38,34 +35,32 @@ pub struct PubSubSettings {
 impl PubSubSettings {
     /// `BACKSTOP_NOTIFY=on|off`; unset means on when `GCP_PROJECT_ID` or
     /// `PUBSUB_EMULATOR_HOST` is set, and off otherwise (the offline default).
-    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let name = |var: &'static str, default: &str| -> Result<String, ConfigError> {
-            let value = vars.get(var).unwrap_or(default);
-            if value.contains('/') || value.chars().any(char::is_whitespace) {
-                return Err(ConfigError {
-                    var,
-                    value: value.to_string(),
-                    reason: "must be a bare name, without '/' or spaces".into(),
-                });
-            }
-            Ok(value.to_string())
-        };
-        let emulator = vars.get("PUBSUB_EMULATOR_HOST").map(str::to_string);
-        let enabled = match vars.get("BACKSTOP_NOTIFY") {
-            None => vars.get("GCP_PROJECT_ID").is_some() || emulator.is_some(),
-            Some(v) if v.eq_ignore_ascii_case("on") => true,
-            Some(v) if v.eq_ignore_ascii_case("off") => false,
-            Some(v) => {
-                return Err(ConfigError {
-                    var: "BACKSTOP_NOTIFY",
-                    value: v.to_string(),
-                    reason: "must be on or off".into(),
-                })
-            }
-        };
+    pub fn from_vars(vars: &Vars, gcp: &GcpSettings) -> Result<Self, ConfigError> {
+        let topic = vars.get("BACKSTOP_TOPIC").unwrap_or(DEFAULT_TOPIC);
+        // Pub/Sub's own rule for topic names: it goes into the URL as it is.
+        let ok = |c: char| c.is_ascii_alphanumeric() || "-_.~+%".contains(c);
+        let named = (3..=255).contains(&topic.len())
+            && topic.starts_with(|c: char| c.is_ascii_alphabetic())
+            && topic.chars().all(ok);
+        if !named {
+            return Err(ConfigError {
+                var: "BACKSTOP_TOPIC",
+                value: topic.to_string(),
+                reason: "must be a topic name: 3-255 letters, digits, - _ . ~ + %, starting \
+                         with a letter (no projects/…/topics/ prefix)"
+                    .into(),
+            });
+        }
+        let emulator = vars
+            .get("PUBSUB_EMULATOR_HOST")
+            .map(|host| endpoint::parse("PUBSUB_EMULATOR_HOST", host))
+            .transpose()?;
+        let enabled = vars
+            .switch("BACKSTOP_NOTIFY")?
+            .unwrap_or(gcp.project_set || emulator.is_some());
         Ok(Self {
-            project: name("GCP_PROJECT_ID", DEFAULT_PROJECT)?,
-            topic: name("BACKSTOP_TOPIC", DEFAULT_TOPIC)?,
+            project: gcp.project.clone(),
+            topic: topic.to_string(),
             emulator,
             enabled,
         })
@@ -74,44 +69,14 @@ impl PubSubSettings {
     /// `https://pubsub.googleapis.com`, or `http://HOST:PORT` for the emulator.
     pub fn base_url(&self) -> String {
         match &self.emulator {
-            None => PRODUCTION_BASE.to_string(),
-            Some(host) if host.contains("://") => host.trim_end_matches('/').to_string(),
-            Some(host) => format!("http://{}", host.trim_end_matches('/')),
+            None => endpoint::PUBSUB.to_string(),
+            Some(host) => endpoint::base_url(host),
         }
     }
 
     /// `projects/P/topics/T`.
     pub fn topic_path(&self) -> String {
         format!("projects/{}/topics/{}", self.project, self.topic)
-    }
-}
-
-/// Where access tokens come from. The emulator needs none.
-#[async_trait]
-pub trait TokenSource: Send + Sync {
-    /// A bearer access token for Pub/Sub; the error says why there is none.
-    async fn access_token(&self) -> Result<Secret, String>;
-}
-
-/// Application Default Credentials (a key file, or the metadata server on Cloud Run),
-/// scoped to Pub/Sub. Tokens are cached and refreshed by `gcloud-auth`.
-pub async fn google_tokens() -> Result<Arc<dyn TokenSource>, String> {
-    use gcloud_auth::project::{create_token_source_from_project, project, Config};
-    let found = project().await.map_err(|e| e.to_string())?;
-    let source =
-        create_token_source_from_project(&found, Config::default().with_scopes(&PUBSUB_SCOPES))
-            .await
-            .map_err(|e| e.to_string())?;
-    Ok(Arc::new(GoogleTokens(source)))
-}
-
-struct GoogleTokens(Box<dyn gcloud_auth::token_source::TokenSource>);
-
-#[async_trait]
-impl TokenSource for GoogleTokens {
-    async fn access_token(&self) -> Result<Secret, String> {
-        let token = self.0.token().await.map_err(|e| e.to_string())?;
-        Ok(Secret::new(token.access_token))
     }
 }
 
@@ -168,7 +133,7 @@ pub struct Publisher {
     http: reqwest::Client,
     settings: PubSubSettings,
     url: String,
-    tokens: Option<Arc<dyn TokenSource>>,
+    credentials: Credentials,
     retry: RetrySettings,
 }
 
@@ -176,42 +141,36 @@ impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
             .field("url", &self.url)
-            .field(
-                "auth",
-                &if self.tokens.is_some() {
-                    "bearer"
-                } else {
-                    "none"
-                },
-            )
+            .field("credentials", &self.credentials)
             .field("retry", &self.retry)
             .finish()
     }
 }
 
 impl Publisher {
-    /// No auth against the emulator; Application Default Credentials otherwise.
-    pub async fn connect(settings: PubSubSettings) -> Result<Self, PublishError> {
-        let tokens = match settings.emulator {
-            Some(_) => None,
-            None => Some(google_tokens().await.map_err(|detail| PublishError {
+    /// No auth against the emulator; Application Default Credentials otherwise, checked now
+    /// so that a deploy without usable credentials fails at start-up.
+    pub async fn connect(
+        settings: PubSubSettings,
+        gcp: &GcpSettings,
+    ) -> Result<Self, PublishError> {
+        let credentials =
+            Credentials::for_service(settings.emulator.as_deref(), &PUBSUB_SCOPES, gcp);
+        if let Err(e) = credentials.bearer().await {
+            return Err(PublishError {
                 project: settings.project.clone(),
                 topic: settings.topic.clone(),
                 kind: PublishErrorKind::Credentials,
                 status: None,
                 attempts: 0,
-                detail: format!("no usable Google credentials (ADC): {detail}"),
-            })?),
-        };
-        Ok(Self::new(settings, tokens))
+                detail: format!("no usable Google credentials (ADC): {e}"),
+            });
+        }
+        Ok(Self::new(settings, credentials))
     }
 
-    /// With an explicit token source (`None` sends no `Authorization` header).
-    pub fn new(settings: PubSubSettings, tokens: Option<Arc<dyn TokenSource>>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("the HTTP client builds with static settings");
+    pub fn new(settings: PubSubSettings, credentials: Credentials) -> Self {
+        let http = crate::gcp::http_client(Duration::from_secs(5));
         let url = format!(
             "{}/v1/{}:publish",
             settings.base_url(),
@@ -221,7 +180,7 @@ impl Publisher {
             http,
             settings,
             url,
-            tokens,
+            credentials,
             retry: RetrySettings::publish(),
         }
     }
@@ -256,19 +215,13 @@ impl Publisher {
 
     async fn exchange(&self, body: &serde_json::Value) -> Result<String, CallFailure> {
         let mut request = self.http.post(&self.url).json(body);
-        if let Some(tokens) = &self.tokens {
-            let token = tokens.access_token().await.map_err(|e| CallFailure {
-                class: Class::Credentials,
-                transient: true,
-                status: None,
-                detail: format!("could not get an access token: {e}"),
-            })?;
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    let why = "the access token is not a valid header value";
-                    CallFailure::permanent(Class::Credentials, why.into())
-                })?;
-            value.set_sensitive(true);
+        let bearer = self.credentials.header().await.map_err(|e| CallFailure {
+            class: Class::Credentials,
+            transient: e.transient,
+            status: e.status,
+            detail: format!("could not get an access token: {e}"),
+        })?;
+        if let Some(value) = bearer {
             request = request.header(AUTHORIZATION, value);
         }
         let transport = |e: reqwest::Error| CallFailure::transport(error_chain(&e));
@@ -314,14 +267,15 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<PubSubSettings, ConfigError> {
-        PubSubSettings::from_vars(&Vars::from_pairs(pairs.iter().copied()))
+        let vars = Vars::from_pairs(pairs.iter().copied());
+        PubSubSettings::from_vars(&vars, &GcpSettings::from_vars(&vars)?)
     }
 
     #[test]
     fn off_by_default_and_on_when_a_project_or_emulator_is_named() {
         let offline = settings(&[]).unwrap();
         assert!(!offline.enabled);
-        assert_eq!(offline.project, DEFAULT_PROJECT);
+        assert_eq!(offline.project, crate::gcp::DEFAULT_PROJECT);
         assert_eq!(offline.topic, DEFAULT_TOPIC);
         assert!(settings(&[("GCP_PROJECT_ID", "p")]).unwrap().enabled);
         assert!(
@@ -342,7 +296,7 @@ mod tests {
         for (var, value) in [
             ("BACKSTOP_NOTIFY", "yes"),
             ("BACKSTOP_TOPIC", "projects/p/topics/t"),
-            ("GCP_PROJECT_ID", "my project"),
+            ("PUBSUB_EMULATOR_HOST", "ftp://127.0.0.1:8085"),
         ] {
             assert_eq!(settings(&[(var, value)]).unwrap_err().var, var);
         }
@@ -352,16 +306,16 @@ mod tests {
     fn the_emulator_host_becomes_a_plain_http_base() {
         let s = settings(&[
             ("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
-            ("BACKSTOP_TOPIC", "t"),
+            ("BACKSTOP_TOPIC", "t-1"),
         ])
         .unwrap();
         assert_eq!(s.base_url(), "http://127.0.0.1:8085");
-        let p = Publisher::new(s, None);
+        let p = Publisher::new(s, Credentials::None);
         assert_eq!(
             p.url,
-            "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t:publish"
+            "http://127.0.0.1:8085/v1/projects/nba-props-platform/topics/t-1:publish"
         );
-        assert_eq!(settings(&[]).unwrap().base_url(), PRODUCTION_BASE);
+        assert_eq!(settings(&[]).unwrap().base_url(), endpoint::PUBSUB);
     }
 
     #[test]
@@ -374,19 +328,12 @@ mod tests {
         );
     }
 
-    struct Fixed;
-    #[async_trait]
-    impl TokenSource for Fixed {
-        async fn access_token(&self) -> Result<Secret, String> {
-            Ok(Secret::new("ya29.secret-token"))
-        }
-    }
-
     #[test]
     fn debug_output_never_shows_a_token() {
-        let p = Publisher::new(settings(&[]).unwrap(), Some(Arc::new(Fixed)));
+        let token = Credentials::Fixed(crate::settings::Secret::new("ya29.secret-token"));
+        let p = Publisher::new(settings(&[]).unwrap(), token);
         let shown = format!("{p:?}");
         assert!(!shown.contains("ya29"), "{shown}");
-        assert!(shown.contains("bearer"), "{shown}");
+        assert!(shown.contains("fixed"), "{shown}");
     }
 }

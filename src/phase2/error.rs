@@ -74,12 +74,12 @@ pub enum Verdict {
     Rejected,
 }
 
-/// The one table for Phase 2's answers. Every row has a unit test.
+/// What Phase 2's answer means: 2xx delivered, otherwise as [`crate::gcp::transient`] says.
 pub fn verdict(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Delivered,
         504 => Verdict::Unknown,
-        408 | 429 | 500..=599 => Verdict::Transient,
+        s if crate::gcp::is_transient(s) => Verdict::Transient,
         _ => Verdict::Rejected,
     }
 }

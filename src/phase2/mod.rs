@@ -22,11 +22,11 @@ use reqwest::header::AUTHORIZATION;
 use serde_json::json;
 
 use crate::fetch::body::{error_chain, excerpt};
-use crate::google::retry;
+use crate::gcp::retry;
 
 pub use error::{verdict, Phase2Error, Phase2Failure, Verdict};
 use identity::{bearer_header, IDENTITY_PATH};
-pub use settings::{Phase2Settings, DEFAULT_METADATA_HOST};
+pub use settings::Phase2Settings;
 
 pub const PROCESS_PATH: &str = "/process";
 
@@ -71,7 +71,7 @@ struct Attempt {
     excerpt: String,
 }
 
-impl crate::google::Attempt for Attempt {
+impl crate::gcp::Attempt for Attempt {
     fn transient(&self) -> bool {
         self.transient
     }
@@ -93,11 +93,7 @@ pub struct Phase2 {
 
 impl Phase2 {
     pub fn new(settings: Phase2Settings) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .no_proxy()
-            .build()
-            .expect("the HTTP client builds with static settings");
+        let http = crate::gcp::http_client(Duration::from_secs(10));
         Self { http, settings }
     }
 

@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::config::{ConfigError, Vars};
-
-pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
+use crate::gcp::GcpSettings;
+use crate::settings::{ConfigError, Vars, ATTEMPTS};
 
 /// Where Phase 2 is and how to reach it.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,9 +15,9 @@ pub struct Phase2Settings {
     pub url: Option<String>,
     /// False when `BACKSTOP_PHASE2_AUTH=off`: no token is fetched or sent.
     pub auth: bool,
-    /// `GCE_METADATA_HOST`, default `metadata.google.internal`.
+    /// The metadata server that gives the ID token (`GCE_METADATA_HOST`, from [`GcpSettings`]).
     pub metadata_host: String,
-    /// `GCP_PROJECT_ID`, for the envelope's `subscription`.
+    /// `GCP_PROJECT_ID` (from [`GcpSettings`]), for the envelope's `subscription`.
     pub project: String,
     /// `BACKSTOP_PHASE2_TIMEOUT_SECS`: one attempt. Long by default (Cloud Run's own request
     /// limit) because a timed-out request may still load the file.
@@ -34,8 +33,8 @@ impl Default for Phase2Settings {
         Self {
             url: None,
             auth: true,
-            metadata_host: DEFAULT_METADATA_HOST.into(),
-            project: crate::warehouse::DEFAULT_PROJECT.into(),
+            metadata_host: GcpSettings::default().metadata,
+            project: GcpSettings::default().project,
             attempt_timeout: Duration::from_secs(300),
             max_attempts: 4,
             backoff_base: Duration::from_secs(2),
@@ -52,41 +51,21 @@ impl Phase2Settings {
         self.attempt_timeout * attempts + self.backoff_max * (attempts - 1)
     }
 
-    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+    pub fn from_vars(vars: &Vars, gcp: &GcpSettings) -> Result<Self, ConfigError> {
         let d = Self::default();
         let url = vars.get("PHASE2_URL").map(bare_service_url).transpose()?;
-        let auth = match vars
-            .get("BACKSTOP_PHASE2_AUTH")
-            .map(str::to_ascii_lowercase)
-        {
-            None => true,
-            Some(v) if ["on", "true", "1"].contains(&v.as_str()) => true,
-            Some(v) if ["off", "false", "0"].contains(&v.as_str()) => false,
-            Some(v) => {
-                return Err(ConfigError {
-                    var: "BACKSTOP_PHASE2_AUTH",
-                    value: v,
-                    reason: "must be on or off".into(),
-                })
-            }
-        };
+        let auth = vars.switch("BACKSTOP_PHASE2_AUTH")?.unwrap_or(true);
         Ok(Self {
             url,
             auth,
-            metadata_host: vars
-                .get("GCE_METADATA_HOST")
-                .unwrap_or(DEFAULT_METADATA_HOST)
-                .into(),
-            project: vars
-                .get("GCP_PROJECT_ID")
-                .unwrap_or(crate::warehouse::DEFAULT_PROJECT)
-                .into(),
-            attempt_timeout: Duration::from_secs_f64(vars.positive_f64(
-                "BACKSTOP_PHASE2_TIMEOUT_SECS",
-                d.attempt_timeout.as_secs_f64(),
-            )?),
-            max_attempts: vars.at_least("BACKSTOP_PHASE2_MAX_ATTEMPTS", d.max_attempts.into(), 1)?
-                as u32,
+            metadata_host: gcp.metadata.clone(),
+            project: gcp.project.clone(),
+            attempt_timeout: vars.secs("BACKSTOP_PHASE2_TIMEOUT_SECS", d.attempt_timeout)?,
+            max_attempts: vars.whole(
+                "BACKSTOP_PHASE2_MAX_ATTEMPTS",
+                d.max_attempts.into(),
+                ATTEMPTS,
+            )? as u32,
             ..d
         })
     }
@@ -115,18 +94,19 @@ fn bare_service_url(raw: &str) -> Result<String, ConfigError> {
 mod tests {
     use super::*;
 
+    fn settings(pairs: &[(&str, &str)]) -> Result<Phase2Settings, ConfigError> {
+        let vars = Vars::from_pairs(pairs.iter().copied());
+        Phase2Settings::from_vars(&vars, &GcpSettings::from_vars(&vars)?)
+    }
+
     #[test]
     fn settings_default_to_auth_on_and_the_real_metadata_server() {
-        let s = Phase2Settings::from_vars(&Vars::from_pairs([(
-            "PHASE2_URL",
-            "https://phase2-abc-wl.a.run.app/",
-        )]))
-        .unwrap();
+        let s = settings(&[("PHASE2_URL", "https://phase2-abc-wl.a.run.app/")]).unwrap();
         assert_eq!(s.url.as_deref(), Some("https://phase2-abc-wl.a.run.app"));
         assert!(s.auth);
-        assert_eq!(s.metadata_host, "metadata.google.internal");
+        assert_eq!(s.metadata_host, "http://metadata.google.internal");
         assert_eq!(s.project, "nba-props-platform");
-        let off = Phase2Settings::from_vars(&Vars::from_pairs([("BACKSTOP_PHASE2_AUTH", "OFF")]));
+        let off = settings(&[("BACKSTOP_PHASE2_AUTH", "OFF")]);
         assert!(!off.unwrap().auth);
     }
 
@@ -139,7 +119,7 @@ mod tests {
             ("BACKSTOP_PHASE2_AUTH", "maybe"),
             ("BACKSTOP_PHASE2_MAX_ATTEMPTS", "0"),
         ] {
-            let err = Phase2Settings::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
+            let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");
         }
     }

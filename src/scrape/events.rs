@@ -3,8 +3,8 @@
 use super::{Run, Scrapes};
 use crate::bettingpros::events::{events_file, parse_events};
 use crate::bettingpros::validate_events_file;
+use crate::report::RunReport;
 use crate::run::RunStatus;
-use crate::scrape::report::RunReport;
 use crate::storage::StorageKey;
 
 use super::tally::Tally;

@@ -7,7 +7,6 @@
 mod events;
 pub mod inflight;
 mod props;
-pub mod report;
 mod tally;
 mod write;
 
@@ -29,7 +28,7 @@ use crate::notify::outbox::{Drained, DRAIN_LIMIT};
 use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
 use crate::storage::ObjectStore;
 
-pub use report::RunReport;
+pub use crate::report::RunReport;
 
 /// What to scrape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,8 +8,8 @@ use crate::bettingpros::offers::parse_offers_page;
 use crate::bettingpros::{events::parse_events, validate_props_file, MAX_PAGES};
 use crate::bettingpros::{props_file, transform_offers, PropsFileInput};
 use crate::fetch::FetchError;
+use crate::report::RunReport;
 use crate::run::RunStatus;
-use crate::scrape::report::RunReport;
 use crate::storage::StorageKey;
 
 use super::tally::Tally;

@@ -1,7 +1,7 @@
 //! What a run's requests cost: attempts, retries, bytes and the route of every attempt.
 
 use crate::fetch::{FetchError, Fetched};
-use crate::scrape::report::RunReport;
+use crate::report::RunReport;
 
 #[derive(Debug, Clone, Default)]
 pub struct Tally {

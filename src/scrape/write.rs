@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use super::{Run, Scrapes};
 use crate::bettingpros::{rows_in_props_file, PayloadError};
+use crate::report::RunReport;
 use crate::run::RunStatus;
-use crate::scrape::report::RunReport;
 use crate::storage::{PutOutcome, StorageKey};
 
 /// Validates `file` and writes it at `key`. A file that fails validation is never written.

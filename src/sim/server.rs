@@ -20,27 +20,10 @@ use tokio::time::Instant;
 use super::catalogue::Catalogue;
 use super::faults::{Fault, FaultPlan};
 use super::rate::RateCheck;
-use super::wire::{write_answer, write_fault};
+use super::wire::{write_answer, write_fault, Plain, BAD_REQUEST, FORBIDDEN, NOT_FOUND, TOO_MANY};
 use crate::calendar::GameDate;
 
-pub use super::wire::{bomb, compress};
-
-pub const FORBIDDEN: &str = include_str!("../../fixtures/failures/forbidden.json");
-pub const CHALLENGE: &str = include_str!("../../fixtures/failures/challenge.html");
-pub const BAD_GATEWAY: &str = include_str!("../../fixtures/failures/bad_gateway.html");
-pub const UNAVAILABLE: &str = include_str!("../../fixtures/failures/service_unavailable.json");
-pub const TOO_MANY: &str = include_str!("../../fixtures/failures/too_many_requests.json");
-pub const NOT_FOUND: &str = include_str!("../../fixtures/failures/not_found.json");
-pub const BAD_REQUEST: &str = include_str!("../../fixtures/failures/bad_request.json");
-
-/// How successful answers are compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Identity,
-    Gzip,
-    Brotli,
-    Zstd,
-}
+pub use super::wire::{bomb, compress, Encoding};
 
 #[derive(Clone)]
 pub struct SimConfig {
@@ -274,9 +257,10 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
         Answer::Plain(a)
     };
     state.arrivals.lock().expect("arrivals lock").push(arrival);
+    let (encoding, announce) = (config.encoding, config.announce_encoding);
     match answer {
-        Answer::Plain(a) => write_answer(&mut stream, &a, config).await,
-        Answer::Fault(f) => write_fault(&mut stream, f, config).await,
+        Answer::Plain(a) => write_answer(&mut stream, &a, encoding, announce).await,
+        Answer::Fault(f) => write_fault(&mut stream, f, encoding, announce).await,
     }
 }
 
@@ -324,15 +308,6 @@ impl Answer {
             other => other,
         }
     }
-}
-
-pub(crate) struct Plain {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub retry_after: Option<String>,
-    /// Success bodies are compressed as configured; failure bodies go as they are.
-    pub compress: bool,
 }
 
 impl Plain {

@@ -7,18 +7,43 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::faults::Fault;
-use super::server::{
-    Encoding, Plain, SimConfig, BAD_GATEWAY, BAD_REQUEST, CHALLENGE, FORBIDDEN, NOT_FOUND,
-    TOO_MANY, UNAVAILABLE,
-};
+
+// The real failure bodies, recorded in fixtures/failures/.
+pub const FORBIDDEN: &str = include_str!("../../fixtures/failures/forbidden.json");
+pub const CHALLENGE: &str = include_str!("../../fixtures/failures/challenge.html");
+pub const BAD_GATEWAY: &str = include_str!("../../fixtures/failures/bad_gateway.html");
+pub const UNAVAILABLE: &str = include_str!("../../fixtures/failures/service_unavailable.json");
+pub const TOO_MANY: &str = include_str!("../../fixtures/failures/too_many_requests.json");
+pub const NOT_FOUND: &str = include_str!("../../fixtures/failures/not_found.json");
+pub const BAD_REQUEST: &str = include_str!("../../fixtures/failures/bad_request.json");
+
+/// How successful answers are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+    Zstd,
+}
+
+/// One plain answer to write.
+pub(crate) struct Plain {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub retry_after: Option<String>,
+    /// Success bodies are compressed as configured; failure bodies go as they are.
+    pub compress: bool,
+}
 
 pub(crate) async fn write_answer(
     stream: &mut TcpStream,
     a: &Plain,
-    config: &SimConfig,
+    encoding: Encoding,
+    announce: bool,
 ) -> std::io::Result<()> {
     let (body, encoding) = if a.compress {
-        compress(&a.body, config.encoding)
+        compress(&a.body, encoding)
     } else {
         (a.body.clone(), None)
     };
@@ -29,7 +54,7 @@ pub(crate) async fn write_answer(
         a.content_type,
         body.len()
     );
-    if let (Some(enc), true) = (encoding, config.announce_encoding) {
+    if let (Some(enc), true) = (encoding, announce) {
         head.push_str(&format!("content-encoding: {enc}\r\n"));
     }
     if let Some(ra) = &a.retry_after {
@@ -44,9 +69,11 @@ pub(crate) async fn write_answer(
 pub(crate) async fn write_fault(
     stream: &mut TcpStream,
     fault: Fault,
-    config: &SimConfig,
+    encoding: Encoding,
+    announce: bool,
 ) -> std::io::Result<()> {
     use Fault::*;
+    let write = |stream, a| write_answer(stream, a, encoding, announce);
     let plain = |status, body: &str, ct| Plain {
         status,
         body: body.as_bytes().to_vec(),
@@ -69,28 +96,24 @@ pub(crate) async fn write_fault(
             } else {
                 "application/json"
             };
-            write_answer(stream, &plain(s, body, ct), config).await
+            write(stream, &plain(s, body, ct)).await
         }
         RetryAfter { status, value } => {
             let a = Plain {
                 retry_after: Some(value),
                 ..plain(status, TOO_MANY, "application/json")
             };
-            write_answer(stream, &a, config).await
+            write(stream, &a).await
         }
-        Challenge => write_answer(stream, &plain(200, CHALLENGE, "text/html"), config).await,
-        EmptyBody => write_answer(stream, &plain(200, "", "application/json"), config).await,
+        Challenge => write(stream, &plain(200, CHALLENGE, "text/html")).await,
+        EmptyBody => write(stream, &plain(200, "", "application/json")).await,
         NoEvents => {
             let body = r#"{"_parameters": {"sport": "NBA"}, "events": [], "ts": 1768420800, "utc": "2026-01-14 20:00:00"}"#;
-            write_answer(stream, &plain(200, body, "application/json"), config).await
+            write(stream, &plain(200, body, "application/json")).await
         }
         InvalidJson => {
-            write_answer(
-                stream,
-                &plain(200, "{\"events\": [{\"id\": 1", "application/json"),
-                config,
-            )
-            .await
+            let cut = plain(200, "{\"events\": [{\"id\": 1", "application/json");
+            write(stream, &cut).await
         }
         Redirect { status, location } => {
             let head = format!("HTTP/1.1 {status} {}\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", reason(status));

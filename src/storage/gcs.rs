@@ -25,7 +25,15 @@ use gcloud_storage::http::Error as GcsError;
 use super::gcs_upload::Uploader;
 use super::{check_name, ObjectInfo, ObjectStore, PutOutcome, StorageError, StorageErrorKind};
 use crate::fetch::body::error_chain;
-use crate::google::{call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{self, call_with_retries, with_attempts, CallFailure, Class, RetrySettings};
+use crate::gcp::{endpoint, Credentials, GcpSettings, StorageTokens};
+
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// What `gcloud-storage` itself asks for.
+pub const STORAGE_SCOPES: [&str; 2] = [
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/devstorage.full_control",
+];
 
 #[derive(Clone)]
 pub struct GcsStore {
@@ -47,33 +55,43 @@ impl std::fmt::Debug for GcsStore {
 }
 
 impl GcsStore {
-    /// A client for `bucket`: anonymous against `emulator` (a base URL such as
-    /// `http://127.0.0.1:4443`), else Application Default Credentials (a key file or the
-    /// metadata server). Sends nothing to the bucket; see [`ObjectStore::health`].
-    pub async fn connect(bucket: &str, emulator: Option<&str>) -> Result<Self, StorageError> {
+    /// A client for `bucket`: anonymous against `emulator` (`http://127.0.0.1:4443`), else
+    /// Application Default Credentials ([`Credentials`]), checked now so that a deploy without
+    /// them fails at start-up. Sends nothing to the bucket; see [`ObjectStore::health`].
+    pub async fn connect(
+        bucket: &str,
+        emulator: Option<&str>,
+        gcp: &GcpSettings,
+    ) -> Result<Self, StorageError> {
         let location = format!("gs://{bucket}");
-        let config = match emulator {
-            Some(url) => ClientConfig {
-                storage_endpoint: url.trim_end_matches('/').to_string(),
-                ..Default::default()
-            }
-            .anonymous(),
-            None => ClientConfig::default().with_auth().await.map_err(|e| {
-                StorageError::new(
-                    "open",
-                    &location,
-                    "",
-                    StorageErrorKind::Denied,
-                    format!("no usable Google credentials (ADC): {e}"),
-                )
-            })?,
+        let credentials = Credentials::for_service(emulator, &STORAGE_SCOPES, gcp);
+        if let Err(e) = credentials.bearer().await {
+            let detail = format!("no usable Google credentials (ADC): {e}");
+            return Err(StorageError::new(
+                "open",
+                &location,
+                "",
+                StorageErrorKind::Denied,
+                detail,
+            ));
+        }
+        let plain = gcp::http_client(CONNECT_TIMEOUT);
+        let http = reqwest_middleware::ClientBuilder::new(plain.clone());
+        let config = ClientConfig {
+            storage_endpoint: emulator.map_or(endpoint::STORAGE.into(), endpoint::base_url),
+            http: Some(http.build()),
+            token_source_provider: match credentials {
+                Credentials::None => None,
+                other => Some(Box::new(StorageTokens(other))),
+            },
+            ..Default::default()
         };
         let tokens = config
             .token_source_provider
             .as_ref()
             .map(|p| p.token_source());
         Ok(Self {
-            uploader: Uploader::new(&config.storage_endpoint, tokens),
+            uploader: Uploader::new(plain, &config.storage_endpoint, tokens),
             client: Client::new(config),
             bucket: bucket.to_string(),
             location,
@@ -336,7 +354,8 @@ mod tests {
 
     #[tokio::test]
     async fn debug_output_shows_where_not_how() {
-        let store = GcsStore::connect("nba-scraped-data", Some("http://127.0.0.1:9"))
+        let gcp = GcpSettings::default();
+        let store = GcsStore::connect("nba-scraped-data", Some("http://127.0.0.1:9"), &gcp)
             .await
             .unwrap();
         let shown = format!("{store:?}");

@@ -12,7 +12,6 @@
 
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use gcloud_storage::http::error::ErrorResponse;
@@ -32,11 +31,12 @@ pub(super) struct Uploader {
 }
 
 impl Uploader {
-    pub(super) fn new(endpoint: &str, tokens: Option<Arc<dyn TokenSource>>) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("the HTTP client builds with static settings");
+    /// `http` is the store's own client (`gcp::http_client`: never through a proxy).
+    pub(super) fn new(
+        http: reqwest::Client,
+        endpoint: &str,
+        tokens: Option<Arc<dyn TokenSource>>,
+    ) -> Self {
         Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::config::{ConfigError, Vars};
+use crate::settings::{ConfigError, Vars};
 
-pub use crate::google::RetrySettings;
+pub use crate::gcp::RetrySettings;
 pub use gcs::GcsStore;
 pub use key::StorageKey;
 pub use local::LocalStore;
@@ -156,7 +156,7 @@ impl StorageLocation {
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let emulator = match vars.get("STORAGE_EMULATOR_HOST") {
             None => None,
-            Some(host) => Some(emulator_url(host)?),
+            Some(host) => Some(crate::gcp::endpoint::parse("STORAGE_EMULATOR_HOST", host)?),
         };
         let gcs = |var: &'static str, bucket: &str| {
             check_bucket(var, bucket).map(|bucket| StorageLocation::Gcs {
@@ -168,7 +168,7 @@ impl StorageLocation {
             if let Some(bucket) = given.strip_prefix("gs://") {
                 return gcs("BACKSTOP_STORAGE", bucket.trim_end_matches('/'));
             }
-            if given.contains("://") {
+            if looks_like_url(given) {
                 return Err(ConfigError {
                     var: "BACKSTOP_STORAGE",
                     value: given.to_string(),
@@ -200,6 +200,17 @@ impl fmt::Display for StorageLocation {
     }
 }
 
+/// `s3://b`, `gs:/b`, `postgresql:x`: a scheme, not a directory an operator meant to create.
+fn looks_like_url(value: &str) -> bool {
+    value.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() > 1
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    })
+}
+
 fn check_bucket(var: &'static str, bucket: &str) -> Result<String, ConfigError> {
     let ok = (3..=222).contains(&bucket.len())
         && bucket
@@ -216,28 +227,15 @@ fn check_bucket(var: &'static str, bucket: &str) -> Result<String, ConfigError> 
     }
 }
 
-/// `http://host:port` from `STORAGE_EMULATOR_HOST`, which may also be a bare `host:port`.
-fn emulator_url(host: &str) -> Result<String, ConfigError> {
-    let url = if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_string()
-    } else if host.contains("://") {
-        return Err(ConfigError {
-            var: "STORAGE_EMULATOR_HOST",
-            value: host.to_string(),
-            reason: "must be http://HOST:PORT or HOST:PORT".into(),
-        });
-    } else {
-        format!("http://{host}")
-    };
-    Ok(url.trim_end_matches('/').to_string())
-}
-
 /// Opens the configured store: a GCS client (ADC, or anonymous against an emulator) or a
 /// local directory, created if missing.
-pub async fn open(location: &StorageLocation) -> Result<Arc<dyn ObjectStore>, StorageError> {
+pub async fn open(
+    location: &StorageLocation,
+    gcp: &crate::gcp::GcpSettings,
+) -> Result<Arc<dyn ObjectStore>, StorageError> {
     Ok(match location {
         StorageLocation::Gcs { bucket, emulator } => {
-            Arc::new(GcsStore::connect(bucket, emulator.as_deref()).await?)
+            Arc::new(GcsStore::connect(bucket, emulator.as_deref(), gcp).await?)
         }
         StorageLocation::Local(path) => Arc::new(LocalStore::open(path).await?),
     })
@@ -328,6 +326,8 @@ mod tests {
     fn bad_locations_name_the_variable() {
         for (var, value) in [
             ("BACKSTOP_STORAGE", "s3://bucket"),
+            ("BACKSTOP_STORAGE", "gs:/bucket"),
+            ("BACKSTOP_STORAGE", "postgresql://u@h/db"),
             ("BACKSTOP_STORAGE", "gs://"),
             ("BACKSTOP_STORAGE", "gs://bucket/raw"),
             ("GCS_BUCKET_RAW", "Upper"),

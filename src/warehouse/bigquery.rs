@@ -4,16 +4,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::header::AUTHORIZATION;
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::fetch::body::{error_chain, excerpt};
 
-use crate::google::retry;
+use crate::gcp::{retry, Credentials};
 
 use super::answer::{absorb, bad, check_total, query_failed, Answer, JobReference, QueryResult};
-use super::auth::Auth;
 use super::error::{WarehouseError, WarehouseFailure};
 
 /// One named query parameter (`@name`), sent with its BigQuery type.
@@ -32,7 +31,7 @@ pub struct BigQuery {
     /// `https://bigquery.googleapis.com` or the emulator's URL, no trailing slash.
     base: String,
     project: String,
-    auth: Auth,
+    credentials: Credentials,
     max_attempts: u32,
     backoff_base: Duration,
     /// Rows per page asked for; `None` lets BigQuery choose (up to 10 MB a page).
@@ -44,21 +43,17 @@ impl BigQuery {
     pub fn new(
         base: &str,
         project: &str,
-        auth: Auth,
+        credentials: Credentials,
         max_attempts: u32,
         backoff_base: Duration,
         page_rows: Option<u32>,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .no_proxy()
-            .build()
-            .expect("the HTTP client builds with static settings");
+        let http = crate::gcp::http_client(Duration::from_secs(5));
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
             project: project.to_string(),
-            auth,
+            credentials,
             max_attempts: max_attempts.max(1),
             backoff_base,
             page_rows,
@@ -66,8 +61,8 @@ impl BigQuery {
         }
     }
 
-    pub fn auth(&self) -> &Auth {
-        &self.auth
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// `jobs.query` requests sent so far (retries included).
@@ -204,15 +199,11 @@ impl BigQuery {
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1)),
         );
-        if let Some(token) = self.auth.bearer().await? {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                    fail(
-                        WarehouseFailure::Auth,
-                        "the token is not a valid header".into(),
-                    )
-                })?;
-            value.set_sensitive(true);
+        let bearer = self.credentials.header().await.map_err(|e| {
+            let detail = format!("getting an access token: {e}");
+            fail(WarehouseFailure::Auth, detail)
+        })?;
+        if let Some(value) = bearer {
             request = request.header(AUTHORIZATION, value);
         }
         let transport = |e: reqwest::Error| {

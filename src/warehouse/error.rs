@@ -27,7 +27,7 @@ impl WarehouseFailure {
     pub fn is_transient(self) -> bool {
         match self {
             WarehouseFailure::Unreachable | WarehouseFailure::TimedOut => true,
-            WarehouseFailure::Status(s) => s == 408 || s == 429 || (500..600).contains(&s),
+            WarehouseFailure::Status(s) => crate::gcp::is_transient(s),
             WarehouseFailure::Auth
             | WarehouseFailure::QueryFailed
             | WarehouseFailure::BadAnswer => false,
@@ -71,7 +71,7 @@ pub struct WarehouseError {
     pub detail: String,
 }
 
-impl crate::google::Attempt for WarehouseError {
+impl crate::gcp::Attempt for WarehouseError {
     fn transient(&self) -> bool {
         self.failure.is_transient()
     }

@@ -8,7 +8,6 @@
 //! Default Credentials; with `BIGQUERY_EMULATOR_HOST` set it talks to that emulator, no auth.
 
 mod answer;
-pub mod auth;
 pub mod bigquery;
 pub mod error;
 
@@ -17,17 +16,17 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::calendar::GameDate;
-use crate::config::{ConfigError, Vars};
+use crate::gcp::{endpoint, Credentials, GcpSettings};
+use crate::settings::{ConfigError, Vars, ATTEMPTS};
 
 pub use answer::QueryResult;
-pub use auth::Auth;
 pub use bigquery::{BigQuery, QueryParam};
 pub use error::{WarehouseError, WarehouseFailure};
 
-pub const DEFAULT_PROJECT: &str = "nba-props-platform";
+/// Read-only access to BigQuery is all that is needed.
+pub const BIGQUERY_SCOPES: [&str; 1] = ["https://www.googleapis.com/auth/bigquery"];
 pub const DEFAULT_DATASET: &str = "nba_raw";
 pub const DEFAULT_TABLE: &str = "bettingpros_player_points_props";
-pub const BIGQUERY_URL: &str = "https://bigquery.googleapis.com";
 
 /// Where Phase 2's rows are, and how patiently to ask.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +52,7 @@ pub struct WarehouseSettings {
 impl Default for WarehouseSettings {
     fn default() -> Self {
         Self {
-            project: DEFAULT_PROJECT.into(),
+            project: crate::gcp::DEFAULT_PROJECT.into(),
             dataset: DEFAULT_DATASET.into(),
             table: DEFAULT_TABLE.into(),
             emulator: None,
@@ -66,20 +65,11 @@ impl Default for WarehouseSettings {
 }
 
 impl WarehouseSettings {
-    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+    pub fn from_vars(vars: &Vars, gcp: &GcpSettings) -> Result<Self, ConfigError> {
         let d = Self::default();
-        let project = vars.get("GCP_PROJECT_ID").unwrap_or(DEFAULT_PROJECT);
         let dataset = vars.get("BACKSTOP_BQ_DATASET").unwrap_or(DEFAULT_DATASET);
         let table = vars.get("BACKSTOP_BQ_TABLE").unwrap_or(DEFAULT_TABLE);
-        let project_ok =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:".contains(c);
         let name_ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
-        check_name(
-            "GCP_PROJECT_ID",
-            project,
-            project_ok,
-            "lowercase letters, digits, - . :",
-        )?;
         check_name(
             "BACKSTOP_BQ_DATASET",
             dataset,
@@ -88,32 +78,28 @@ impl WarehouseSettings {
         )?;
         check_name("BACKSTOP_BQ_TABLE", table, name_ok, "letters, digits and _")?;
         Ok(Self {
-            project: project.into(),
+            project: gcp.project.clone(),
             dataset: dataset.into(),
             table: table.into(),
-            emulator: vars.get("BIGQUERY_EMULATOR_HOST").map(emulator_url),
-            query_timeout: Duration::from_secs_f64(
-                vars.positive_f64("BACKSTOP_BQ_TIMEOUT_SECS", d.query_timeout.as_secs_f64())?,
-            ),
-            max_attempts: vars.at_least("BACKSTOP_BQ_MAX_ATTEMPTS", d.max_attempts.into(), 1)?
+            emulator: vars
+                .get("BIGQUERY_EMULATOR_HOST")
+                .map(|host| endpoint::parse("BIGQUERY_EMULATOR_HOST", host))
+                .transpose()?,
+            query_timeout: vars.secs("BACKSTOP_BQ_TIMEOUT_SECS", d.query_timeout)?,
+            max_attempts: vars.whole("BACKSTOP_BQ_MAX_ATTEMPTS", d.max_attempts.into(), ATTEMPTS)?
                 as u32,
             ..d
         })
     }
 
+    /// None for the emulator; Application Default Credentials, read-only BigQuery, otherwise.
+    pub fn credentials(&self, gcp: &GcpSettings) -> Credentials {
+        Credentials::for_service(self.emulator.as_deref(), &BIGQUERY_SCOPES, gcp)
+    }
+
     /// `project.dataset.table`, as it appears in queries and messages.
     pub fn table_path(&self) -> String {
         format!("{}.{}.{}", self.project, self.dataset, self.table)
-    }
-}
-
-/// `127.0.0.1:9050` and `http://127.0.0.1:9050` both name the emulator.
-fn emulator_url(host: &str) -> String {
-    let host = host.trim_end_matches('/');
-    if host.starts_with("http://") || host.starts_with("https://") {
-        host.to_string()
-    } else {
-        format!("http://{host}")
     }
 }
 
@@ -186,21 +172,13 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
-    /// The emulator without auth when one is configured, else BigQuery with ADC.
-    pub fn new(settings: WarehouseSettings) -> Self {
-        let auth = match settings.emulator {
-            Some(_) => Auth::None,
-            None => Auth::adc(),
-        };
-        Self::with_auth(settings, auth)
-    }
-
-    pub fn with_auth(settings: WarehouseSettings, auth: Auth) -> Self {
-        let base = settings.emulator.as_deref().unwrap_or(BIGQUERY_URL);
+    /// Reads with `credentials` ([`WarehouseSettings::credentials`] in production).
+    pub fn new(settings: WarehouseSettings, credentials: Credentials) -> Self {
+        let base = settings.emulator.as_deref().unwrap_or(endpoint::BIGQUERY);
         let bq = BigQuery::new(
             base,
             &settings.project,
-            auth,
+            credentials,
             settings.max_attempts,
             settings.backoff_base,
             settings.page_rows,
@@ -307,24 +285,30 @@ fn to_loaded_rows(result: &QueryResult) -> Result<Vec<LoadedRows>, String> {
 mod tests {
     use super::*;
 
+    fn settings(pairs: &[(&str, &str)]) -> Result<WarehouseSettings, ConfigError> {
+        let vars = Vars::from_pairs(pairs.iter().copied());
+        WarehouseSettings::from_vars(&vars, &GcpSettings::from_vars(&vars)?)
+    }
+
     #[test]
     fn defaults_name_the_production_table() {
-        let s = WarehouseSettings::from_vars(&Vars::from_pairs([])).unwrap();
+        let s = settings(&[]).unwrap();
         assert_eq!(
             s.table_path(),
             "nba-props-platform.nba_raw.bettingpros_player_points_props"
         );
         assert_eq!(s.emulator, None);
-        assert!(matches!(Warehouse::new(s).bq.auth(), Auth::Adc(_)));
+        let gcp = GcpSettings::default();
+        assert!(matches!(s.credentials(&gcp), Credentials::Adc(_)));
     }
 
     #[test]
     fn an_emulator_host_with_or_without_scheme_means_no_auth() {
         for host in ["127.0.0.1:9050", "http://127.0.0.1:9050/"] {
-            let vars = Vars::from_pairs([("BIGQUERY_EMULATOR_HOST", host)]);
-            let s = WarehouseSettings::from_vars(&vars).unwrap();
+            let s = settings(&[("BIGQUERY_EMULATOR_HOST", host)]).unwrap();
             assert_eq!(s.emulator.as_deref(), Some("http://127.0.0.1:9050"));
-            assert!(matches!(Warehouse::new(s).bq.auth(), Auth::None));
+            let gcp = GcpSettings::default();
+            assert!(matches!(s.credentials(&gcp), Credentials::None));
         }
     }
 
@@ -333,11 +317,11 @@ mod tests {
         for (var, value) in [
             ("BACKSTOP_BQ_TABLE", "t` WHERE 1=1 --"),
             ("BACKSTOP_BQ_DATASET", "nba raw"),
-            ("GCP_PROJECT_ID", "Proj`"),
+            ("BIGQUERY_EMULATOR_HOST", "ftp://127.0.0.1:9050"),
             ("BACKSTOP_BQ_TIMEOUT_SECS", "0"),
             ("BACKSTOP_BQ_MAX_ATTEMPTS", "0"),
         ] {
-            let err = WarehouseSettings::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
+            let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{err}");
         }
     }

@@ -57,9 +57,6 @@ fn the_dockerfile_builds_in_one_stage_and_runs_non_root_in_another() {
         .expect("the runtime stage sets USER");
     assert!(!user.contains("root") || user.contains("nonroot"), "{user}");
     assert!(tail.iter().any(|l| l.starts_with("COPY --from=build")));
-    assert!(lines
-        .iter()
-        .any(|l| l.contains("cargo build --release --locked")));
     assert!(
         tail.iter().any(|l| l.contains("PORT=8080")),
         "PORT has a default the binary honours"
@@ -67,14 +64,59 @@ fn the_dockerfile_builds_in_one_stage_and_runs_non_root_in_another() {
     assert!(tail
         .iter()
         .any(|l| l.starts_with("CMD") && l.contains("serve")));
-    for copied in ["Cargo.toml", "Cargo.lock", "src", "fixtures", "scrapers"] {
+    the_build_stage_caches_dependencies_and_leaves_the_simulator_out(&lines[..runtime]);
+    // The schedule is embedded by the build (src/scrapers.rs): the markets expected on a date.
+    assert!(
+        lines.iter().any(|l| l.starts_with("COPY scrapers")),
+        "the build embeds scrapers/*.json"
+    );
+    let doubles = ["fixtures", "tests", "benches"];
+    for l in lines.iter().filter(|l| l.starts_with("COPY")) {
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("COPY") && l.contains(copied)),
-            "the build needs {copied}"
+            !doubles.iter().any(|d| l.contains(d)),
+            "the image needs no {l:?}"
         );
     }
+}
+
+/// Dependencies are built against a stub crate before the sources are copied (a layer that
+/// survives source changes), then the service; both without the `sim` feature.
+fn the_build_stage_caches_dependencies_and_leaves_the_simulator_out(build: &[&str]) {
+    let step = |needle: &str| build.iter().position(|l| l.contains(needle));
+    let manifests = step("COPY Cargo.toml Cargo.lock").expect("the manifests are copied first");
+    let sources = step("COPY src src").expect("the sources are copied");
+    let builds: Vec<usize> = (0..build.len())
+        .filter(|&i| build[i].contains("cargo build"))
+        .collect();
+    assert_eq!(
+        builds.len(),
+        2,
+        "a dependency build, then the service's: {build:?}"
+    );
+    assert!(
+        manifests < builds[0] && builds[0] < sources && sources < builds[1],
+        "manifests, dependency build, sources, service build: {build:?}"
+    );
+    for &i in &builds {
+        assert!(
+            build[i].contains("cargo build --release --locked --no-default-features"),
+            "{}",
+            build[i]
+        );
+    }
+    let stub = &build[manifests..builds[0]];
+    assert!(
+        stub.iter().any(|l| l.contains("fn main() {}")),
+        "a stub main: {stub:?}"
+    );
+    // Else the sources, older than the stub's build, could leave the stub in the image.
+    let before_service = &build[sources..=builds[1]];
+    assert!(
+        before_service
+            .iter()
+            .any(|l| l.contains("touch src/main.rs src/lib.rs")),
+        "{before_service:?}"
+    );
 }
 
 #[test]

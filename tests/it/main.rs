@@ -3,9 +3,11 @@
 mod api;
 mod barrage;
 mod cli;
+mod demo;
 mod deploy;
 mod faults;
 mod fetch;
+mod gcp;
 mod handover;
 mod markets;
 mod off_days;

@@ -172,7 +172,7 @@ fn notifier(url: &str) -> Notifier {
         enabled: true,
     };
     Notifier::new(Some(
-        Publisher::new(settings, None).with_retry(quick_retry(2)),
+        Publisher::new(settings, backstop::gcp::Credentials::None).with_retry(quick_retry(2)),
     ))
 }
 

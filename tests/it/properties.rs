@@ -3,7 +3,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use backstop::api::scrape::parse_request;
 use backstop::bettingpros::{
     parse_events, parse_offers_page, props_file, transform_offers, validate_props_file,
     PropsFileInput,
@@ -11,6 +10,7 @@ use backstop::bettingpros::{
 use backstop::calendar::GameDate;
 use backstop::fetch::retry::parse_retry_after;
 use backstop::market::MarketType;
+use backstop::query::scrape::parse_request;
 use backstop::run::Trigger;
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;

@@ -1,13 +1,11 @@
 //! The completion-message publisher against Google's Pub/Sub emulator, and against canned
 //! answers for retries and auth headers.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use serde_json::json;
 
 use backstop::config::Secret;
-use backstop::notify::pubsub::{PubSubSettings, PublishErrorKind, Publisher, TokenSource};
+use backstop::gcp::Credentials;
+use backstop::notify::pubsub::{PubSubSettings, PublishErrorKind, Publisher};
 
 use crate::support::canned_http::CannedHttp;
 use crate::support::emulators::{free_port, PubSubEmulator, PROJECT};
@@ -43,7 +41,10 @@ async fn a_published_message_is_pulled_back_as_the_same_json_without_attributes(
     emulator
         .create_subscription("phase2-roundtrip", "complete-roundtrip")
         .await;
-    let publisher = Publisher::new(settings(&emulator.host, "complete-roundtrip"), None);
+    let publisher = Publisher::new(
+        settings(&emulator.host, "complete-roundtrip"),
+        Credentials::None,
+    );
     let id = publisher.publish(&completion_message()).await.unwrap();
     assert!(!id.is_empty());
 
@@ -66,8 +67,8 @@ async fn a_published_message_is_pulled_back_as_the_same_json_without_attributes(
 #[tokio::test]
 async fn publishing_to_a_missing_topic_names_the_topic_and_project() {
     let emulator = PubSubEmulator::shared().await;
-    let publisher =
-        Publisher::new(settings(&emulator.host, "no-such-topic"), None).with_retry(quick_retry(4));
+    let publisher = Publisher::new(settings(&emulator.host, "no-such-topic"), Credentials::None)
+        .with_retry(quick_retry(4));
     let err = publisher.publish(&json!({"x": 1})).await.unwrap_err();
     assert_eq!(err.kind, PublishErrorKind::TopicNotFound, "{err}");
     assert_eq!((err.status, err.attempts), (Some(404), 1));
@@ -83,25 +84,21 @@ async fn publishing_to_a_missing_topic_names_the_topic_and_project() {
 #[tokio::test]
 async fn an_unreachable_emulator_is_unavailable_after_its_retries() {
     let host = format!("127.0.0.1:{}", free_port());
-    let publisher = Publisher::new(settings(&host, "t"), None).with_retry(quick_retry(3));
+    let publisher =
+        Publisher::new(settings(&host, "t"), Credentials::None).with_retry(quick_retry(3));
     let err = publisher.publish(&json!({})).await.unwrap_err();
     assert_eq!((err.kind, err.attempts), (PublishErrorKind::Unavailable, 3));
     assert!(err.to_string().contains("after 3 attempts"), "{err}");
 }
 
-struct FixedToken;
-
-#[async_trait]
-impl TokenSource for FixedToken {
-    async fn access_token(&self) -> Result<Secret, String> {
-        Ok(Secret::new("ya29.test-token-123"))
-    }
+fn fixed_token() -> Credentials {
+    Credentials::Fixed(Secret::new("ya29.test-token-123"))
 }
 
 #[tokio::test]
 async fn a_token_is_sent_as_a_bearer_header_and_shown_nowhere() {
     let ok = CannedHttp::start(200, r#"{"messageIds":["42"]}"#).await;
-    let publisher = Publisher::new(settings(&ok.host(), "t"), Some(Arc::new(FixedToken)));
+    let publisher = Publisher::new(settings(&ok.host(), "t"), fixed_token());
     assert_eq!(publisher.publish(&json!({})).await.unwrap(), "42");
     let head = ok.requests()[0].to_ascii_lowercase();
     assert!(
@@ -117,8 +114,8 @@ async fn a_token_is_sent_as_a_bearer_header_and_shown_nowhere() {
     assert!(!format!("{publisher:?}").contains("ya29"));
 
     let failing = CannedHttp::start(503, r#"{"error":{"message":"busy"}}"#).await;
-    let publisher = Publisher::new(settings(&failing.host(), "t"), Some(Arc::new(FixedToken)))
-        .with_retry(quick_retry(3));
+    let publisher =
+        Publisher::new(settings(&failing.host(), "t"), fixed_token()).with_retry(quick_retry(3));
     let err = publisher.publish(&json!({})).await.unwrap_err();
     assert_eq!(
         (err.kind, failing.hits()),
@@ -130,7 +127,8 @@ async fn a_token_is_sent_as_a_bearer_header_and_shown_nowhere() {
 #[tokio::test]
 async fn an_answer_without_a_message_id_is_not_retried() {
     let odd = CannedHttp::start(200, r#"{"messageIds":[]}"#).await;
-    let publisher = Publisher::new(settings(&odd.host(), "t"), None).with_retry(quick_retry(3));
+    let publisher =
+        Publisher::new(settings(&odd.host(), "t"), Credentials::None).with_retry(quick_retry(3));
     let err = publisher.publish(&json!({})).await.unwrap_err();
     assert_eq!((err.kind, odd.hits()), (PublishErrorKind::Rejected, 1));
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 
 use backstop::calendar::GameDate;
+use backstop::gcp::GcpSettings;
 use backstop::market::MarketType;
 use backstop::storage::{
     GcsStore, LocalStore, ObjectStore, PutOutcome, StorageErrorKind, StorageKey,
@@ -38,10 +39,14 @@ async fn local_dir() -> Backend {
 
 async fn gcs_emulator() -> Backend {
     let server = FakeGcs::start(BUCKET).await;
-    let store = GcsStore::connect(&server.bucket, Some(&server.endpoint))
-        .await
-        .expect("a client for the emulator")
-        .with_page_size(2);
+    let store = GcsStore::connect(
+        &server.bucket,
+        Some(&server.endpoint),
+        &GcpSettings::default(),
+    )
+    .await
+    .expect("a client for the emulator")
+    .with_page_size(2);
     Backend {
         store: Arc::new(store),
         _keep_alive: Box::new(server),
@@ -259,7 +264,7 @@ async fn health_is_ok(backend: &Backend) {
 #[tokio::test]
 async fn an_unreachable_gcs_endpoint_is_unavailable_after_its_retries() {
     let endpoint = format!("http://127.0.0.1:{}", free_port());
-    let store = GcsStore::connect(BUCKET, Some(&endpoint))
+    let store = GcsStore::connect(BUCKET, Some(&endpoint), &GcpSettings::default())
         .await
         .unwrap()
         .with_retry(quick_retry(3));
@@ -289,7 +294,7 @@ async fn transient_gcs_answers_are_retried_and_permanent_ones_are_not() {
     ] {
         let error = format!(r#"{{"error":{{"code":{status},"message":"canned","errors":[]}}}}"#);
         let server = CannedHttp::start(status, error).await;
-        let store = GcsStore::connect(BUCKET, Some(&server.url))
+        let store = GcsStore::connect(BUCKET, Some(&server.url), &GcpSettings::default())
             .await
             .unwrap()
             .with_retry(quick_retry(4));
@@ -302,9 +307,13 @@ async fn transient_gcs_answers_are_retried_and_permanent_ones_are_not() {
 #[tokio::test]
 async fn health_of_a_missing_bucket_is_not_found() {
     let server = FakeGcs::start(BUCKET).await;
-    let store = GcsStore::connect("no-such-bucket", Some(&server.endpoint))
-        .await
-        .unwrap();
+    let store = GcsStore::connect(
+        "no-such-bucket",
+        Some(&server.endpoint),
+        &GcpSettings::default(),
+    )
+    .await
+    .unwrap();
     let err = store.health().await.unwrap_err();
     assert_eq!(err.kind, StorageErrorKind::NotFound, "{err}");
     assert!(
@@ -317,9 +326,13 @@ async fn health_of_a_missing_bucket_is_not_found() {
 #[tokio::test]
 async fn a_stored_object_reads_back_as_json_without_an_encoding() {
     let server = FakeGcs::start(BUCKET).await;
-    let store = GcsStore::connect(&server.bucket, Some(&server.endpoint))
-        .await
-        .unwrap();
+    let store = GcsStore::connect(
+        &server.bucket,
+        Some(&server.endpoint),
+        &GcpSettings::default(),
+    )
+    .await
+    .unwrap();
     let name = key(MarketType::Points, "2026-01-14", 18, true).object_name();
     put(&store, &name, b"{\"props\": []}").await;
     // The object's own metadata, as `gcloud storage objects describe` reads it.
@@ -334,7 +347,9 @@ async fn a_stored_object_reads_back_as_json_without_an_encoding() {
 #[tokio::test]
 async fn put_is_a_create_only_multipart_related_upload_typed_in_both_parts() {
     let server = CannedHttp::start(200, object_json(7)).await;
-    let store = GcsStore::connect(BUCKET, Some(&server.url)).await.unwrap();
+    let store = GcsStore::connect(BUCKET, Some(&server.url), &GcpSettings::default())
+        .await
+        .unwrap();
     let outcome = store.put_new("a/b.json", b"{}".to_vec(), JSON).await;
     assert_eq!(outcome.unwrap(), PutOutcome::Created { generation: 7 });
     let request = &server.requests()[0];
@@ -387,7 +402,7 @@ async fn a_retried_put_that_finds_its_own_bytes_counts_as_created() {
             (200, stored.into()),
         ])
         .await;
-        let store = GcsStore::connect(BUCKET, Some(&server.url))
+        let store = GcsStore::connect(BUCKET, Some(&server.url), &GcpSettings::default())
             .await
             .unwrap()
             .with_retry(quick_retry(3));

@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use backstop::calendar::GameDate;
 use backstop::config::Secret;
-use backstop::warehouse::{Auth, LoadedRows, Warehouse, WarehouseFailure, WarehouseSettings};
+use backstop::gcp::Credentials;
+use backstop::warehouse::{LoadedRows, Warehouse, WarehouseFailure, WarehouseSettings};
 use serde_json::{json, Value};
 
 use crate::support::bq::{BqEmulator, PROPS_SCHEMA};
@@ -105,7 +106,7 @@ async fn seeded() -> BqEmulator {
 #[tokio::test]
 async fn loaded_rows_groups_by_date_market_and_file_in_one_query() {
     let bq = seeded().await;
-    let warehouse = Warehouse::new(settings(bq.url()));
+    let warehouse = Warehouse::new(settings(bq.url()), Credentials::None);
 
     let got = warehouse
         .loaded_rows(date("2026-01-14"), date("2026-01-15"))
@@ -162,7 +163,7 @@ async fn rows_written_by_a_batch_statement_count_like_streamed_ones() {
          SELECT DATE '2026-02-01', 'steals', '{name}' FROM UNNEST(GENERATE_ARRAY(1, 7))"
     ))
     .await;
-    let warehouse = Warehouse::new(settings(bq.url()));
+    let warehouse = Warehouse::new(settings(bq.url()), Credentials::None);
     let got = warehouse
         .loaded_rows(date("2026-02-01"), date("2026-02-01"))
         .await
@@ -173,11 +174,14 @@ async fn rows_written_by_a_batch_statement_count_like_streamed_ones() {
 #[tokio::test]
 async fn every_page_is_read_when_the_answer_is_paged() {
     let bq = seeded().await;
-    let whole = Warehouse::new(settings(bq.url()));
-    let paged = Warehouse::new(WarehouseSettings {
-        page_rows: Some(2),
-        ..settings(bq.url())
-    });
+    let whole = Warehouse::new(settings(bq.url()), Credentials::None);
+    let paged = Warehouse::new(
+        WarehouseSettings {
+            page_rows: Some(2),
+            ..settings(bq.url())
+        },
+        Credentials::None,
+    );
     let (from, to) = (date("2026-01-01"), date("2026-01-31"));
 
     let expected = whole.loaded_rows(from, to).await.expect("one page");
@@ -191,7 +195,7 @@ async fn every_page_is_read_when_the_answer_is_paged() {
 #[tokio::test]
 async fn an_empty_range_asks_nothing_and_a_quiet_one_finds_nothing() {
     let bq = seeded().await;
-    let warehouse = Warehouse::new(settings(bq.url()));
+    let warehouse = Warehouse::new(settings(bq.url()), Credentials::None);
 
     let backwards = warehouse.loaded_rows(date("2026-01-15"), date("2026-01-14"));
     assert_eq!(backwards.await.unwrap(), vec![]);
@@ -204,7 +208,7 @@ async fn an_empty_range_asks_nothing_and_a_quiet_one_finds_nothing() {
 #[tokio::test]
 async fn a_missing_table_is_an_error_never_an_empty_answer() {
     let bq = BqEmulator::start("test-proj").await;
-    let warehouse = Warehouse::new(settings(bq.url()));
+    let warehouse = Warehouse::new(settings(bq.url()), Credentials::None);
 
     let err = warehouse
         .loaded_rows(date("2026-01-14"), date("2026-01-14"))
@@ -229,11 +233,14 @@ async fn a_missing_table_is_an_error_never_an_empty_answer() {
 
 #[tokio::test]
 async fn an_unreachable_warehouse_fails_fast_with_a_reason() {
-    let warehouse = Warehouse::new(WarehouseSettings {
-        query_timeout: Duration::from_secs(2),
-        max_attempts: 2,
-        ..settings(&format!("http://127.0.0.1:{}", closed_port()))
-    });
+    let warehouse = Warehouse::new(
+        WarehouseSettings {
+            query_timeout: Duration::from_secs(2),
+            max_attempts: 2,
+            ..settings(&format!("http://127.0.0.1:{}", closed_port()))
+        },
+        Credentials::None,
+    );
     let started = std::time::Instant::now();
 
     let err = warehouse
@@ -318,7 +325,10 @@ async fn fake_bigquery(never_done: bool) -> (String, Seen, Served) {
 #[tokio::test]
 async fn a_running_job_is_polled_at_its_location_then_paged_with_the_token_sent() {
     let (base, seen, _server) = fake_bigquery(false).await;
-    let warehouse = Warehouse::with_auth(settings(&base), Auth::Fixed(Secret::new("ya29.test")));
+    let warehouse = Warehouse::new(
+        settings(&base),
+        Credentials::Fixed(Secret::new("ya29.test")),
+    );
 
     let got = warehouse
         .loaded_rows(date("2026-01-14"), date("2026-01-15"))
@@ -344,10 +354,13 @@ async fn a_running_job_is_polled_at_its_location_then_paged_with_the_token_sent(
 #[tokio::test]
 async fn a_job_that_never_finishes_times_out() {
     let (base, _, _server) = fake_bigquery(true).await;
-    let warehouse = Warehouse::new(WarehouseSettings {
-        query_timeout: Duration::from_millis(600),
-        ..settings(&base)
-    });
+    let warehouse = Warehouse::new(
+        WarehouseSettings {
+            query_timeout: Duration::from_millis(600),
+            ..settings(&base)
+        },
+        Credentials::None,
+    );
 
     let err = warehouse
         .loaded_rows(date("2026-01-14"), date("2026-01-15"))

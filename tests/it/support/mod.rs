@@ -2,7 +2,6 @@
 
 pub mod api;
 pub mod app;
-pub mod bq;
 pub mod browser;
 pub mod canned_http;
 pub mod emulators;
@@ -16,6 +15,8 @@ pub mod world;
 use std::time::Duration;
 
 use backstop::storage::RetrySettings;
+
+pub use backstop::sim::bigquery as bq;
 
 /// Retries that take milliseconds, for tests that exhaust them.
 pub fn quick_retry(max_attempts: u32) -> RetrySettings {

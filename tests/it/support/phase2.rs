@@ -1,5 +1,6 @@
 //! A fake Phase 2 (`POST /process`, scriptable answers, every envelope recorded and decoded)
-//! and a fake metadata server (ID tokens, checking `Metadata-Flavor` and the audience).
+//! and a fake metadata server (ID tokens and access tokens, checking `Metadata-Flavor` and the
+//! audience, as the real one does).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 pub const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
+pub const TOKEN_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
 
 /// A server task, stopped when dropped.
 pub struct Served(JoinHandle<()>);
@@ -137,13 +139,19 @@ async fn process(
 /// One token request as the metadata server saw it.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// [`IDENTITY_PATH`] or [`TOKEN_PATH`].
+    pub path: &'static str,
     pub flavor: Option<String>,
+    /// Access tokens: the `scopes` asked for, comma-separated.
+    pub scopes: Option<String>,
     pub audience: Option<String>,
     pub format: Option<String>,
 }
 
 struct MetadataState {
     token: String,
+    /// The `expires_in` of access tokens.
+    expires_in: Mutex<u64>,
     refuse_with: Mutex<Option<u16>>,
     requests: Mutex<Vec<TokenRequest>>,
 }
@@ -159,11 +167,13 @@ impl FakeMetadata {
     pub async fn start(token: &str) -> Self {
         let state = Arc::new(MetadataState {
             token: token.into(),
+            expires_in: Mutex::new(3599),
             refuse_with: Mutex::new(None),
             requests: Mutex::default(),
         });
         let router = Router::new()
             .route(IDENTITY_PATH, get(identity))
+            .route(TOKEN_PATH, get(access_token))
             .with_state(state.clone());
         let (addr, _server) = serve(router).await;
         Self {
@@ -183,9 +193,45 @@ impl FakeMetadata {
         *self.state.refuse_with.lock().unwrap() = Some(status);
     }
 
+    /// Access tokens from now on say they expire in `secs`.
+    pub fn expires_in(&self, secs: u64) {
+        *self.state.expires_in.lock().unwrap() = secs;
+    }
+
     pub fn requests(&self) -> Vec<TokenRequest> {
         self.state.requests.lock().unwrap().clone()
     }
+}
+
+/// Records the request; the real server's answer when it lacks the flavor header, or the
+/// scripted refusal.
+fn check(
+    state: &MetadataState,
+    path: &'static str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<TokenRequest, (StatusCode, &'static str)> {
+    let request = TokenRequest {
+        path,
+        flavor: headers
+            .get("metadata-flavor")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from),
+        scopes: query.get("scopes").cloned(),
+        audience: query.get("audience").cloned(),
+        format: query.get("format").cloned(),
+    };
+    state.requests.lock().unwrap().push(request.clone());
+    if let Some(status) = *state.refuse_with.lock().unwrap() {
+        return Err((StatusCode::from_u16(status).unwrap(), "refused"));
+    }
+    if request.flavor.as_deref() != Some("Google") {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "Missing Metadata-Flavor:Google header.",
+        ));
+    }
+    Ok(request)
 }
 
 async fn identity(
@@ -193,26 +239,10 @@ async fn identity(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let request = TokenRequest {
-        flavor: headers
-            .get("metadata-flavor")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from),
-        audience: query.get("audience").cloned(),
-        format: query.get("format").cloned(),
+    let request = match check(&state, IDENTITY_PATH, &headers, &query) {
+        Ok(r) => r,
+        Err(answer) => return answer.into_response(),
     };
-    state.requests.lock().unwrap().push(request.clone());
-    if let Some(status) = *state.refuse_with.lock().unwrap() {
-        return (StatusCode::from_u16(status).unwrap(), "refused").into_response();
-    }
-    // What the real server says for these mistakes.
-    if request.flavor.as_deref() != Some("Google") {
-        return (
-            StatusCode::FORBIDDEN,
-            "Missing Metadata-Flavor:Google header.",
-        )
-            .into_response();
-    }
     if request.audience.as_deref().is_none_or(str::is_empty) {
         return (
             StatusCode::BAD_REQUEST,
@@ -221,4 +251,19 @@ async fn identity(
             .into_response();
     }
     (StatusCode::OK, state.token.clone()).into_response()
+}
+
+async fn access_token(
+    State(state): State<Arc<MetadataState>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(answer) = check(&state, TOKEN_PATH, &headers, &query) {
+        return answer.into_response();
+    }
+    let expires_in = *state.expires_in.lock().unwrap();
+    let body = serde_json::json!({
+        "access_token": state.token, "expires_in": expires_in, "token_type": "Bearer",
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
 }

@@ -1,5 +1,6 @@
-//! bqemulator (the BigQuery emulator) for the integration tests: one per test, on free ports,
-//! killed on Drop. Installed by `scripts/install-bq-emulator`; a test never skips without it.
+//! bqemulator (the BigQuery emulator) for the integration tests and the benchmarks: one per
+//! test, on free ports, killed on Drop. Installed by `scripts/install-bq-emulator`; a test never
+//! skips without it. A harness: it panics, naming the fix, when the emulator misbehaves.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
 /// Phase 2's table, as far as gap detection and the tests need it.
-pub const PROPS_SCHEMA: &[(&str, &str)] = backstop::warehouse::PROPS_COLUMNS;
+pub const PROPS_SCHEMA: &[(&str, &str)] = crate::warehouse::PROPS_COLUMNS;
 
 pub struct BqEmulator {
     child: Child,
@@ -73,7 +74,7 @@ impl BqEmulator {
             child,
             url: String::new(),
             project: project.to_string(),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: crate::gcp::http_client(Duration::from_secs(5)),
         };
         let (port, log) = listen_port(&mut emulator.child);
         let started = Instant::now();

@@ -1,11 +1,14 @@
-//! Calls to Google Cloud APIs (Cloud Storage, Pub/Sub, BigQuery) and Phase 2: one table of
-//! which answers are worth another attempt, and the one retry loop they all use.
+//! The one retry loop for calls to Google Cloud (Cloud Storage, Pub/Sub, BigQuery, the
+//! metadata server) and Phase 2: how hard to try, jittered exponential backoff, one attempt
+//! timeout, and a log line per retry saying why.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+
+use super::transient::CallFailure;
 
 /// How hard to try one call; tests shorten these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,72 +42,6 @@ impl RetrySettings {
             max_delay: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(10),
         }
-    }
-}
-
-/// What a failed call means for the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// 404.
-    NotFound,
-    /// 401/403: the credentials are refused.
-    Denied,
-    /// 5xx, 408, 429, transport failures, timeouts.
-    Unavailable,
-    /// Any other refusal, or an answer that makes no sense.
-    Invalid,
-    /// No access token could be obtained.
-    Credentials,
-}
-
-/// One failed attempt, classified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallFailure {
-    pub class: Class,
-    pub transient: bool,
-    pub status: Option<u16>,
-    pub detail: String,
-}
-
-impl CallFailure {
-    /// A non-success answer; `message` is what the server said.
-    pub fn status(status: u16, message: &str) -> Self {
-        let (class, transient) = classify_status(status);
-        Self {
-            class,
-            transient,
-            status: Some(status),
-            detail: format!("HTTP {status}: {message}"),
-        }
-    }
-
-    /// The request or the answer broke in transit: always worth another attempt.
-    pub fn transport(detail: String) -> Self {
-        Self {
-            class: Class::Unavailable,
-            transient: true,
-            status: None,
-            detail,
-        }
-    }
-
-    pub fn permanent(class: Class, detail: String) -> Self {
-        Self {
-            class,
-            transient: false,
-            status: None,
-            detail,
-        }
-    }
-}
-
-/// The table. Every row has a test below.
-pub fn classify_status(status: u16) -> (Class, bool) {
-    match status {
-        404 => (Class::NotFound, false),
-        401 | 403 => (Class::Denied, false),
-        408 | 429 | 500..=599 => (Class::Unavailable, true),
-        _ => (Class::Invalid, false),
     }
 }
 
@@ -209,27 +146,7 @@ pub fn with_attempts(detail: String, attempts: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_are_classified_once() {
-        use Class::*;
-        for (status, want) in [
-            (400, (Invalid, false)),
-            (401, (Denied, false)),
-            (403, (Denied, false)),
-            (404, (NotFound, false)),
-            (408, (Unavailable, true)),
-            (409, (Invalid, false)),
-            (412, (Invalid, false)),
-            (429, (Unavailable, true)),
-            (500, (Unavailable, true)),
-            (502, (Unavailable, true)),
-            (503, (Unavailable, true)),
-            (504, (Unavailable, true)),
-        ] {
-            assert_eq!(classify_status(status), want, "{status}");
-        }
-    }
+    use crate::gcp::Class;
 
     fn quick(max_attempts: u32) -> RetrySettings {
         RetrySettings {

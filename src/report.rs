@@ -1,4 +1,5 @@
 //! What a finished run reports: to the ledger, the completion message, the CLI and `/scrape`.
+//! Below both `scrape`, which makes reports, and `notify`, which announces them.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};

@@ -94,7 +94,7 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
         };
         reports.extend(app.scrapes.run(&req).await);
     }
-    crate::cli::print_reports(&reports);
+    super::print_reports(&reports);
     let arrivals = sim.arrivals();
     let faults = arrivals
         .iter()
@@ -110,5 +110,5 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
         reports.len(),
         arrivals.len()
     );
-    crate::cli::exit_code(&reports)
+    super::exit_code(&reports)
 }

@@ -1,0 +1,31 @@
+//! The README's first command, `cargo run -- demo`: the main job offline, against the local
+//! BettingPros the `sim` feature builds in (the shipped build refuses it: see scripts/test).
+
+use std::process::Command;
+
+#[test]
+fn the_demo_scrapes_a_whole_game_day_offline_through_injected_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(["demo", "--out"])
+        .arg(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("7 runs"),
+        "events and six markets: {stdout}"
+    );
+    assert!(stdout.contains("injected fault"), "{stdout}");
+    let props = dir.path().join("store/bettingpros/player-props");
+    let markets = std::fs::read_dir(&props).expect("props files").count();
+    assert_eq!(markets, 6, "{}", props.display());
+    assert!(dir.path().join("ledger.db").is_file());
+}
