@@ -42,7 +42,7 @@ use exchange::Exchange;
 
 pub use breaker::BreakerState;
 pub use limiter::RateLimits;
-pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
+pub use outcome::{classify, outcome_label, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
 pub use routes::RouteStatus;
@@ -176,7 +176,10 @@ impl Fetcher {
             self.log_attempt(req, &path, &host, &route, e, Some(wait));
             self.metrics.inc(
                 "backstop_upstream_retries_total",
-                &[("host", &host), ("outcome", &e.failure.kind())],
+                &[
+                    ("host", &host),
+                    ("outcome", &outcome_label(Some(e.failure))),
+                ],
             );
             if e.retry_after.is_some() {
                 // Everyone waits, not only this task.
@@ -282,10 +285,7 @@ impl Fetcher {
         .await
         .unwrap_or_else(|_| Err(Exchange::timeout(self.settings.attempt_timeout)));
         let elapsed = start.elapsed();
-        let outcome = match &result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.failure.kind(),
-        };
+        let outcome = outcome_label(result.as_ref().err().map(|e| e.failure));
         self.metrics.inc(
             "backstop_upstream_attempts_total",
             &[("host", host), ("outcome", &outcome)],

@@ -207,7 +207,7 @@ impl Scrapes {
                 status = report.status.as_str(), rows = report.row_count(), "{}", report.message),
             _ => tracing::error!(
                 run_id = fields.0, scraper = fields.1, game_date = %fields.2, market,
-                status = report.status.as_str(), error_kind = report.error_kind.as_deref(), "{}", report.message),
+                status = report.status.as_str(), error_kind = report.error_kind.map(|k| k.to_string()), "{}", report.message),
         }
         if self.notifier.is_on() {
             // A complete file's message is what Phase 2 loads from: the outbox keeps it until

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use backstop::fetch::{Class, Failure};
+use backstop::run::ErrorKind;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::faults::Fault;
 use backstop::sim::server::{Encoding, SimConfig, SimServer};
@@ -258,7 +259,7 @@ async fn forbidden_is_blocked_and_retried_only_once() {
     let (f, _) = fetcher(fast_settings());
     let err = f.get_json(&get(&sim, EVENTS)).await.unwrap_err();
     assert_eq!(err.class, Class::Blocked);
-    assert_eq!(err.kind(), "blocked");
+    assert_eq!(err.kind(), ErrorKind::Blocked);
     assert_eq!(err.attempts, 2);
     assert!(err.to_string().contains("Forbidden"), "{err}");
 }

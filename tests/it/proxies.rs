@@ -9,6 +9,7 @@ use std::time::Duration;
 use backstop::config::{FetchSettings, Vars};
 use backstop::fetch::{BreakerState, Class, Failure, Fetcher, ProxySettings, RouteStatus};
 use backstop::metrics::Metrics;
+use backstop::run::ErrorKind;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::{SimConfig, SimServer};
 use base64::Engine;
@@ -278,7 +279,7 @@ async fn every_route_blocked_fails_as_blocked_naming_what_was_tried() {
     let (f, _) = pool_fetcher(settings(), &proxies);
     let err = f.get_json(&get(&sim, EVENTS)).await.unwrap_err();
     assert_eq!(err.class, Class::Blocked);
-    assert_eq!(err.kind(), "blocked");
+    assert_eq!(err.kind(), ErrorKind::Blocked);
     assert_eq!(err.attempts, 3);
     assert_eq!(err.routes, ["direct", "res-1", "res-2"]);
     let said = err.to_string();
