@@ -149,6 +149,103 @@ fn render_labels(labels: &[(&str, &str)]) -> String {
 mod tests {
     use super::*;
 
+    /// One event of every family, as the code records them today.
+    fn a_fixed_set_of_events() -> Metrics {
+        let m = Metrics::new();
+        let host = ("host", "api.bettingpros.com:443");
+        m.inc(
+            "backstop_upstream_attempts_total",
+            &[host, ("outcome", "ok")],
+        );
+        m.inc(
+            "backstop_upstream_attempts_total",
+            &[host, ("outcome", "http_503")],
+        );
+        m.inc(
+            "backstop_upstream_retries_total",
+            &[host, ("outcome", "http_503")],
+        );
+        m.add("backstop_rate_limiter_wait_seconds_total", &[host], 1.25);
+        m.inc("backstop_rate_limiter_pushbacks_total", &[host]);
+        m.inc(
+            "backstop_route_attempts_total",
+            &[("route", "res-1"), ("outcome", "ok")],
+        );
+        m.set("backstop_route_breaker_state", &[("route", "direct")], 0.0);
+        m.set("backstop_route_breaker_state", &[("route", "res-1")], 2.0);
+        let props = [("scraper", "bp_player_props"), ("market", "points")];
+        m.inc(
+            "backstop_runs_total",
+            &[props[0], props[1], ("status", "success")],
+        );
+        m.inc(
+            "backstop_runs_total",
+            &[
+                ("scraper", "bp_events"),
+                ("market", ""),
+                ("status", "failed"),
+            ],
+        );
+        m.add(
+            "backstop_props_written_total",
+            &[("market", "points")],
+            94.0,
+        );
+        m.set(
+            "backstop_last_success_timestamp_seconds",
+            &props,
+            1_768_413_930.0,
+        );
+        m.set("backstop_outbox_unpublished", &[], 2.0);
+        m.inc(
+            "backstop_http_requests_total",
+            &[("route", "/scrape"), ("status", "200")],
+        );
+        m
+    }
+
+    #[test]
+    fn the_exposition_text_for_a_fixed_set_of_events() {
+        let expected = r#"# HELP backstop_upstream_attempts_total Upstream attempts by host and outcome (HTTP status or error kind).
+# TYPE backstop_upstream_attempts_total counter
+backstop_upstream_attempts_total{host="api.bettingpros.com:443",outcome="http_503"} 1
+backstop_upstream_attempts_total{host="api.bettingpros.com:443",outcome="ok"} 1
+# HELP backstop_upstream_retries_total Upstream retries scheduled, by host and the outcome that caused them.
+# TYPE backstop_upstream_retries_total counter
+backstop_upstream_retries_total{host="api.bettingpros.com:443",outcome="http_503"} 1
+# HELP backstop_rate_limiter_wait_seconds_total Time spent waiting for the shared rate limiter, by host.
+# TYPE backstop_rate_limiter_wait_seconds_total counter
+backstop_rate_limiter_wait_seconds_total{host="api.bettingpros.com:443"} 1.25
+# HELP backstop_rate_limiter_pushbacks_total Times a 429 or Retry-After paused the shared limiter, by host.
+# TYPE backstop_rate_limiter_pushbacks_total counter
+backstop_rate_limiter_pushbacks_total{host="api.bettingpros.com:443"} 1
+# HELP backstop_route_attempts_total Upstream attempts by route (direct or a proxy's name) and outcome.
+# TYPE backstop_route_attempts_total counter
+backstop_route_attempts_total{route="res-1",outcome="ok"} 1
+# HELP backstop_route_breaker_state Breaker of each route, worst over upstream hosts: 0 closed, 1 half-open, 2 open.
+# TYPE backstop_route_breaker_state gauge
+backstop_route_breaker_state{route="direct"} 0
+backstop_route_breaker_state{route="res-1"} 2
+# HELP backstop_runs_total Finished runs by scraper, market and status.
+# TYPE backstop_runs_total counter
+backstop_runs_total{scraper="bp_events",market="",status="failed"} 1
+backstop_runs_total{scraper="bp_player_props",market="points",status="success"} 1
+# HELP backstop_props_written_total Props written to storage, by market.
+# TYPE backstop_props_written_total counter
+backstop_props_written_total{market="points"} 94
+# HELP backstop_last_success_timestamp_seconds Unix time of the last successful run, by scraper and market.
+# TYPE backstop_last_success_timestamp_seconds gauge
+backstop_last_success_timestamp_seconds{scraper="bp_player_props",market="points"} 1768413930
+# HELP backstop_outbox_unpublished Completion messages recorded but not yet published (the ledger's outbox).
+# TYPE backstop_outbox_unpublished gauge
+backstop_outbox_unpublished 2
+# HELP backstop_http_requests_total Requests to backstop's own API, by route and status.
+# TYPE backstop_http_requests_total counter
+backstop_http_requests_total{route="/scrape",status="200"} 1
+"#;
+        assert_eq!(a_fixed_set_of_events().render(), expected);
+    }
+
     #[test]
     fn counters_render_with_escaped_labels() {
         let m = Metrics::new();
