@@ -36,7 +36,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Url;
 use tokio::time::Instant;
 
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::settings::ConfigError;
 use exchange::Exchange;
 
@@ -175,19 +175,15 @@ impl Fetcher {
             let route = trail.lock().expect("trail lock").last_route();
             self.log_attempt(req, &path, &host, &route, e, Some(wait));
             self.metrics.inc(
-                "backstop_upstream_retries_total",
-                &[
-                    ("host", &host),
-                    ("outcome", &outcome_label(Some(e.failure))),
-                ],
+                &metrics::UPSTREAM_RETRIES,
+                [&host, &outcome_label(Some(e.failure))],
             );
             if e.retry_after.is_some() {
                 // Everyone waits, not only this task.
                 self.limits
                     .host(&host)
                     .push_back(e.retry_after.unwrap_or_default());
-                self.metrics
-                    .inc("backstop_rate_limiter_pushbacks_total", &[("host", &host)]);
+                self.metrics.inc(&metrics::RATE_LIMITER_PUSHBACKS, [&host]);
             }
         });
 
@@ -272,8 +268,8 @@ impl Fetcher {
         let waited = self.limits.host(host).acquire().await;
         if waited > Duration::from_millis(1) {
             self.metrics.add(
-                "backstop_rate_limiter_wait_seconds_total",
-                &[("host", host)],
+                &metrics::RATE_LIMITER_WAIT_SECONDS,
+                [host],
                 waited.as_secs_f64(),
             );
         }
@@ -286,10 +282,8 @@ impl Fetcher {
         .unwrap_or_else(|_| Err(Exchange::timeout(self.settings.attempt_timeout)));
         let elapsed = start.elapsed();
         let outcome = outcome_label(result.as_ref().err().map(|e| e.failure));
-        self.metrics.inc(
-            "backstop_upstream_attempts_total",
-            &[("host", host), ("outcome", &outcome)],
-        );
+        self.metrics
+            .inc(&metrics::UPSTREAM_ATTEMPTS, [host, &outcome]);
         result
             .map(|(json, bytes)| Fetched {
                 json,

@@ -16,7 +16,7 @@ use super::outcome::{outcome_label, AttemptError, Failure};
 use super::proxy_settings::{ProxyMode, ProxySettings, PROXIES_VAR};
 use super::trail::{RouteKind, Trail};
 use super::FetchSettings;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::run::ErrorKind;
 use crate::settings::ConfigError;
 
@@ -133,8 +133,8 @@ impl Routes {
         }
         for route in &routes {
             metrics.set(
-                "backstop_route_breaker_state",
-                &[("route", &route.name)],
+                &metrics::ROUTE_BREAKER_STATE,
+                [&route.name],
                 BreakerState::Closed.gauge(),
             );
         }
@@ -243,10 +243,8 @@ impl Routes {
         let route = &self.routes[index];
         let failure = result.err().map(|e| e.failure);
         let outcome = outcome_label(failure);
-        self.metrics.inc(
-            "backstop_route_attempts_total",
-            &[("route", &route.name), ("outcome", &outcome)],
-        );
+        self.metrics
+            .inc(&metrics::ROUTE_ATTEMPTS, [&route.name, &outcome]);
         if let Err(e) = result {
             if route.kind == RouteKind::Proxy && e.failure == Failure::Status(407) {
                 tracing::error!(
@@ -290,11 +288,8 @@ impl Routes {
                 ),
             }
             let worst = Self::worst(&book, index, now);
-            self.metrics.set(
-                "backstop_route_breaker_state",
-                &[("route", &route.name)],
-                worst.gauge(),
-            );
+            self.metrics
+                .set(&metrics::ROUTE_BREAKER_STATE, [&route.name], worst.gauge());
         }
     }
 
@@ -314,8 +309,8 @@ impl Routes {
                     .collect();
                 let breaker = Self::worst(&book, i, now);
                 self.metrics.set(
-                    "backstop_route_breaker_state",
-                    &[("route", &route.name)],
+                    &metrics::ROUTE_BREAKER_STATE,
+                    [&route.name],
                     breaker.gauge(),
                 );
                 let figures = &book.figures[i];

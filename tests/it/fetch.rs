@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use backstop::fetch::{Class, Failure};
+use backstop::metrics;
 use backstop::run::ErrorKind;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::faults::Fault;
@@ -35,7 +36,7 @@ async fn retries_503_then_succeeds() {
     assert_eq!(got.attempts, 3);
     assert!(got.json["events"].is_array());
     assert_eq!(sim.arrivals().len(), 3);
-    assert_eq!(metrics.total("backstop_upstream_retries_total"), 2.0);
+    assert_eq!(metrics.total(&metrics::UPSTREAM_RETRIES), 2.0);
 }
 
 #[tokio::test]
@@ -105,7 +106,7 @@ async fn a_429_holds_back_every_task_not_just_the_one_that_got_it() {
             "a request went {after:?} after the 429"
         );
     }
-    assert_eq!(metrics.total("backstop_rate_limiter_pushbacks_total"), 1.0);
+    assert_eq!(metrics.total(&metrics::RATE_LIMITER_PUSHBACKS), 1.0);
 }
 
 #[tokio::test]
