@@ -11,6 +11,7 @@ use backstop::sim::faults::Fault;
 use backstop::sim::server::{Encoding, SimConfig, SimServer};
 use tokio::time::Instant;
 
+use crate::support::logs::Captured;
 use crate::support::upstream::{fast_settings, fetcher, get, EVENTS};
 
 async fn sim() -> SimServer {
@@ -37,6 +38,34 @@ async fn retries_503_then_succeeds() {
     assert!(got.json["events"].is_array());
     assert_eq!(sim.arrivals().len(), 3);
     assert_eq!(metrics.total(&metrics::UPSTREAM_RETRIES), 2.0);
+}
+
+#[tokio::test]
+async fn each_failed_attempt_is_logged_once_with_the_decision_and_its_reason() {
+    let (logs, _guard) = Captured::start();
+    let sim = sim().await;
+    sim.script([Fault::Status(503), Fault::Status(503)]);
+    let (f, _) = fetcher(fast_settings());
+    f.get_json(&get(&sim, EVENTS))
+        .await
+        .expect("third attempt succeeds");
+    f.get_json(&get(&sim, "/nope?x=1")).await.unwrap_err();
+
+    let logged = logs.text();
+    let failed: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("upstream attempt via direct failed"))
+        .collect();
+    assert_eq!(failed.len(), 3, "{logged}");
+    for line in &failed[..2] {
+        assert!(line.contains("HTTP 503; retrying in"), "{line}");
+        assert!(line.contains("reason=\"transient\""), "{line}");
+    }
+    assert!(
+        failed[2].contains("HTTP 404; giving up (permanent)"),
+        "{}",
+        failed[2]
+    );
 }
 
 #[tokio::test]
