@@ -91,8 +91,12 @@ pub struct Config {
     /// Bound on a whole run (all its requests and retries), outside the retry loop.
     pub run_deadline: Duration,
     pub storage: crate::storage::StorageLocation,
-    /// The SQLite file of the run ledger.
-    pub ledger_path: PathBuf,
+    /// The run ledger: a SQLite file, or a PostgreSQL database shared by every instance.
+    pub ledger: crate::ledger::LedgerLocation,
+    /// How long this instance's hold on a run or job lasts without a heartbeat.
+    pub lease: Duration,
+    /// The Cloud Run revision (`K_REVISION`), the first part of this instance's owner id.
+    pub revision: Option<String>,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
     pub warehouse: crate::warehouse::WarehouseSettings,
     pub phase2: crate::phase2::Phase2Settings,
@@ -232,9 +236,9 @@ impl Config {
             fetch,
             proxies: crate::fetch::ProxySettings::from_vars(vars)?,
             run_deadline: secs_f64(vars.positive_f64("BACKSTOP_RUN_DEADLINE_SECS", 280.0)?),
-            ledger_path: vars
-                .path("BACKSTOP_LEDGER")
-                .unwrap_or_else(|| default_ledger(&storage)),
+            ledger: crate::ledger::LedgerLocation::from_vars(vars, default_ledger(&storage))?,
+            lease: Duration::from_secs(vars.at_least("BACKSTOP_LEASE_SECS", 60, 1)?),
+            revision: vars.get("K_REVISION").map(str::to_string),
             storage,
             pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars)?,
             warehouse: crate::warehouse::WarehouseSettings::from_vars(vars)?,
@@ -290,6 +294,25 @@ mod tests {
             let err = Config::from_vars(&Vars::from_pairs([(var, value)])).unwrap_err();
             assert_eq!(err.var, var);
             assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_postgres_ledger_is_selected_by_its_url_and_unusable_values_name_the_variable() {
+        for url in [
+            "postgresql://x",
+            "postgres://backstop@127.0.0.1:5432/backstop",
+            "postgresql://backstop@/backstop?host=/cloudsql/nba-props-platform:us-west2:ledger",
+            "host=/cloudsql/nba-props-platform:us-west2:ledger dbname=backstop user=backstop",
+        ] {
+            let c = Config::from_vars(&Vars::from_pairs([("BACKSTOP_LEDGER", url)])).unwrap();
+            let shown = format!("{c:?}");
+            assert!(shown.contains("Postgres"), "{url} must select PostgreSQL: {shown}");
+        }
+        for bad in ["postgresql://", "mysql://h/db", "postgresql://u@h/db?sslmode=sometimes"] {
+            let err = Config::from_vars(&Vars::from_pairs([("BACKSTOP_LEDGER", bad)]));
+            let err = err.expect_err(bad);
+            assert_eq!(err.var, "BACKSTOP_LEDGER", "{err}");
         }
     }
 

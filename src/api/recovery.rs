@@ -99,6 +99,7 @@ pub async fn status(
     let job = app
         .ledger
         .job(&id)
+        .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(job) = job else {
         return Err(ApiError::NotFound(format!("no recovery job {id}")));

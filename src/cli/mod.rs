@@ -136,7 +136,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         } => runs(scraper, date, market, status, limit, json).await,
         Command::Demo { date, out } => crate::demo::run(&date, &out).await,
         Command::Claims { action, object } => match build().await {
-            Ok(app) => recovery::claims(&app, &action, object.as_deref()),
+            Ok(app) => recovery::claims(&app, &action, object.as_deref()).await,
             Err(code) => code,
         },
         Command::Gaps {
@@ -280,11 +280,12 @@ async fn runs(
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let ledger = match crate::ledger::Ledger::open(&config.ledger_path) {
+    let instance = crate::ledger::Instance::new(config.revision.as_deref(), config.lease);
+    let ledger = match crate::ledger::Ledger::connect(&config.ledger, instance).await {
         Ok(l) => l,
         Err(e) => return usage(e),
     };
-    let runs = match ledger.runs(&filter) {
+    let runs = match ledger.runs(&filter).await {
         Ok(r) => r,
         Err(e) => return usage(e),
     };

@@ -98,16 +98,16 @@ pub async fn reprocess(
         let tty = std::io::stderr().is_terminal();
         while !task.is_finished() {
             if tty {
-                draw(app, &id);
+                draw(app, &id).await;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         if tty {
-            draw(app, &id);
+            draw(app, &id).await;
             eprintln!();
         }
     }
-    let job = match app.ledger.job(&id) {
+    let job = match app.ledger.job(&id).await {
         Ok(Some(job)) => job,
         _ => return ExitCode::FAILURE,
     };
@@ -138,17 +138,17 @@ pub async fn reprocess(
     }
 }
 
-pub fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
+pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
     let ledger = &app.ledger;
     let result = match (action, object) {
-        ("list", None) => ledger.unconfirmed_file_sends().map(|sends| {
+        ("list", None) => ledger.unconfirmed_file_sends().await.map(|sends| {
             for s in &sends {
                 println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
             }
             println!("{} unconfirmed hand-over(s): check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
         }),
-        ("confirm", Some(name)) => ledger.confirm_file_sent(name, chrono::Utc::now()).map(|_| println!("{name}: confirmed as loaded; never sent again")),
-        ("release", Some(name)) => ledger.release_file_send(name).map(|_| println!("{name}: released; a later recovery may send it")),
+        ("confirm", Some(name)) => ledger.confirm_file_sent(name, chrono::Utc::now()).await.map(|_| println!("{name}: confirmed as loaded; never sent again")),
+        ("release", Some(name)) => ledger.release_file_send(name).await.map(|_| println!("{name}: released; a later recovery may send it")),
         _ => return super::usage("use: backstop claims [list] | confirm OBJECT | release OBJECT"),
     };
     match result {
@@ -160,8 +160,8 @@ pub fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
     }
 }
 
-fn draw(app: &App, id: &str) {
-    let Ok(Some(job)) = app.ledger.job(id) else {
+async fn draw(app: &App, id: &str) {
+    let Ok(Some(job)) = app.ledger.job(id).await else {
         return;
     };
     let total = job.actions.len().max(1);

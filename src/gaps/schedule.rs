@@ -30,13 +30,13 @@ impl Detector {
         if let Some(n) = self.games.lock().expect("games cache").get(&date) {
             return Signal::Known(*n);
         }
-        if let Ok(Some(n)) = self.scrapes.ledger.known_games(date) {
+        if let Ok(Some(n)) = self.scrapes.ledger.known_games(date).await {
             self.games.lock().expect("games cache").insert(date, n);
             return Signal::Known(n);
         }
         if date < today {
-            if let Some(n) = self.games_seen_by_a_run(date) {
-                self.remember(date, n);
+            if let Some(n) = self.games_seen_by_a_run(date).await {
+                self.remember(date, n).await;
                 return Signal::Known(n);
             }
         }
@@ -63,20 +63,20 @@ impl Detector {
             Err(e) => return Signal::Unknown(format!("events API: {}", e.cause())),
         };
         if date < today {
-            self.remember(date, n);
+            self.remember(date, n).await;
         }
         Signal::Known(n)
     }
 
     /// The events count a finished run got from the events API for that date, after the
     /// date was over (an earlier count may predate a schedule change).
-    fn games_seen_by_a_run(&self, date: GameDate) -> Option<u64> {
+    async fn games_seen_by_a_run(&self, date: GameDate) -> Option<u64> {
         let filter = RunFilter {
             game_date: Some(date),
             limit: 50,
             ..RunFilter::default()
         };
-        let runs = self.scrapes.ledger.runs(&filter).ok()?;
+        let runs = self.scrapes.ledger.runs(&filter).await.ok()?;
         let day_after = date.succ().naive();
         runs.into_iter()
             .filter(|r| {
@@ -94,12 +94,13 @@ impl Detector {
             .find_map(|r| r.events)
     }
 
-    fn remember(&self, date: GameDate, games: u64) {
+    async fn remember(&self, date: GameDate, games: u64) {
         self.games.lock().expect("games cache").insert(date, games);
         if let Err(e) = self
             .scrapes
             .ledger
             .remember_games(date, games, chrono::Utc::now())
+            .await
         {
             tracing::warn!(error = %e, "games not remembered; detection will ask again");
         }

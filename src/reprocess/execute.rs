@@ -42,7 +42,7 @@ impl Recovery {
     }
 
     async fn execute_inner(&self, job_id: &str) -> Result<(), String> {
-        let job = self.load(job_id)?;
+        let job = self.load(job_id).await?;
         for action in job.actions.iter().filter(|a| !a.state.is_final()) {
             let (state, detail, run_id) = match action.kind {
                 ActionKind::Scrape => self.rescrape(&job, action).await,
@@ -57,17 +57,19 @@ impl Recovery {
                     run_id.as_deref(),
                     Utc::now(),
                 )
+                .await
                 .map_err(|e| e.to_string())?;
             tracing::info!(job_id, seq = action.seq, kind = ?action.kind, game_date = %action.game_date,
                            market = action.market.as_str(), state = ?state, "{detail}");
         }
-        let job = self.load(job_id)?;
+        let job = self.load(job_id).await?;
         let ok = job
             .actions
             .iter()
             .all(|a| matches!(a.state, ActionState::Done | ActionState::Skipped));
         self.ledger
             .finish_job(job_id, if ok { "done" } else { "failed" }, Utc::now())
+            .await
             .map_err(|e| e.to_string())?;
         if job
             .actions
@@ -79,26 +81,28 @@ impl Recovery {
         self.record_after(&job).await
     }
 
-    fn load(&self, job_id: &str) -> Result<JobRecord, String> {
+    async fn load(&self, job_id: &str) -> Result<JobRecord, String> {
         self.ledger
             .job(job_id)
+            .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no recovery job {job_id}"))
     }
 
     /// Records that an action is under way (before any effect), or why that failed.
-    fn mark_running(&self, job: &JobRecord, a: &ActionRecord) -> Option<Outcome> {
+    async fn mark_running(&self, job: &JobRecord, a: &ActionRecord) -> Option<Outcome> {
         let now = Utc::now();
-        let marked =
-            self.ledger
-                .set_action_state(&job.id, a.seq, ActionState::Running, None, None, now);
+        let marked = self
+            .ledger
+            .set_action_state(&job.id, a.seq, ActionState::Running, None, None, now)
+            .await;
         marked
             .err()
             .map(|e| (ActionState::Failed, e.to_string(), None))
     }
 
     async fn rescrape(&self, job: &JobRecord, a: &ActionRecord) -> Outcome {
-        if let Some(failed) = self.mark_running(job, a) {
+        if let Some(failed) = self.mark_running(job, a).await {
             return failed;
         }
         let req = ScrapeRequest {
@@ -130,7 +134,7 @@ impl Recovery {
     async fn send(&self, job: &JobRecord, a: &ActionRecord) -> Outcome {
         let object = a.object_name.clone().unwrap_or_default();
         let resumed = a.state == ActionState::Running;
-        match self.ledger.file_send(&object) {
+        match self.ledger.file_send(&object).await {
             Err(e) => return (ActionState::Failed, e.to_string(), None),
             Ok(Some(rec)) if rec.state == FileSendState::Sent => {
                 return if rec.job_id == job.id {
@@ -176,10 +180,10 @@ impl Recovery {
                 None,
             );
         };
-        if let Some(failed) = self.mark_running(job, a) {
+        if let Some(failed) = self.mark_running(job, a).await {
             return failed;
         }
-        match self.ledger.claim_file_send(&object, &job.id, Utc::now()) {
+        match self.ledger.claim_file_send(&object, &job.id, Utc::now()).await {
             Ok(true) => {}
             Ok(false) => {
                 return (
@@ -192,7 +196,7 @@ impl Recovery {
         }
         match self.phase2.send_file(&bucket, &object).await {
             Ok(d) => {
-                if let Err(e) = self.ledger.confirm_file_sent(&object, Utc::now()) {
+                if let Err(e) = self.ledger.confirm_file_sent(&object, Utc::now()).await {
                     return (ActionState::Failed, format!("Phase 2 took {object} but the ledger could not record it: {e}"), None);
                 }
                 (ActionState::Done, format!("Phase 2 answered {} for {object} after {} attempt(s)", d.status, d.attempts), None)
@@ -203,7 +207,7 @@ impl Recovery {
                 None,
             ),
             Err(e) => {
-                let _ = self.ledger.release_file_send(&object);
+                let _ = self.ledger.release_file_send(&object).await;
                 (ActionState::Failed, e.to_string(), None)
             }
         }
@@ -218,6 +222,7 @@ impl Recovery {
             return self
                 .ledger
                 .set_job_result(&job.id, &json!({"checked": []}))
+                .await
                 .map_err(|e| e.to_string());
         };
         let mut markets: Vec<_> = job.actions.iter().map(|a| a.market).collect();
@@ -242,6 +247,7 @@ impl Recovery {
         let result = json!({ "checked": checked, "now_complete": complete, "still_lost": checked.len() - complete });
         self.ledger
             .set_job_result(&job.id, &result)
+            .await
             .map_err(|e| e.to_string())
     }
 }

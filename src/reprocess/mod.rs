@@ -4,12 +4,13 @@
 pub mod execute;
 pub mod plan;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::gaps::Detector;
+use crate::gaps::{Detector, Remedy};
 use crate::ledger::{JobRecord, Ledger};
 use crate::phase2::Phase2;
 use crate::scrape::Scrapes;
@@ -74,21 +75,32 @@ impl Recovery {
         let scope = req.scope()?;
         let report = self.detector.detect(&scope.query).await;
         let now = chrono::Utc::now();
+        let mut histories = HashMap::new();
+        for row in &report.rows {
+            if let Remedy::SendFile { object_name } = &row.verdict.remedy {
+                let history = plan::FileHistory {
+                    sent: self.ledger.file_send(object_name).await.ok().flatten(),
+                    announced_recently: self.announced_recently(object_name, now).await,
+                };
+                histories.insert(object_name.clone(), history);
+            }
+        }
         Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {
+            let h = histories.get(name);
             plan::FileHistory {
-                sent: self.ledger.file_send(name).ok().flatten(),
-                announced_recently: self.announced_recently(name, now),
+                sent: h.and_then(|h| h.sent.clone()),
+                announced_recently: h.and_then(|h| h.announced_recently),
             }
         }))
     }
 
     /// When a file's completion message went out, if within the pending-load window.
-    fn announced_recently(
+    async fn announced_recently(
         &self,
         name: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
-        let run = self.ledger.run_by_object(name).ok().flatten()?;
+        let run = self.ledger.run_by_object(name).await.ok().flatten()?;
         let at = run.finished_at?;
         let window = chrono::Duration::from_std(self.pending_load).ok()?;
         (run.published == Some(true) && now - at < window).then_some(at)
@@ -105,7 +117,7 @@ impl Recovery {
             Some(k) => k.to_string(),
             None => content_key(&req.canonical()),
         };
-        if let Some(existing) = self.existing(&key)? {
+        if let Some(existing) = self.existing(&key).await? {
             let plan = Plan {
                 actions: Vec::new(),
                 skipped: Vec::new(),
@@ -124,32 +136,48 @@ impl Recovery {
         let (job, created) = self
             .ledger
             .create_job(&key, &stored, &actions, chrono::Utc::now())
+            .await
             .map_err(|e| e.to_string())?;
         Ok(Submitted { job, created, plan })
     }
 
-    fn existing(&self, key: &str) -> Result<Option<JobRecord>, String> {
+    async fn existing(&self, key: &str) -> Result<Option<JobRecord>, String> {
         // create_job is the atomic check; this only spares a detection for a repeat.
-        let jobs = self.ledger.unfinished_jobs().map_err(|e| e.to_string())?;
+        let jobs = self
+            .ledger
+            .unfinished_jobs()
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(jobs.into_iter().find(|j| j.idempotency_key == key))
     }
 
-    /// Resumes the jobs a stopped process left unfinished.
+    /// Adopts and resumes the unfinished jobs whose owner stopped heartbeating (died, was
+    /// killed, or lost its CPU). Each is adopted by one instance only (a compare-and-set in the
+    /// ledger); jobs a live instance holds are left alone. Returns how many this one took.
     pub async fn resume_unfinished(self: &Arc<Self>) -> usize {
-        let jobs = match self.ledger.unfinished_jobs() {
-            Ok(j) => j,
+        let now = chrono::Utc::now();
+        let ids = match self.ledger.orphaned_jobs(now).await {
+            Ok(ids) => ids,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read unfinished recovery jobs");
                 return 0;
             }
         };
-        for job in &jobs {
-            tracing::warn!(job_id = %job.id, "resuming a recovery job left unfinished by a stopped process");
-            let me = self.clone();
-            let id = job.id.clone();
-            tokio::spawn(async move { me.execute(&id).await });
+        let mut adopted = 0;
+        for id in ids {
+            match self.ledger.adopt_job(&id, now).await {
+                Ok(true) => {
+                    tracing::warn!(job_id = %id, instance = %self.ledger.instance().id,
+                        "resuming a recovery job whose owner stopped heartbeating");
+                    let me = self.clone();
+                    tokio::spawn(async move { me.execute(&id).await });
+                    adopted += 1;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(job_id = %id, error = %e, "cannot adopt a recovery job"),
+            }
         }
-        jobs.len()
+        adopted
     }
 }
 

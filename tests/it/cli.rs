@@ -23,12 +23,12 @@ fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
+#[tokio::test]
+async fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
     let dir = tempfile::tempdir().unwrap();
     let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
     {
-        let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
         let action = NewAction {
             kind: ActionKind::SendFile,
             game_date: "2026-01-14".parse().unwrap(),
@@ -38,9 +38,11 @@ fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
         };
         let (job, _) = ledger
             .create_job("k", &json!({}), &[action], chrono::Utc::now())
+            .await
             .unwrap();
         assert!(ledger
             .claim_file_send(name, &job.id, chrono::Utc::now())
+            .await
             .unwrap());
     }
     let (ok, out, err) = backstop(dir.path(), &["claims"]);
@@ -49,8 +51,8 @@ fn an_unconfirmed_hand_over_is_listed_and_can_be_released_after_a_check() {
     let (ok, out, err) = backstop(dir.path(), &["claims", "release", name]);
     assert!(ok, "{err}");
     assert!(out.contains("released"), "{out}");
-    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
-    assert!(ledger.file_send(name).unwrap().is_none());
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
+    assert!(ledger.file_send(name).await.unwrap().is_none());
 }
 
 #[test]

@@ -181,6 +181,8 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
         ("BACKSTOP_PHASE2_AUTH", "off"),
         ("BACKSTOP_PHASE2_TIMEOUT_SECS", "10"),
         ("BACKSTOP_RECOVERY_SETTLE_SECS", "1"),
+        // A killed instance's job is adopted once its lease runs out.
+        ("BACKSTOP_LEASE_SECS", "2"),
     ];
     let t = spawn_app_with(sim, &extra).await;
     loader.attach(t.app.store.clone());
@@ -253,7 +255,7 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     let third = Backstop::start(&env, log.clone()).await;
     let job = third.api.finished_job(&id, Duration::from_secs(60)).await;
     check_job(&job, &sixth);
-    let claim = t.app.ledger.file_send(&sixth).unwrap().expect("a claim");
+    let claim = t.app.ledger.file_send(&sixth).await.unwrap().expect("a claim");
     assert_eq!(
         claim.state,
         FileSendState::Claimed,

@@ -3,8 +3,10 @@
 //! Phase 2 appends rows every time it is given a file, so a file sent twice is loaded twice.
 //! Sending twice is worse than sending late; the ledger therefore writes *before* sending:
 //!
-//! 1. [`Ledger::claim_file_send`]: an insert guarded by the object name's primary key. `false`
-//!    means some job already claimed or sent this file: do not send it (skip the action).
+//! 1. [`Ledger::claim_file_send`]: an insert guarded by the object name's primary key, made only
+//!    while the claiming job is running and owned by this instance (one statement, so two
+//!    instances racing get one claim). `false` means some job already claimed or sent this
+//!    file: do not send it (skip the action).
 //! 2. Send.
 //! 3. On a 2xx answer, [`Ledger::confirm_file_sent`]. When the downstream certainly did not load
 //!    the file (a 4xx refusal, a connection that never opened, a 500 "processing error" that
@@ -14,13 +16,11 @@
 //! A claim left `claimed` by a crash is *unconfirmed*: see the crash table in [`super`].
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::names::FileSendState;
-use super::still_running;
-use crate::ledger::columns::{RowExt, Time};
-use crate::ledger::{all_rows, Doing, Ledger, LedgerError, LedgerProblem};
+use crate::ledger::db::{DbError, Row};
+use crate::ledger::{Doing, Ledger, LedgerError, LedgerProblem};
 
 /// The delivery record of one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,43 +36,56 @@ pub struct FileSendRecord {
 
 impl Ledger {
     /// The never-twice guard: records that `object_name` is being delivered by `job_id`.
-    /// Returns `false`, recording nothing, if it was already claimed or sent by any job.
-    pub fn claim_file_send(
+    /// Returns `false`, recording nothing, if it was already claimed or sent by any job. Fails
+    /// when the job has finished or another instance owns it.
+    pub async fn claim_file_send(
         &self,
         object_name: &str,
         job_id: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, LedgerError> {
         let doing = || format!("claiming {object_name} for job {job_id}");
-        let conn = self.conn();
-        still_running(&conn, job_id).doing(doing)?;
-        let inserted = conn
+        let inserted = self
+            .db
             .execute(
                 "INSERT INTO file_sends (object_name, job_id, state, claimed_at)
-                 VALUES (?1, ?2, 'claimed', ?3)
+                 SELECT $1, $2, 'claimed', $3
+                 WHERE EXISTS (SELECT 1 FROM jobs
+                               WHERE id = $2 AND state = 'running' AND owner = $4)
                  ON CONFLICT (object_name) DO NOTHING",
-                params![object_name, job_id, Time(now)],
+                &[
+                    object_name.into(),
+                    job_id.into(),
+                    now.into(),
+                    self.instance.id.as_str().into(),
+                ],
             )
+            .await
             .doing(doing)?;
-        Ok(inserted == 1)
+        if inserted == 1 {
+            return Ok(true);
+        }
+        self.owned_job(job_id).await.doing(doing)?;
+        Ok(false)
     }
 
     /// Records that the downstream answered 2xx for a claimed file. Confirming twice is fine.
-    pub fn confirm_file_sent(
+    pub async fn confirm_file_sent(
         &self,
         object_name: &str,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         let doing = || format!("confirming the delivery of {object_name}");
-        let conn = self.conn();
-        let n = conn
+        let n = self
+            .db
             .execute(
-                "UPDATE file_sends SET state = 'sent', sent_at = ?2
-                 WHERE object_name = ?1 AND state = 'claimed'",
-                params![object_name, Time(now)],
+                "UPDATE file_sends SET state = 'sent', sent_at = $2
+                 WHERE object_name = $1 AND state = 'claimed'",
+                &[object_name.into(), now.into()],
             )
+            .await
             .doing(doing)?;
-        match (n, file_send(&conn, object_name).doing(doing)?) {
+        match (n, self.file_send(object_name).await?) {
             (1, _) | (_, Some(_)) => Ok(()),
             (_, None) => Err(LedgerError::new(doing(), LedgerProblem::NoSuchFileSend)),
         }
@@ -80,16 +93,17 @@ impl Ledger {
 
     /// Drops a claim whose file the downstream certainly did not load, so a later job may send
     /// it. A confirmed delivery is never released.
-    pub fn release_file_send(&self, object_name: &str) -> Result<(), LedgerError> {
+    pub async fn release_file_send(&self, object_name: &str) -> Result<(), LedgerError> {
         let doing = || format!("releasing the claim on {object_name}");
-        let conn = self.conn();
-        let n = conn
+        let n = self
+            .db
             .execute(
-                "DELETE FROM file_sends WHERE object_name = ?1 AND state = 'claimed'",
-                [object_name],
+                "DELETE FROM file_sends WHERE object_name = $1 AND state = 'claimed'",
+                &[object_name.into()],
             )
+            .await
             .doing(doing)?;
-        match (n, file_send(&conn, object_name).doing(doing)?) {
+        match (n, self.file_send(object_name).await?) {
             (1, _) => Ok(()),
             (_, Some(_)) => Err(LedgerError::new(doing(), LedgerProblem::AlreadySent)),
             (_, None) => Err(LedgerError::new(doing(), LedgerProblem::NoSuchFileSend)),
@@ -97,32 +111,31 @@ impl Ledger {
     }
 
     /// The delivery record of one object, if any job ever claimed it.
-    pub fn file_send(&self, object_name: &str) -> Result<Option<FileSendRecord>, LedgerError> {
-        file_send(&self.conn(), object_name)
+    pub async fn file_send(&self, object_name: &str) -> Result<Option<FileSendRecord>, LedgerError> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT * FROM file_sends WHERE object_name = $1",
+                &[object_name.into()],
+            )
+            .await;
+        row.and_then(|r| r.as_ref().map(file_send_from_row).transpose())
             .doing(|| format!("reading the delivery record of {object_name}"))
     }
 
     /// Claims never confirmed: the file may or may not have been loaded. For a person to decide.
-    pub fn unconfirmed_file_sends(&self) -> Result<Vec<FileSendRecord>, LedgerError> {
-        let doing = || "listing unconfirmed file deliveries".to_string();
+    pub async fn unconfirmed_file_sends(&self) -> Result<Vec<FileSendRecord>, LedgerError> {
         let sql = "SELECT * FROM file_sends WHERE state = 'claimed' ORDER BY claimed_at, rowid";
-        all_rows(&self.conn(), sql, [], file_send_from_row).doing(doing)
+        let rows = self.db.query(sql, &[]).await;
+        rows.and_then(|rows| rows.iter().map(file_send_from_row).collect())
+            .doing(|| "listing unconfirmed file deliveries".to_string())
     }
 }
 
-fn file_send(conn: &Connection, object_name: &str) -> rusqlite::Result<Option<FileSendRecord>> {
-    conn.query_row(
-        "SELECT * FROM file_sends WHERE object_name = ?1",
-        [object_name],
-        file_send_from_row,
-    )
-    .optional()
-}
-
-fn file_send_from_row(r: &Row<'_>) -> rusqlite::Result<FileSendRecord> {
+fn file_send_from_row(r: &Row) -> Result<FileSendRecord, DbError> {
     Ok(FileSendRecord {
-        object_name: r.get("object_name")?,
-        job_id: r.get("job_id")?,
+        object_name: r.text("object_name")?,
+        job_id: r.text("job_id")?,
         state: r.parsed("state")?,
         claimed_at: r.time("claimed_at")?,
         sent_at: r.time_opt("sent_at")?,
