@@ -141,3 +141,18 @@ fn without_path_suffix(e: rusqlite::Error, path: &Path) -> rusqlite::Error {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_ledger_runs_in_wal_mode_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(Some(&dir.path().join("l.db"))).unwrap();
+        let rows = db.query("PRAGMA journal_mode", &[]).await.unwrap();
+        assert_eq!(rows[0].text("journal_mode").unwrap(), "wal");
+        let rows = db.query("PRAGMA synchronous", &[]).await.unwrap();
+        assert_eq!(rows[0].int("synchronous").unwrap(), 2, "FULL");
+    }
+}

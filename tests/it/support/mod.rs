@@ -8,6 +8,7 @@ pub mod emulators;
 pub mod loader;
 pub mod logs;
 pub mod phase2;
+pub mod postgres;
 pub mod proxy;
 pub mod upstream;
 
