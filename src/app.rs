@@ -137,8 +137,13 @@ impl App {
         self.leases.task.abort();
         match self.ledger.release_own_jobs(chrono::Utc::now()).await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!(jobs = n, "released unfinished recovery jobs for another instance"),
-            Err(e) => tracing::error!(error = %e, "could not release this instance's jobs; they are taken over when the lease runs out"),
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "released unfinished recovery jobs for another instance"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "could not release this instance's jobs; they are taken over when the lease runs out")
+            }
         }
     }
 }

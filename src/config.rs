@@ -307,9 +307,16 @@ mod tests {
         ] {
             let c = Config::from_vars(&Vars::from_pairs([("BACKSTOP_LEDGER", url)])).unwrap();
             let shown = format!("{c:?}");
-            assert!(shown.contains("Postgres"), "{url} must select PostgreSQL: {shown}");
+            assert!(
+                shown.contains("Postgres"),
+                "{url} must select PostgreSQL: {shown}"
+            );
         }
-        for bad in ["postgresql://", "mysql://h/db", "postgresql://u@h/db?sslmode=sometimes"] {
+        for bad in [
+            "postgresql://",
+            "mysql://h/db",
+            "postgresql://u@h/db?sslmode=sometimes",
+        ] {
             let err = Config::from_vars(&Vars::from_pairs([("BACKSTOP_LEDGER", bad)]));
             let err = err.expect_err(bad);
             assert_eq!(err.var, "BACKSTOP_LEDGER", "{err}");

@@ -78,7 +78,12 @@ pub struct RateLimits {
 impl RateLimits {
     /// Schedules kept in this process.
     pub fn new(rate_per_sec: f64, burst: u32) -> Self {
-        Self::with_store(rate_per_sec, burst, Arc::new(InProcess::default()), "in-process")
+        Self::with_store(
+            rate_per_sec,
+            burst,
+            Arc::new(InProcess::default()),
+            "in-process",
+        )
     }
 
     /// Schedules kept in `store` (the ledger: every instance on it shares them).
@@ -190,9 +195,17 @@ mod tests {
         for _ in 0..3 {
             host.acquire().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(50), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "{:?}",
+            start.elapsed()
+        );
         host.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(90), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(90),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test]

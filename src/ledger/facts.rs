@@ -52,7 +52,11 @@ impl Ledger {
         row.map(|r| r.unsigned("rows")).transpose().doing(doing)
     }
 
-    pub async fn remember_file_rows(&self, object_name: &str, rows: u64) -> Result<(), LedgerError> {
+    pub async fn remember_file_rows(
+        &self,
+        object_name: &str,
+        rows: u64,
+    ) -> Result<(), LedgerError> {
         let doing = || format!("remembering {rows} rows for {object_name}");
         self.db
             .execute(

@@ -255,7 +255,11 @@ impl Ledger {
             )
             .await
             .doing(doing)?;
-        let problem = match current.map(|r| r.parsed("state")).transpose().doing(doing)? {
+        let problem = match current
+            .map(|r| r.parsed("state"))
+            .transpose()
+            .doing(doing)?
+        {
             None => LedgerProblem::NoSuchAction(seq),
             Some(state) => LedgerProblem::ActionFinal { seq, state },
         };

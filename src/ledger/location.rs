@@ -78,8 +78,8 @@ impl LedgerLocation {
         match (config.get_password().is_some(), password) {
             (true, Some(_)) => {
                 return Err(invalid(format!(
-                    "holds a password and {PASSWORD_VAR} is set too: keep it in one place (the secret)"
-                )))
+                "holds a password and {PASSWORD_VAR} is set too: keep it in one place (the secret)"
+            )))
             }
             (_, Some(p)) => {
                 config.password(p.expose());
@@ -202,7 +202,9 @@ mod tests {
             let shown = format!("{loc:?} {}", loc.describe());
             assert!(!shown.contains("s3cr3t-pw"), "{shown}");
         }
-        assert!(matches!(parse(&[]).unwrap(), LedgerLocation::Sqlite(p) if p.as_os_str() == "d.db"));
+        assert!(
+            matches!(parse(&[]).unwrap(), LedgerLocation::Sqlite(p) if p.as_os_str() == "d.db")
+        );
         assert!(matches!(
             parse(&[(LEDGER_VAR, "/var/lib/backstop/ledger.db")]).unwrap(),
             LedgerLocation::Sqlite(_)
@@ -211,17 +213,23 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_errors_or_debug() {
-        let err = parse(&[(LEDGER_VAR, "postgresql://u:hunter2@h/db"), (PASSWORD_VAR, "x")])
-            .unwrap_err();
+        let err = parse(&[
+            (LEDGER_VAR, "postgresql://u:hunter2@h/db"),
+            (PASSWORD_VAR, "x"),
+        ])
+        .unwrap_err();
         assert_eq!(err.var, LEDGER_VAR);
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.to_string().contains("u:***@h/db"), "{err}");
-        let err = parse(&[(LEDGER_VAR, "postgresql://u@h/db?password=hunter2&sslmode=require")])
-            .unwrap_err();
+        let err = parse(&[(
+            LEDGER_VAR,
+            "postgresql://u@h/db?password=hunter2&sslmode=require",
+        )])
+        .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.to_string().contains("TLS"), "{err}");
-        let err = parse(&[(LEDGER_VAR, "host=h user=u password=hunter2 sslmode=nope")])
-            .unwrap_err();
+        let err =
+            parse(&[(LEDGER_VAR, "host=h user=u password=hunter2 sslmode=nope")]).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         let loc = parse(&[(LEDGER_VAR, "postgresql://u:hunter2@h:6543/db")]).unwrap();
         assert!(!format!("{loc:?}").contains("hunter2"));
@@ -236,7 +244,10 @@ mod tests {
         for (raw, why) in [
             ("postgresql://", "no host"),
             ("sqlite:///tmp/x.db", "neither"),
-            ("postgresql://u@h:port/db", "not a PostgreSQL connection string"),
+            (
+                "postgresql://u@h:port/db",
+                "not a PostgreSQL connection string",
+            ),
         ] {
             let err = parse(&[(LEDGER_VAR, raw)]).unwrap_err();
             assert_eq!(err.var, LEDGER_VAR);

@@ -371,7 +371,10 @@ mod tests {
         let owner: Option<String> = conn
             .query_row("SELECT owner FROM jobs WHERE id = 'j'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(owner, None, "an old job has no owner: it may be adopted at once");
+        assert_eq!(
+            owner, None,
+            "an old job has no owner: it may be adopted at once"
+        );
         conn.execute("INSERT INTO rate_slots VALUES ('h', 1, 0)", [])
             .unwrap();
     }

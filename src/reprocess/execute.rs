@@ -183,7 +183,11 @@ impl Recovery {
         if let Some(failed) = self.mark_running(job, a).await {
             return failed;
         }
-        match self.ledger.claim_file_send(&object, &job.id, Utc::now()).await {
+        match self
+            .ledger
+            .claim_file_send(&object, &job.id, Utc::now())
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 return (

@@ -163,7 +163,11 @@ impl Scrapes {
 
     /// Records the end of a run, counts it, and sends its completion message.
     async fn finish(&self, report: RunReport) -> RunReport {
-        if let Err(e) = self.ledger.finish_run(&report.run_id, &report.outcome()).await {
+        if let Err(e) = self
+            .ledger
+            .finish_run(&report.run_id, &report.outcome())
+            .await
+        {
             tracing::error!(run_id = %report.run_id, error = %e, "could not record the run's end in the ledger");
         }
         let market = report.market.map(|m| m.as_str()).unwrap_or("");

@@ -89,7 +89,10 @@ async fn two_identical_requests_at_the_same_time_run_once_and_both_get_the_resul
         .filter(|r| r.path.ends_with("/events"))
         .count();
     assert_eq!(events_requests, 1);
-    assert_eq!(t.app.ledger.runs(&Default::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        t.app.ledger.runs(&Default::default()).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod cli;
 mod deploy;
 mod faults;
 mod fetch;
+mod instances;
 mod ledger;
 mod phase2;
 mod properties;

@@ -199,7 +199,13 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
     let submitted = w.t.app.recovery.submit(&req, None).await.unwrap();
     assert!(submitted.created);
     w.t.app.recovery.execute(&submitted.job.id).await;
-    let job = w.t.app.ledger.job(&submitted.job.id).await.unwrap().unwrap();
+    let job =
+        w.t.app
+            .ledger
+            .job(&submitted.job.id)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(job.state, "done", "{job:#?}");
     let result = job.result.clone().unwrap();
     assert_eq!(
@@ -324,7 +330,10 @@ async fn a_job_stopped_half_way_resumes_without_repeating_finished_actions() {
         .await
         .unwrap());
     w.loader.load(&name).await;
-    ledger.confirm_file_sent(&name, chrono::Utc::now()).await.unwrap();
+    ledger
+        .confirm_file_sent(&name, chrono::Utc::now())
+        .await
+        .unwrap();
 
     // The first instance stops: its heartbeat ends and its job is free for another.
     w.t.app.stand_down().await;

@@ -52,7 +52,7 @@ pub(crate) enum Db {
 /// One transaction: committed by [`Tx::commit`], rolled back when dropped without it.
 pub(crate) enum Tx<'a> {
     Sqlite(sqlite::SqliteTx<'a>),
-    Postgres(postgres::PgTx),
+    Postgres(Box<postgres::PgTx>),
 }
 
 impl Db {
@@ -97,7 +97,7 @@ impl Db {
     pub(crate) async fn begin(&self) -> Result<Tx<'_>, DbError> {
         match self {
             Db::Sqlite(db) => db.begin().await.map(Tx::Sqlite),
-            Db::Postgres(db) => db.begin().await.map(Tx::Postgres),
+            Db::Postgres(db) => db.begin().await.map(|tx| Tx::Postgres(Box::new(tx))),
         }
     }
 
@@ -118,11 +118,7 @@ impl Tx<'_> {
         }
     }
 
-    pub(crate) async fn query(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<Vec<Row>, DbError> {
+    pub(crate) async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         match self {
             Tx::Sqlite(tx) => tx.query(sql, params),
             Tx::Postgres(tx) => tx.query(sql, params).await,
@@ -140,7 +136,7 @@ impl Tx<'_> {
     pub(crate) async fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(tx) => tx.commit(),
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Postgres(tx) => (*tx).commit().await,
         }
     }
 }

@@ -84,7 +84,9 @@ pub(crate) struct PgTx {
 
 impl PgTx {
     fn conn(&self) -> &Object {
-        self.conn.as_ref().expect("an open transaction has its connection")
+        self.conn
+            .as_ref()
+            .expect("an open transaction has its connection")
     }
 
     pub(crate) async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
@@ -96,7 +98,10 @@ impl PgTx {
     }
 
     pub(crate) async fn commit(mut self) -> Result<(), DbError> {
-        let conn = self.conn.take().expect("an open transaction has its connection");
+        let conn = self
+            .conn
+            .take()
+            .expect("an open transaction has its connection");
         match conn.batch_execute("COMMIT").await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -169,17 +174,23 @@ fn row(r: &tokio_postgres::Row) -> Result<Row, DbError> {
         let value = if *ty == Type::INT8 {
             r.try_get::<_, Option<i64>>(i)?.map(Value::Int)
         } else if *ty == Type::INT4 {
-            r.try_get::<_, Option<i32>>(i)?.map(|n| Value::Int(n.into()))
+            r.try_get::<_, Option<i32>>(i)?
+                .map(|n| Value::Int(n.into()))
         } else if *ty == Type::INT2 {
-            r.try_get::<_, Option<i16>>(i)?.map(|n| Value::Int(n.into()))
+            r.try_get::<_, Option<i16>>(i)?
+                .map(|n| Value::Int(n.into()))
         } else if *ty == Type::BOOL {
-            r.try_get::<_, Option<bool>>(i)?.map(|b| Value::Int(b.into()))
+            r.try_get::<_, Option<bool>>(i)?
+                .map(|b| Value::Int(b.into()))
         } else if *ty == Type::FLOAT8 {
             r.try_get::<_, Option<f64>>(i)?.map(Value::Real)
         } else if [Type::TEXT, Type::VARCHAR, Type::NAME, Type::BPCHAR].contains(ty) {
             r.try_get::<_, Option<String>>(i)?.map(Value::Text)
         } else {
-            return Err(DbError::column(col.name(), format!("unsupported type {ty}")));
+            return Err(DbError::column(
+                col.name(),
+                format!("unsupported type {ty}"),
+            ));
         };
         columns.push((col.name().to_string(), value.unwrap_or(Value::Null)));
     }
@@ -233,7 +244,12 @@ impl ToSql for Value {
 /// A PostgreSQL error as a person reads it: the server's message and code, or the cause.
 pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+        let mut text = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
         if let Some(detail) = db.detail() {
             text.push_str(&format!("; {detail}"));
         }

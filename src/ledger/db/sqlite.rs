@@ -109,7 +109,7 @@ fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, DbErro
 
 fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
     let mut stmt = conn.prepare_cached(&sqlite_placeholders(sql))?;
-    let names: Vec<String> = stmt.column_names().into_iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = stmt.column_names().map(|n| n.to_string()).collect();
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {

@@ -238,7 +238,10 @@ mod tests {
         };
         assert_eq!(row.int("n").unwrap(), -1);
         let err = row.unsigned::<u64>("n").unwrap_err().to_string();
-        assert!(err.contains("column n") && err.contains("out of range"), "{err}");
+        assert!(
+            err.contains("column n") && err.contains("out of range"),
+            "{err}"
+        );
         let err = row.time("t").unwrap_err().to_string();
         assert!(err.contains("column t") && err.contains("soon"), "{err}");
         assert_eq!(row.text_opt("z").unwrap(), None);

@@ -111,7 +111,10 @@ impl Ledger {
     }
 
     /// The delivery record of one object, if any job ever claimed it.
-    pub async fn file_send(&self, object_name: &str) -> Result<Option<FileSendRecord>, LedgerError> {
+    pub async fn file_send(
+        &self,
+        object_name: &str,
+    ) -> Result<Option<FileSendRecord>, LedgerError> {
         let row = self
             .db
             .query_opt(

@@ -62,7 +62,10 @@ pub async fn same_idempotency_key_returns_the_existing_job(b: &Backend) {
 
     let mut bad = actions();
     bad[1].object_name = None;
-    let err = l.create_job("k3", &json!({}), &bad, at(9, 0)).await.unwrap_err();
+    let err = l
+        .create_job("k3", &json!({}), &bad, at(9, 0))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("action 2"), "{err}");
     assert_eq!(
         l.unfinished_jobs().await.unwrap().len(),
@@ -82,7 +85,7 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         Some("run-1"),
         at(9, 1),
     )
-        .await
+    .await
     .unwrap();
     l.set_action_state(
         &j.id,
@@ -92,7 +95,7 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         None,
         at(9, 2),
     )
-        .await
+    .await
     .unwrap();
     l.set_action_state(
         &j.id,
@@ -102,7 +105,7 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         Some("run-2"),
         at(9, 3),
     )
-        .await
+    .await
     .unwrap();
     l.set_action_state(
         &j.id,
@@ -112,7 +115,7 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         None,
         at(9, 4),
     )
-        .await
+    .await
     .unwrap();
     let a = &l.job(&j.id).await.unwrap().unwrap().actions[0];
     assert_eq!((a.state, a.attempts), (ActionState::Done, 2));
@@ -149,7 +152,7 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         None,
         at(9, 6),
     )
-        .await
+    .await
     .unwrap();
     l.finish_job(&j.id, "done", at(9, 7)).await.unwrap();
     let done = l.job(&j.id).await.unwrap().unwrap();
@@ -232,7 +235,10 @@ pub async fn a_released_claim_may_be_sent_by_a_later_job(b: &Backend) {
         .unwrap_err()
         .is_not_found());
     l.finish_job(&a.id, "failed", at(9, 4)).await.unwrap();
-    let err = l.claim_file_send("x.json", &a.id, at(9, 5)).await.unwrap_err();
+    let err = l
+        .claim_file_send("x.json", &a.id, at(9, 5))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("job already finished as failed"),
         "{err}"

@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use backstop::calendar::GameDate;
-use backstop::ledger::{Instance, Ledger, LedgerLocation};
 use backstop::config::Vars;
+use backstop::ledger::{Instance, Ledger, LedgerLocation};
 
 use crate::support::postgres::Postgres;
 

@@ -135,7 +135,8 @@ pub async fn finishing_twice_is_an_error(b: &Backend) {
         Some(MarketType::Points),
         at(10, 0),
         RunStatus::Success,
-    ).await;
+    )
+    .await;
     let again = outcome(RunStatus::Failed, at(10, 5), 0);
     let err = l.finish_run("3fa2", &again).await.unwrap_err();
     assert_eq!(
@@ -175,10 +176,8 @@ pub async fn finishing_twice_is_an_error(b: &Backend) {
 pub async fn filters_and_newest_first(b: &Backend) {
     let l = &b.ledger;
     let pts = Some(MarketType::Points);
-    run_to_end(
-l, "a", "2026-01-13", pts, at(9, 0), RunStatus::Success).await;
-    run_to_end(
-l, "b", "2026-01-14", pts, at(10, 0), RunStatus::Failed).await;
+    run_to_end(l, "a", "2026-01-13", pts, at(9, 0), RunStatus::Success).await;
+    run_to_end(l, "b", "2026-01-14", pts, at(10, 0), RunStatus::Failed).await;
     run_to_end(
         l,
         "c",
@@ -186,11 +185,10 @@ l, "b", "2026-01-14", pts, at(10, 0), RunStatus::Failed).await;
         Some(MarketType::Assists),
         at(11, 0),
         RunStatus::Success,
-    ).await;
-    run_to_end(
-l, "d", "2026-01-14", None, at(12, 0), RunStatus::Success).await;
-    run_to_end(
-l, "e", "2026-01-14", pts, at(13, 0), RunStatus::Success).await;
+    )
+    .await;
+    run_to_end(l, "d", "2026-01-14", None, at(12, 0), RunStatus::Success).await;
+    run_to_end(l, "e", "2026-01-14", pts, at(13, 0), RunStatus::Success).await;
     let ids = |f: RunFilter| async move {
         let runs = l.runs(&f).await.unwrap();
         runs.into_iter().map(|r| r.run_id).collect::<Vec<String>>()
@@ -211,21 +209,24 @@ l, "e", "2026-01-14", pts, at(13, 0), RunStatus::Success).await;
         ids(RunFilter {
             status: Some(RunStatus::Failed),
             ..points_14
-        }).await,
+        })
+        .await,
         ["b"]
     );
     assert_eq!(
         ids(RunFilter {
             scraper: Some(Scraper::Events),
             ..on_14
-        }).await,
+        })
+        .await,
         ["d"]
     );
     assert_eq!(
         ids(RunFilter {
             limit: 2,
             ..Default::default()
-        }).await,
+        })
+        .await,
         ["e", "d"]
     );
     assert_eq!(
@@ -241,21 +242,19 @@ l, "e", "2026-01-14", pts, at(13, 0), RunStatus::Success).await;
 pub async fn last_runs_picks_the_latest_per_date_and_market(b: &Backend) {
     let l = &b.ledger;
     let (pts, ast) = (Some(MarketType::Points), Some(MarketType::Assists));
-    run_to_end(
-l, "p1", "2026-01-13", pts, at(9, 0), RunStatus::Success).await;
-    run_to_end(
-l, "p2", "2026-01-13", pts, at(15, 0), RunStatus::Failed).await;
-    run_to_end(
-l, "a1", "2026-01-13", ast, at(10, 0), RunStatus::NoData).await;
-    run_to_end(
-l, "e1", "2026-01-13", None, at(8, 0), RunStatus::Success).await;
+    run_to_end(l, "p1", "2026-01-13", pts, at(9, 0), RunStatus::Success).await;
+    run_to_end(l, "p2", "2026-01-13", pts, at(15, 0), RunStatus::Failed).await;
+    run_to_end(l, "a1", "2026-01-13", ast, at(10, 0), RunStatus::NoData).await;
+    run_to_end(l, "e1", "2026-01-13", None, at(8, 0), RunStatus::Success).await;
     l.start_run(&new_run("p3", "2026-01-14", pts, at(16, 0)))
         .await
         .unwrap();
-    run_to_end(
-l, "old", "2026-01-10", pts, at(9, 0), RunStatus::Success).await;
+    run_to_end(l, "old", "2026-01-10", pts, at(9, 0), RunStatus::Success).await;
 
-    let last = l.last_runs(date("2026-01-13"), date("2026-01-14")).await.unwrap();
+    let last = l
+        .last_runs(date("2026-01-13"), date("2026-01-14"))
+        .await
+        .unwrap();
     let got: Vec<(String, String)> = last
         .iter()
         .map(|r| (r.game_date.to_string(), r.run_id.clone()))
@@ -278,10 +277,11 @@ l, "old", "2026-01-10", pts, at(9, 0), RunStatus::Success).await;
 
 pub async fn publishing_is_null_until_tried_and_a_sent_message_stays_sent(b: &Backend) {
     let l = &b.ledger;
-    run_to_end(
-l, "r", "2026-01-14", None, at(10, 0), RunStatus::Success).await;
+    run_to_end(l, "r", "2026-01-14", None, at(10, 0), RunStatus::Success).await;
     assert_eq!(l.run("r").await.unwrap().unwrap().published, None);
-    l.record_publish("r", false, Some("pubsub: 503")).await.unwrap();
+    l.record_publish("r", false, Some("pubsub: 503"))
+        .await
+        .unwrap();
     assert_eq!(l.run("r").await.unwrap().unwrap().published, Some(false));
     l.record_publish("r", true, None).await.unwrap();
     l.record_publish("r", false, Some("duplicate attempt failed"))
@@ -309,7 +309,8 @@ pub async fn a_record_serialises_for_the_api(b: &Backend) {
         Some(MarketType::Threes),
         at(10, 0),
         RunStatus::Success,
-    ).await;
+    )
+    .await;
     let v = serde_json::to_value(l.run("r").await.unwrap().unwrap()).unwrap();
     assert_eq!(v["run_id"], "r");
     assert_eq!(v["status"], "success");
@@ -331,9 +332,14 @@ pub async fn reopen_keeps_everything(b: &Backend) {
     full.routes = Some("direct".into());
     full.counts.pages_total = Some(5);
     let l = &b.ledger;
-    l.start_run(&new_run("r", "2026-01-14", Some(MarketType::Points), at(10, 0)))
-        .await
-        .unwrap();
+    l.start_run(&new_run(
+        "r",
+        "2026-01-14",
+        Some(MarketType::Points),
+        at(10, 0),
+    ))
+    .await
+    .unwrap();
     l.finish_run("r", &full).await.unwrap();
     l.record_publish("r", true, None).await.unwrap();
     l.start_run(&new_run("open", "2026-01-14", None, at(10, 2)))
@@ -343,7 +349,10 @@ pub async fn reopen_keeps_everything(b: &Backend) {
     let l = b.reopen().await;
     l.health().await.unwrap();
     assert_eq!(l.runs(&RunFilter::default()).await.unwrap(), before);
-    assert_eq!(l.run("r").await.unwrap().unwrap().counts(), Some(full.counts));
+    assert_eq!(
+        l.run("r").await.unwrap().unwrap().counts(),
+        Some(full.counts)
+    );
 }
 
 pub async fn remembered_facts_survive_a_reopen(b: &Backend) {
@@ -366,7 +375,10 @@ pub async fn remembered_facts_survive_a_reopen(b: &Backend) {
 
 pub async fn a_newer_schema_is_refused(b: &Backend) {
     b.ledger.health().await.unwrap();
-    let bump = match b.raw_execute("UPDATE schema_version SET version = 99").await {
+    let bump = match b
+        .raw_execute("UPDATE schema_version SET version = 99")
+        .await
+    {
         Ok(n) => Ok(n),
         Err(_) => b.raw_execute("PRAGMA user_version = 99").await,
     };
@@ -375,5 +387,8 @@ pub async fn a_newer_schema_is_refused(b: &Backend) {
     assert!(err.contains("schema version is 99"), "{err}");
     let err = b.reopen_result().await.unwrap_err();
     assert!(err.starts_with("ledger: opening "), "{err}");
-    assert!(err.contains("schema version 99") && err.contains("refusing"), "{err}");
+    assert!(
+        err.contains("schema version 99") && err.contains("refusing"),
+        "{err}"
+    );
 }

@@ -95,6 +95,13 @@ impl Api {
         answer["job_id"].as_str().expect("a job id").to_string()
     }
 
+    /// `POST /reprocess` without a key (the key is the request's content): the status and
+    /// answer, whatever they are.
+    pub async fn submit(&self, body: &Value) -> (u16, Value) {
+        let req = self.http.post(format!("{}/reprocess", self.url)).json(body);
+        self.call(req, "POST /reprocess").await
+    }
+
     /// `GET /reprocess/{id}`: the job with its actions.
     pub async fn job(&self, id: &str) -> Value {
         let url = format!("{}/reprocess/{id}", self.url);
@@ -126,4 +133,16 @@ impl Api {
         assert_eq!(status, 200, "GET /runs?{query}: {answer}");
         answer["runs"].as_array().cloned().unwrap_or_default()
     }
+}
+
+/// The kinds of a job's actions, in order (`scrape`, `send_file`).
+pub fn action_kinds(job: &Value) -> Vec<&str> {
+    let actions = job["actions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    actions
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap_or_default())
+        .collect()
 }

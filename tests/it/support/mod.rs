@@ -9,6 +9,7 @@ pub mod loader;
 pub mod logs;
 pub mod phase2;
 pub mod postgres;
+pub mod process;
 pub mod proxy;
 pub mod upstream;
 

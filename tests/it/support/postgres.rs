@@ -40,6 +40,7 @@ fn bin_dir() -> PathBuf {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
     Tests,
+    #[allow(dead_code)] // the benchmarks' choice (benches/scale)
     Production,
 }
 
@@ -47,7 +48,7 @@ pub enum Durability {
 pub struct Postgres {
     pub port: u16,
     child: Child,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Postgres {
@@ -76,7 +77,16 @@ impl Postgres {
             .expect("running chown");
         assert!(status.success(), "chown postgres {}", dir.path().display());
         let out = as_postgres(dir.path(), &bin.join("initdb"))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
             .arg(&data)
             .output()
             .unwrap_or_else(|e| panic!("running initdb as the postgres user: {e} ({INSTALL})"));
@@ -95,7 +105,12 @@ impl Postgres {
                 .arg(&data)
                 .args(["-p", &port.to_string(), "-k"])
                 .arg(dir.path())
-                .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"]);
+                .args([
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "max_connections=300",
+                ]);
             if durability == Durability::Tests {
                 cmd.args(["-c", "fsync=off"]);
             }
@@ -107,7 +122,11 @@ impl Postgres {
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting postgres: {e} ({INSTALL})"));
             if wait_ready(port, &mut child, Duration::from_secs(30)).await {
-                return Postgres { port, child, dir };
+                return Postgres {
+                    port,
+                    child,
+                    _dir: dir,
+                };
             }
             stop(&mut child);
             last = log_tail(dir.path());
@@ -123,14 +142,16 @@ impl Postgres {
     /// A new, empty database: its URL, as `BACKSTOP_LEDGER` takes it.
     pub async fn database(&self) -> String {
         let name = format!("t_{:016x}", rand::random::<u64>());
-        let admin = self.admin().await.expect("connecting to the test PostgreSQL");
+        let admin = self
+            .admin()
+            .await
+            .expect("connecting to the test PostgreSQL");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
         format!("postgresql://postgres@127.0.0.1:{}/{name}", self.port)
     }
-
 }
 
 impl Drop for Postgres {
@@ -189,6 +210,8 @@ fn stop(child: &mut Child) {
 
 fn as_postgres(cwd: &Path, program: &Path) -> Command {
     let mut c = Command::new("runuser");
-    c.args(["-u", "postgres", "--"]).arg(program).current_dir(cwd);
+    c.args(["-u", "postgres", "--"])
+        .arg(program)
+        .current_dir(cwd);
     c
 }
