@@ -9,6 +9,8 @@
 //! 4. `page`: CPU cost of decoding, parsing and transforming one ~1 MiB brotli page.
 //! 5. `gaps`: gap detection over 180 days × 6 markets against a scraped local store and the
 //!    BigQuery emulator: wall time cold and warm, storage listings, BigQuery queries.
+//! 6. `instances`: two instances on one PostgreSQL ledger scrape a day each at once at the
+//!    upstream's limit R; and what a permit of the shared rate limit costs per backend.
 //!
 //! Under `cargo test` (no `--bench` argument) only a small smoke pass of case 4 runs.
 
@@ -16,6 +18,8 @@
 mod bq;
 #[path = "scale/gaps.rs"]
 mod gaps;
+#[path = "scale/instances.rs"]
+mod instances;
 #[path = "scale/page.rs"]
 mod page;
 #[path = "scale/process.rs"]
@@ -28,8 +32,15 @@ mod upstream;
 use std::process::ExitCode;
 
 /// Every case, in the order they run when none is named.
-const CASES: [&str; 7] = [
-    "day", "faults", "backfill", "idle", "startup", "page", "gaps",
+const CASES: [&str; 8] = [
+    "day",
+    "faults",
+    "backfill",
+    "idle",
+    "startup",
+    "page",
+    "gaps",
+    "instances",
 ];
 
 fn main() -> ExitCode {
@@ -84,6 +95,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &str, runs: usize) -> Vec<Row> {
         "startup" => process::startup(runs),
         "page" => page::cost(runs),
         "gaps" => gaps::detect(rt, runs),
+        "instances" => instances::race_and_permits(rt, runs),
         other => unreachable!("case {other} is checked against CASES"),
     }
 }
