@@ -180,3 +180,38 @@ behaviours!(
     leases::a_released_job_is_adopted_at_once,
     leases::rate_slots_are_one_schedule_for_every_instance,
 );
+
+/// Four instances start at once on an empty PostgreSQL database (a deploy of several
+/// instances): one migrates while the others wait on the advisory lock, then find nothing
+/// to do. None fails, and the schema is there once.
+#[tokio::test]
+async fn instances_starting_at_once_on_postgres_migrate_once() {
+    let server = Postgres::shared().await;
+    let url = server.database().await;
+    let location = LedgerLocation::from_vars(
+        &Vars::from_pairs([("BACKSTOP_LEDGER", url.as_str())]),
+        "unused".into(),
+    )
+    .unwrap();
+    let starts = (0..4).map(|i| {
+        let location = location.clone();
+        async move {
+            Ledger::connect(
+                &location,
+                Instance::new(Some(&format!("i{i}")), Duration::from_secs(60)),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        }
+    });
+    for started in futures_util::future::join_all(starts).await {
+        started.unwrap().health().await.unwrap();
+    }
+    let backend = Backend {
+        ledger: connect(&location, Instance::new(None, Duration::from_secs(60))).await,
+        location,
+        raw: Raw::Postgres(url),
+        _keep_alive: Box::new(server),
+    };
+    assert_eq!(backend.raw_count("schema_version").await, 1);
+}
