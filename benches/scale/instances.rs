@@ -2,8 +2,8 @@
 //! the tests' `fsync=off`) scrape a game day each at the same time against a local BettingPros
 //! that allows R requests a second; each instance is configured to R. They share one schedule
 //! per host through the ledger, so together they should keep to R: wall ÷ (requests ÷ R) and
-//! the 429s they cause. Then the cost of a permit: how many a second the shared schedule hands
-//! out (16 tasks asking at once, no rate to wait for) on each backend, against in-process.
+//! the 429s they cause. Then the cost of a permit: how many slots a second each store reserves
+//! (16 tasks asking at once), on each ledger backend and in-process.
 //!
 //! The two instances are two `App`s in this process, each with its own owner id and its own
 //! limiter; the only thing they share is the database.
@@ -26,7 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backstop::calendar::GameDate;
-use backstop::fetch::{PaceStore, RateLimits};
+use backstop::fetch::limiter::InProcess;
+use backstop::fetch::PaceStore;
 use backstop::ledger::{Instance, Ledger, LedgerLocation};
 use backstop::run::RunStatus;
 use backstop::sim::catalogue::Catalogue;
@@ -87,25 +88,24 @@ async fn race(pg: &Postgres) -> Race {
     }
 }
 
-/// Permits a second from `limits` with 16 tasks asking at once and no rate to wait for.
-async fn permits_per_sec(limits: RateLimits) -> f64 {
-    let limits = Arc::new(limits);
+/// Reservations a second `store` makes with 16 tasks asking at once: the cost of one permit
+/// of the rate limit, apart from any waiting for the rate.
+async fn reservations_per_sec(store: Arc<dyn PaceStore>) -> f64 {
     let start = Instant::now();
     let tasks = (0..TASKS).map(|_| {
-        let limits = limits.clone();
+        let store = store.clone();
         tokio::spawn(async move {
             for _ in 0..PERMITS / TASKS {
-                limits.host("api.example").acquire().await;
+                let now = chrono::Utc::now().timestamp_micros();
+                store
+                    .advance("api.example", now, 1)
+                    .await
+                    .expect("a reservation");
             }
         })
     });
     join_all(tasks).await;
     PERMITS as f64 / start.elapsed().as_secs_f64()
-}
-
-fn shared(ledger: Ledger) -> RateLimits {
-    let store: Arc<dyn PaceStore> = Arc::new(ledger);
-    RateLimits::with_store(1e6, 1, store, "ledger")
 }
 
 pub fn race_and_permits(rt: &tokio::runtime::Runtime, runs: usize) -> Vec<Row> {
@@ -151,23 +151,23 @@ pub fn race_and_permits(rt: &tokio::runtime::Runtime, runs: usize) -> Vec<Row> {
             Goal::AtMost(0.0),
         ),
     ];
-    let mut cost = |name: &str, make: &dyn Fn() -> RateLimits| {
+    let mut cost = |name: &str, make: &dyn Fn() -> Arc<dyn PaceStore>| {
         let samples: Vec<f64> = (0..runs)
-            .map(|_| rt.block_on(permits_per_sec(make())))
+            .map(|_| rt.block_on(reservations_per_sec(make())))
             .collect();
         rows.push(Row::median(
             CASE,
-            format!("permits a second, {name} ({TASKS} tasks, {PERMITS} permits)"),
+            format!("slot reservations a second, {name} ({TASKS} tasks, {PERMITS} in all)"),
             "/s",
             &samples,
             Goal::None,
         ));
     };
-    cost("in-process schedule", &|| RateLimits::new(1e6, 1));
+    cost("in-process schedule", &|| Arc::new(InProcess::default()));
     let dir = tempfile::tempdir().unwrap();
     cost("SQLite ledger (WAL, synchronous=FULL)", &|| {
         let path = dir.path().join(format!("{:08x}.db", rand::random::<u32>()));
-        shared(rt.block_on(Ledger::open(&path)).expect("a SQLite ledger"))
+        Arc::new(rt.block_on(Ledger::open(&path)).expect("a SQLite ledger"))
     });
     cost(
         "PostgreSQL ledger (synchronous_commit=off for slots)",
@@ -179,7 +179,7 @@ pub fn race_and_permits(rt: &tokio::runtime::Runtime, runs: usize) -> Vec<Row> {
             )
             .expect("a valid URL");
             let instance = Instance::new(Some("bench"), Duration::from_secs(60));
-            shared(
+            Arc::new(
                 rt.block_on(Ledger::connect(&location, instance))
                     .expect("a PostgreSQL ledger"),
             )
