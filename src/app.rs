@@ -127,9 +127,7 @@ impl App {
         self.leases.taking_over.store(true, Ordering::SeqCst);
         Ok(take_over(&self.ledger, &self.recovery).await?)
     }
-}
 
-impl App {
     /// This instance stops: no more heartbeats, and its unfinished jobs are released so that
     /// another instance adopts them at once (a deploy, a scale-down). Runs still going are
     /// left to their lease (or to `api::serve`, which marks them abandoned after the grace).
