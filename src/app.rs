@@ -176,7 +176,8 @@ impl Leases {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = ledger.heartbeat(chrono::Utc::now()).await {
+                let jobs = recovery.jobs_in_progress();
+                if let Err(e) = ledger.heartbeat(chrono::Utc::now(), &jobs).await {
                     tracing::error!(error = %e, "heartbeat failed: this instance's work may be taken over");
                 }
                 if flag.load(Ordering::SeqCst) {

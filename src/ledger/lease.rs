@@ -62,8 +62,14 @@ const ABANDONED_MESSAGE: &str =
     "stopped heartbeating before the run finished (the process died or lost its CPU); its counts and output are unknown";
 
 impl Ledger {
-    /// Renews the lease of every run and job this instance owns and has not finished.
-    pub async fn heartbeat(&self, now: DateTime<Utc>) -> Result<Renewed, LedgerError> {
+    /// Renews the lease of every unfinished run this instance owns, and of the jobs among
+    /// `jobs` (the ones it is executing: a job whose task died is not renewed, so it is taken
+    /// over — by this instance too — once its lease runs out).
+    pub async fn heartbeat(
+        &self,
+        now: DateTime<Utc>,
+        jobs: &[String],
+    ) -> Result<Renewed, LedgerError> {
         let doing = || format!("renewing the leases of instance {}", self.instance.id);
         let args: [Value; 2] = [
             self.instance.id.as_str().into(),
@@ -77,14 +83,19 @@ impl Ledger {
             )
             .await
             .doing(doing)?;
-        let jobs = self
-            .db
-            .execute(
-                "UPDATE jobs SET lease_until = $2 WHERE owner = $1 AND state = 'running'",
-                &args,
-            )
-            .await
-            .doing(doing)?;
+        let mut params = args.to_vec();
+        params.extend(jobs.iter().map(Value::from));
+        let listed: Vec<String> = (3..=params.len()).map(|n| format!("${n}")).collect();
+        let jobs = if jobs.is_empty() {
+            0
+        } else {
+            let sql = format!(
+                "UPDATE jobs SET lease_until = $2
+                 WHERE owner = $1 AND state = 'running' AND id IN ({})",
+                listed.join(", ")
+            );
+            self.db.execute(&sql, &params).await.doing(doing)?
+        };
         Ok(Renewed { runs, jobs })
     }
 

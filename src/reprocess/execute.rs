@@ -23,6 +23,12 @@ type Outcome = (ActionState, String, Option<String>);
 pub struct Running(Mutex<HashSet<String>>);
 
 impl Recovery {
+    /// The jobs this process is executing now: the ones whose leases its heartbeat renews.
+    pub fn jobs_in_progress(&self) -> Vec<String> {
+        let running = self.running.0.lock().expect("running jobs");
+        running.iter().cloned().collect()
+    }
+
     /// Runs every unfinished action of a job, then records what detection says afterwards.
     pub async fn execute(&self, job_id: &str) {
         if !self

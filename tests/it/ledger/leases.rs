@@ -106,8 +106,20 @@ pub async fn a_heartbeat_keeps_long_work_alive(b: &Backend) {
         .create_job("k", &json!({}), &[scrape()], t0)
         .await
         .unwrap();
-    let renewed = a.heartbeat(t0 + Span::seconds(50)).await.unwrap();
-    assert_eq!((renewed.runs, renewed.jobs), (1, 1));
+    let (idle, _) = a
+        .create_job("idle", &json!({}), &[scrape()], t0)
+        .await
+        .unwrap();
+    let in_progress = [job.id.clone()];
+    let renewed = a
+        .heartbeat(t0 + Span::seconds(50), &in_progress)
+        .await
+        .unwrap();
+    assert_eq!(
+        (renewed.runs, renewed.jobs),
+        (1, 1),
+        "only the job being executed"
+    );
     let other = b.instance("b", MINUTE).await;
     let late = t0 + Span::seconds(100);
     assert_eq!(
@@ -115,11 +127,18 @@ pub async fn a_heartbeat_keeps_long_work_alive(b: &Backend) {
         0,
         "renewed until 10:01:50"
     );
-    assert!(other.orphaned_jobs(late).await.unwrap().is_empty());
+    assert_eq!(
+        other.orphaned_jobs(late).await.unwrap(),
+        vec![idle.id.clone()],
+        "a job nobody executes is not kept alive"
+    );
     assert!(!other.adopt_job(&job.id, late).await.unwrap());
     let later = t0 + Span::seconds(111);
     assert_eq!(other.abandon_running(later).await.unwrap(), 1);
-    assert_eq!(other.orphaned_jobs(later).await.unwrap(), vec![job.id]);
+    assert_eq!(
+        other.orphaned_jobs(later).await.unwrap(),
+        vec![job.id, idle.id]
+    );
 }
 
 pub async fn a_late_owner_still_records_the_real_outcome(b: &Backend) {
