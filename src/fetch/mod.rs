@@ -41,7 +41,7 @@ use crate::settings::ConfigError;
 use exchange::Exchange;
 
 pub use breaker::BreakerState;
-pub use limiter::RateLimits;
+pub use limiter::{PaceStore, RateLimits, Slot};
 pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
@@ -180,9 +180,9 @@ impl Fetcher {
             );
             if e.retry_after.is_some() {
                 // Everyone waits, not only this task.
-                self.limits
-                    .host(&host)
-                    .push_back(e.retry_after.unwrap_or_default());
+                let (limits, paused) = (self.limits.clone(), host.clone());
+                let wait = e.retry_after.unwrap_or_default();
+                tokio::spawn(async move { limits.host(&paused).push_back(wait).await });
                 self.metrics
                     .inc("backstop_rate_limiter_pushbacks_total", &[("host", &host)]);
             }

@@ -13,6 +13,8 @@ mod markets;
 mod off_days;
 mod outbox;
 mod page;
+mod instances;
+mod ledger;
 mod phase2;
 mod properties;
 mod proxies;

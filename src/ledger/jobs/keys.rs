@@ -1,12 +1,11 @@
 //! Which request names which job: a caller's key for ever, a request's own key while its job
 //! is unfinished or finished within the repeat window. The partial unique indexes on `jobs`
-//! (schema v3) make the database enforce the same.
+//! (`jobs_by_given_key`, `jobs_by_open_content_key`) make the database enforce the same, on
+//! both backends: [`JobKey::insert_guard`] is the `ON CONFLICT` target that names them.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{load_job, JobRecord};
-use crate::ledger::columns::Time;
+use crate::ledger::db::Value;
 
 /// What names a job, and so which request returns an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,38 +30,38 @@ impl JobKey<'_> {
     pub fn is_given(&self) -> bool {
         matches!(self, JobKey::Given(_))
     }
-}
 
-pub(super) fn job_for_key(
-    conn: &Connection,
-    key: JobKey<'_>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<JobRecord>> {
-    let id: Option<String> = match key {
-        JobKey::Given(k) => conn
-            .query_row(
-                "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 1",
-                [k],
-                |r| r.get(0),
-            )
-            .optional()?,
-        JobKey::Content { key, repeat_window } => {
-            let window = chrono::Duration::from_std(repeat_window).unwrap_or(chrono::Duration::MAX);
-            let since = now
-                .checked_sub_signed(window)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            conn.query_row(
-                "SELECT id FROM jobs WHERE idempotency_key = ?1 AND key_given = 0
-                     AND (state = 'running' OR finished_at >= ?2)
-                 ORDER BY created_at DESC, id DESC LIMIT 1",
-                params![key, Time(since)],
-                |r| r.get(0),
-            )
-            .optional()?
+    /// The query for the id of the job this key names at `now`, and its parameters.
+    pub(super) fn lookup(&self, now: DateTime<Utc>) -> (&'static str, Vec<Value>) {
+        match *self {
+            JobKey::Given(k) => (
+                "SELECT id FROM jobs WHERE idempotency_key = $1 AND key_given = 1",
+                vec![k.into()],
+            ),
+            JobKey::Content { key, repeat_window } => {
+                let window =
+                    chrono::Duration::from_std(repeat_window).unwrap_or(chrono::Duration::MAX);
+                let since = now
+                    .checked_sub_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                (
+                    "SELECT id FROM jobs WHERE idempotency_key = $1 AND key_given = 0
+                         AND (state = 'running' OR finished_at >= $2)
+                     ORDER BY created_at DESC, id DESC LIMIT 1",
+                    vec![key.into(), since.into()],
+                )
+            }
         }
-    };
-    match id {
-        Some(id) => load_job(conn, &id),
-        None => Ok(None),
+    }
+
+    /// The `ON CONFLICT` clause of a new job's insert: the partial unique index its row falls
+    /// under, so a job created meanwhile by another instance makes the insert do nothing.
+    pub(super) fn insert_guard(&self) -> &'static str {
+        match self {
+            JobKey::Given(_) => "ON CONFLICT (idempotency_key) WHERE key_given = 1 DO NOTHING",
+            JobKey::Content { .. } => {
+                "ON CONFLICT (idempotency_key) WHERE key_given = 0 AND state = 'running' DO NOTHING"
+            }
+        }
     }
 }
