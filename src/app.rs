@@ -51,7 +51,8 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
         let store = storage::open(&config.storage, &config.gcp).await?;
-        let ledger = Arc::new(Ledger::connect(&config.ledger.location, config.ledger.instance()).await?);
+        let ledger =
+            Arc::new(Ledger::connect(&config.ledger.location, config.ledger.instance()).await?);
         let publisher = if config.pubsub.enabled {
             Some(
                 Publisher::connect(config.pubsub.clone(), &config.gcp)

@@ -211,10 +211,21 @@ pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
             match ledger.unconfirmed_file_sends().await {
                 Ok(sends) => {
                     for s in &sends {
-                        println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
-                        let last = ledger.claim_evidence(&s.object_name, &s.job_id).await.ok().and_then(|mut e| e.pop());
+                        println!(
+                            "{}  claimed {} by job {}",
+                            s.object_name, s.claimed_at, s.job_id
+                        );
+                        let last = ledger
+                            .claim_evidence(&s.object_name, &s.job_id)
+                            .await
+                            .ok()
+                            .and_then(|mut e| e.pop());
                         if let Some(e) = last {
-                            println!("    last check {}: {}", e.checked_at.format("%Y-%m-%d %H:%M:%S"), e.detail);
+                            println!(
+                                "    last check {}: {}",
+                                e.checked_at.format("%Y-%m-%d %H:%M:%S"),
+                                e.detail
+                            );
                         }
                     }
                     println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", sends.len());

@@ -105,7 +105,12 @@ impl Detector {
         }
         let mut no_games = NoGames::default();
         if date < today {
-            match self.scrapes.ledger.record_empty_events_answer(date, now).await {
+            match self
+                .scrapes
+                .ledger
+                .record_empty_events_answer(date, now)
+                .await
+            {
                 Ok(a) => {
                     no_games.answers = a.answers;
                     no_games.first_at = Some(a.first_at);

@@ -157,9 +157,7 @@ impl Ledger {
         if version != expected {
             return Err(LedgerError::new(
                 doing(),
-                LedgerProblem::Invalid(format!(
-                    "schema version is {version}, expected {expected}"
-                )),
+                LedgerProblem::Invalid(format!("schema version is {version}, expected {expected}")),
             ));
         }
         self.db

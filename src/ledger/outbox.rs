@@ -70,7 +70,12 @@ impl Ledger {
             .execute(
                 "INSERT INTO outbox (run_id, object_name, message, created_at, claimed_at)
                  VALUES ($1, $2, $3, $4, $4)",
-                &[run_id.into(), object_name.into(), message.into(), now.into()],
+                &[
+                    run_id.into(),
+                    object_name.into(),
+                    message.into(),
+                    now.into(),
+                ],
             )
             .await
             .doing(|| format!("recording the completion message of run {run_id}"))?;

@@ -75,7 +75,11 @@ mod tests {
 
     #[test]
     fn each_start_is_a_new_owner_named_after_the_revision() {
-        let s = settings(&[("BACKSTOP_LEASE_SECS", "5"), ("K_REVISION", "backstop-00042")]).unwrap();
+        let s = settings(&[
+            ("BACKSTOP_LEASE_SECS", "5"),
+            ("K_REVISION", "backstop-00042"),
+        ])
+        .unwrap();
         let me = s.instance();
         assert_eq!(me.lease, Duration::from_secs(5));
         assert!(me.id.starts_with("backstop-00042-"), "{}", me.id);

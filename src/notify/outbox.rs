@@ -78,7 +78,10 @@ impl Notifier {
                     tracing::warn!(run_id, object = entry.object_name.as_deref(),
                         recorded_at = %entry.created_at, attempts = entry.attempts + 1,
                         "completion message announced late, from the outbox");
-                    (ledger.outbox_published(run_id, &id, Utc::now()).await, false)
+                    (
+                        ledger.outbox_published(run_id, &id, Utc::now()).await,
+                        false,
+                    )
                 }
                 Err(e) => {
                     done.failed += 1;

@@ -109,7 +109,11 @@ impl Recovery {
             .pending_load
             .max(self.phase2.settings().longest_hand_over());
         let evidence = judge(name, rows, claim.claimed_at, chrono::Utc::now(), window);
-        match self.ledger.settle_claim(name, &claim.job_id, &evidence).await {
+        match self
+            .ledger
+            .settle_claim(name, &claim.job_id, &evidence)
+            .await
+        {
             Ok(true) => {
                 tracing::info!(object = %name, job_id = %claim.job_id, outcome = %evidence.outcome,
                                rows_found = evidence.rows_found, "hand-over checked: {}", evidence.detail);

@@ -145,7 +145,10 @@ async fn a_caller_that_hangs_up_does_not_stop_later_identical_requests_from_scra
         );
         assert_eq!(events_requests(&t), n, "request {n} reached BettingPros");
     }
-    assert_eq!(t.app.ledger.runs(&Default::default()).await.unwrap().len(), 3);
+    assert_eq!(
+        t.app.ledger.runs(&Default::default()).await.unwrap().len(),
+        3
+    );
 }
 
 #[tokio::test]

@@ -120,7 +120,12 @@ async fn a_file_taken_but_never_loaded_is_released_after_the_window_and_sent_onc
         ledger.file_send(&file).await.unwrap().unwrap().state,
         FileSendState::Claimed
     );
-    let last = ledger.claim_evidence(&file, &first).await.unwrap().pop().unwrap();
+    let last = ledger
+        .claim_evidence(&file, &first)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(
         (last.outcome, last.rows_found),
         (ClaimOutcome::Unconfirmed, Some(0))
@@ -145,7 +150,12 @@ async fn a_file_taken_but_never_loaded_is_released_after_the_window_and_sent_onc
     assert_eq!(planned, 1, "released: no rows once the window passed");
     assert_eq!(sends(&w, &file), 2, "{:#?}", w.loader.requests());
     assert_eq!(w.loader.deliveries()[&file], 1);
-    let released = ledger.claim_evidence(&file, &first).await.unwrap().pop().unwrap();
+    let released = ledger
+        .claim_evidence(&file, &first)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(released.outcome, ClaimOutcome::Released, "{released:?}");
     assert_eq!(
         ledger.file_send(&file).await.unwrap().unwrap().state,

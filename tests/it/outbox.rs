@@ -92,7 +92,13 @@ async fn a_file_whose_message_failed_is_announced_by_the_next_run_exactly_once()
     assert_eq!(late[0]["execution_id"], first.run_id.as_str());
     assert_eq!(late[0]["game_date"], "2026-01-14");
 
-    let entry = t.app.ledger.outbox_entry(&first.run_id).await.unwrap().unwrap();
+    let entry = t
+        .app
+        .ledger
+        .outbox_entry(&first.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     let published_at = entry.published_at.expect("announced by the drain");
     assert!(
         published_at > second.finished_at,
@@ -159,7 +165,10 @@ async fn ledger_with_unpublished(n: usize) -> Ledger {
         ledger.finish_run(&run_id, &outcome).await.unwrap();
         // Claimed two hours ago by a process that died before publishing it.
         let message = json!({ "execution_id": run_id });
-        ledger.record_message(&run_id, None, &message, at).await.unwrap();
+        ledger
+            .record_message(&run_id, None, &message, at)
+            .await
+            .unwrap();
     }
     ledger
 }

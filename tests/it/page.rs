@@ -233,7 +233,8 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
             &json!({"dates": ["2026-01-03"]}),
             std::slice::from_ref(&action),
             now,
-        ).await
+        )
+        .await
         .unwrap();
     let later = now + chrono::Duration::seconds(1);
     let (newer, _) = t
@@ -244,7 +245,8 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
             &json!({"dates": ["2026-01-03"]}),
             &[action.clone(), action],
             later,
-        ).await
+        )
+        .await
         .unwrap();
     let get = |q: &'static str| {
         let url = url.clone();

@@ -163,7 +163,13 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     check_work(&third.api, &loader, &unloaded).await;
     // Phase 2 loaded the interrupted hand-over: the table's rows confirm the claim.
     t.app.recovery.settle_claims().await;
-    let claim = t.app.ledger.file_send(&sixth).await.unwrap().expect("a claim");
+    let claim = t
+        .app
+        .ledger
+        .file_send(&sixth)
+        .await
+        .unwrap()
+        .expect("a claim");
     assert_eq!(claim.state, FileSendState::Sent, "confirmed from evidence");
     let evidence = t.app.ledger.claim_evidence(&sixth, &id).await.unwrap();
     let confirmed = evidence.last().expect("evidence");

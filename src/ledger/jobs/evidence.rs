@@ -144,7 +144,9 @@ async fn record(
     let rows = tx
         .query(EVIDENCE, &[object_name.into(), job_id.into()])
         .await?;
-    let last = rows.last().map(|r| Ok::<_, DbError>((r.int("id")?, evidence_from_row(r)?)));
+    let last = rows
+        .last()
+        .map(|r| Ok::<_, DbError>((r.int("id")?, evidence_from_row(r)?)));
     let checking = (EvidenceSource::Table, ClaimOutcome::Unconfirmed);
     let repeats = match last.transpose()? {
         Some((id, l)) => ((l.source, l.outcome) == checking

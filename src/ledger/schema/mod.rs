@@ -50,7 +50,10 @@ pub(crate) const POSTGRES_VERSION: i64 = POSTGRES.len() as i64;
 const MIGRATION_LOCK: i64 = 0x6261_636b_7374_6f70;
 
 /// The migrations a database at version `found` still needs.
-fn pending(migrations: &'static [&'static str], found: i64) -> Result<&'static [&'static str], LedgerProblem> {
+fn pending(
+    migrations: &'static [&'static str],
+    found: i64,
+) -> Result<&'static [&'static str], LedgerProblem> {
     let known = migrations.len() as i64;
     if found > known {
         return Err(LedgerProblem::SchemaTooNew { found, known });

@@ -9,9 +9,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::*;
-use crate::ledger::{
-    Announcement, ClaimOutcome, EvidenceSource, FileSendState, JobKey, Ledger,
-};
+use crate::ledger::{Announcement, ClaimOutcome, EvidenceSource, FileSendState, JobKey, Ledger};
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 14, 18, minute, 0).unwrap()
@@ -100,21 +98,36 @@ async fn a_version_2_ledger_keeps_its_jobs_and_a_finished_request_may_run_again(
     assert_eq!(l.orphaned_jobs(at(1)).await.unwrap(), ["b"]);
     assert!(l.adopt_job("b", at(1)).await.unwrap(), "no owner: adopted");
     let claim = l.file_send("o").await.unwrap().unwrap();
-    assert_eq!((claim.job_id.as_str(), claim.state), ("b", FileSendState::Claimed));
+    assert_eq!(
+        (claim.job_id.as_str(), claim.state),
+        ("b", FileSendState::Claimed)
+    );
 
     let content = JobKey::Content {
         key: "content-1",
         repeat_window: std::time::Duration::from_secs(300),
     };
-    let (again, created) = l.create_job(content, &json!({}), &[], at(30)).await.unwrap();
+    let (again, created) = l
+        .create_job(content, &json!({}), &[], at(30))
+        .await
+        .unwrap();
     assert!(created && again.id != "a", "a finished request plans anew");
-    let (same, created) = l.create_job(content, &json!({}), &[], at(31)).await.unwrap();
-    assert!(!created && same.id == again.id, "one unfinished job per key");
+    let (same, created) = l
+        .create_job(content, &json!({}), &[], at(31))
+        .await
+        .unwrap();
+    assert!(
+        !created && same.id == again.id,
+        "one unfinished job per key"
+    );
     let (given, created) = l
         .create_job(JobKey::Given("mine"), &json!({}), &[], at(32))
         .await
         .unwrap();
-    assert!(!created && given.id == "b", "a given key names its job for ever");
+    assert!(
+        !created && given.id == "b",
+        "a given key names its job for ever"
+    );
     drop(l);
 
     let conn = Connection::open(&path).unwrap();

@@ -1,19 +1,17 @@
-//! Recovery jobs and the never-twice file-delivery guard.
+//! Recovery jobs: which key names which job, their actions, and many instances asking at once.
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use backstop::ledger::{
-    ActionKind, ActionState, FileSendState, JobKey, JobRecord, Ledger, NewAction,
-};
+use backstop::ledger::{ActionKind, ActionState, JobKey, JobRecord, Ledger, NewAction};
 use backstop::market::MarketType;
 
 use super::{at, date, Backend};
 
-const FILE: &str = "bettingpros/player-props/points/2026-01-12/20260112_180530.json";
+pub const FILE: &str = "bettingpros/player-props/points/2026-01-12/20260112_180530.json";
 
-fn actions() -> Vec<NewAction> {
+pub fn actions() -> Vec<NewAction> {
     vec![
         NewAction {
             kind: ActionKind::Scrape,
@@ -32,17 +30,27 @@ fn actions() -> Vec<NewAction> {
     ]
 }
 
-async fn job(l: &Ledger, key: &str) -> JobRecord {
-    l.create_job(JobKey::Given(key), &json!({"from": "2026-01-11"}), &actions(), at(9, 0))
-        .await
-        .unwrap()
-        .0
+pub async fn job(l: &Ledger, key: &str) -> JobRecord {
+    l.create_job(
+        JobKey::Given(key),
+        &json!({"from": "2026-01-11"}),
+        &actions(),
+        at(9, 0),
+    )
+    .await
+    .unwrap()
+    .0
 }
 
 pub async fn same_idempotency_key_returns_the_existing_job(b: &Backend) {
     let l = &b.ledger;
     let (first, created) = l
-        .create_job(JobKey::Given("k1"), &json!({"from": "2026-01-11"}), &actions(), at(9, 0))
+        .create_job(
+            JobKey::Given("k1"),
+            &json!({"from": "2026-01-11"}),
+            &actions(),
+            at(9, 0),
+        )
         .await
         .unwrap();
     assert!(created);
@@ -175,105 +183,13 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         .is_not_found());
 }
 
-pub async fn a_file_is_claimed_once_even_across_reopen(b: &Backend) {
-    let first_job = {
-        let l = &b.ledger;
-        let j = job(l, "k1").await;
-        assert!(l.claim_file_send(FILE, &j.id, at(9, 1)).await.unwrap());
-        assert!(!l.claim_file_send(FILE, &j.id, at(9, 2)).await.unwrap());
-        j.id
-        // The process "dies" here: claimed, never confirmed.
-    };
-    let l = b.reopen().await;
-    let other = job(&l, "k2").await;
-    assert!(!l.claim_file_send(FILE, &other.id, at(10, 0)).await.unwrap());
-    let rec = l.file_send(FILE).await.unwrap().unwrap();
-    assert_eq!(rec.state, FileSendState::Claimed);
-    assert_eq!(
-        (rec.job_id.as_str(), rec.claimed_at),
-        (first_job.as_str(), at(9, 1))
-    );
-    assert_eq!(l.unconfirmed_file_sends().await.unwrap(), [rec]);
-
-    // A person checked Phase 2: the rows are there.
-    l.confirm_file_sent(FILE, at(11, 0)).await.unwrap();
-    l.confirm_file_sent(FILE, at(11, 1)).await.unwrap();
-    let sent = l.file_send(FILE).await.unwrap().unwrap();
-    assert_eq!(
-        (sent.state, sent.sent_at),
-        (FileSendState::Sent, Some(at(11, 0)))
-    );
-    assert!(l.unconfirmed_file_sends().await.unwrap().is_empty());
-    let err = l.release_file_send(FILE).await.unwrap_err();
-    assert!(err.to_string().contains("never released"), "{err}");
-    drop(l);
-    let l = b.reopen().await;
-    assert!(!l.claim_file_send(FILE, &other.id, at(12, 0)).await.unwrap());
-}
-
-pub async fn a_released_claim_may_be_sent_by_a_later_job(b: &Backend) {
-    let l = &b.ledger;
-    let (a, b) = (job(l, "a").await, job(l, "b").await);
-    let (a, b) = (&a, &b);
-    assert!(l.claim_file_send(FILE, &a.id, at(9, 1)).await.unwrap());
-    l.release_file_send(FILE).await.unwrap();
-    assert_eq!(l.file_send(FILE).await.unwrap(), None);
-    assert!(l.claim_file_send(FILE, &b.id, at(9, 2)).await.unwrap());
-    assert_eq!(l.file_send(FILE).await.unwrap().unwrap().job_id, b.id);
-
-    assert!(l
-        .release_file_send("other.json")
-        .await
-        .unwrap_err()
-        .is_not_found());
-    assert!(l
-        .confirm_file_sent("other.json", at(9, 3))
-        .await
-        .unwrap_err()
-        .is_not_found());
-    assert!(l
-        .claim_file_send("x.json", "no-such-job", at(9, 3))
-        .await
-        .unwrap_err()
-        .is_not_found());
-    l.finish_job(&a.id, "failed", at(9, 4)).await.unwrap();
-    let err = l
-        .claim_file_send("x.json", &a.id, at(9, 5))
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("job already finished as failed"),
-        "{err}"
-    );
-}
-
-/// Eight claims at once: half through the instance's own connection, half through new
-/// connections of the same instance. The database lets one through.
-pub async fn concurrent_claims_only_one_wins(b: &Backend) {
-    let job_id = job(&b.ledger, "k").await.id;
-    let mut own = Vec::new();
-    for _ in 0..4 {
-        own.push(b.reopen().await);
-    }
-    let claims = (0..8).map(|i| {
-        let l = if i % 2 == 0 { &b.ledger } else { &own[i / 2] };
-        let job_id = job_id.clone();
-        async move { l.claim_file_send(FILE, &job_id, at(9, 0)).await.unwrap() }
-    });
-    let wins = futures_util::future::join_all(claims)
-        .await
-        .into_iter()
-        .filter(|won| *won)
-        .count();
-    assert_eq!(wins, 1);
-}
-
 /// Two instances asked for the same recovery at once: one job, created once.
 pub async fn one_key_makes_one_job_across_instances(b: &Backend) {
     let other = b.instance("b", Duration::from_secs(60)).await;
     let (request, planned) = (json!({}), actions());
     let (x, y) = tokio::join!(
-        b.ledger.create_job(JobKey::Given("same"), &request, &planned, at(9, 0)),
+        b.ledger
+            .create_job(JobKey::Given("same"), &request, &planned, at(9, 0)),
         other.create_job(JobKey::Given("same"), &request, &planned, at(9, 0)),
     );
     let (x, y) = (x.unwrap(), y.unwrap());
@@ -292,4 +208,128 @@ pub async fn one_key_makes_one_job_across_instances(b: &Backend) {
         .set_action_state(&x.0.id, 1, ActionState::Running, None, None, at(9, 1))
         .await
         .unwrap();
+}
+
+pub async fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds(b: &Backend) {
+    let l = &b.ledger;
+    assert!(l.recent_jobs(10).await.unwrap().is_empty());
+    let mut ids = Vec::new();
+    for (minute, key) in [(0, "a"), (10, "b"), (20, "c")] {
+        let (j, _) = l
+            .create_job(
+                JobKey::Given(key),
+                &json!({"key": key}),
+                &actions(),
+                at(9, minute),
+            )
+            .await
+            .unwrap();
+        ids.push(j.id);
+    }
+    l.finish_job(&ids[0], "failed", at(9, 5)).await.unwrap();
+    let recent = l.recent_jobs(2).await.unwrap();
+    let got: Vec<&str> = recent.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(recent[0].actions.len(), 2, "each with its actions");
+    let all = l.recent_jobs(10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        (all[2].id.as_str(), all[2].state.as_str()),
+        (ids[0].as_str(), "failed")
+    );
+}
+
+const REPEAT_WINDOW: Duration = Duration::from_secs(300);
+
+fn content(key: &str) -> JobKey<'_> {
+    JobKey::Content {
+        key,
+        repeat_window: REPEAT_WINDOW,
+    }
+}
+
+pub async fn a_requests_own_key_names_its_job_only_until_it_finished_and_the_window_passed(
+    b: &Backend,
+) {
+    let l = &b.ledger;
+    let key = content("content-abc");
+    let (request, planned) = (json!({}), actions());
+    let create = |minute: u32| l.create_job(key, &request, &planned, at(9, minute));
+    let (first, created) = create(0).await.unwrap();
+    assert!(created && !first.key_given);
+    let (again, created) = create(1).await.unwrap();
+    assert!(!created, "unfinished: the same job");
+    assert_eq!(again.id, first.id);
+    l.set_action_state(&first.id, 1, ActionState::Skipped, None, None, at(9, 2))
+        .await
+        .unwrap();
+    l.finish_job(&first.id, "failed", at(9, 2)).await.unwrap();
+    let (again, created) = create(6).await.unwrap();
+    assert!(
+        !created,
+        "finished 4 minutes ago: a retried request gets the same job"
+    );
+    assert_eq!(again.id, first.id);
+    let (second, created) = create(8).await.unwrap();
+    assert!(
+        created,
+        "finished 6 minutes ago: the same request plans anew"
+    );
+    assert_ne!(second.id, first.id);
+    assert_eq!(
+        l.job_for_key(key, at(9, 9)).await.unwrap().unwrap().id,
+        second.id
+    );
+    // A key given by a caller is another name space, and names its job for ever.
+    let (given, created) = l
+        .create_job(JobKey::Given("content-abc"), &json!({}), &[], at(9, 9))
+        .await
+        .unwrap();
+    assert!(created && given.key_given);
+    l.finish_job(&given.id, "done", at(9, 9)).await.unwrap();
+    let later = l
+        .job_for_key(JobKey::Given("content-abc"), at(23, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(later.id, given.id);
+    // The database itself refuses a second unfinished job for one request's key.
+    let err = b
+        .raw_execute(&format!(
+            "INSERT INTO jobs (id, idempotency_key, key_given, created_at, state, request)
+             VALUES ('twin', 'content-abc', 0, '{}', 'running', '{{}}')",
+            second.created_at.to_rfc3339()
+        ))
+        .await
+        .unwrap_err();
+    assert!(err.to_lowercase().contains("unique"), "{err}");
+}
+
+/// Six instances are asked for the same recovery at once, by a caller's key and by the
+/// request's own key: each key makes one job, created once, and every caller gets it.
+pub async fn many_instances_asked_at_once_make_one_job_per_key(b: &Backend) {
+    let mut others = Vec::new();
+    for i in 0..5 {
+        others.push(b.instance(&format!("i{i}"), Duration::from_secs(60)).await);
+    }
+    let ledgers: Vec<&Ledger> = std::iter::once(&b.ledger).chain(&others).collect();
+    let (request, planned) = (json!({}), actions());
+    for key in [JobKey::Given("mine"), content("content-9")] {
+        let asks = ledgers
+            .iter()
+            .map(|l| l.create_job(key, &request, &planned, at(9, 0)));
+        let answers: Vec<_> = futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{key:?}: {e}")))
+            .collect();
+        let created = answers.iter().filter(|(_, created)| *created).count();
+        assert_eq!(created, 1, "{key:?}: created once");
+        assert!(
+            answers.iter().all(|(j, _)| j.id == answers[0].0.id),
+            "{key:?}: one job"
+        );
+    }
+    assert_eq!(b.raw_count("jobs").await, 2);
+    assert_eq!(b.raw_count("job_actions").await, 4);
 }

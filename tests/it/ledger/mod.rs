@@ -3,8 +3,11 @@
 //! `ledger::postgres::name`. Several instances of the service are several `Ledger`s on one
 //! database, each with its own owner id, as on Cloud Run.
 
+mod claims;
+mod facts;
 mod jobs;
 mod leases;
+mod outbox;
 mod runs;
 
 use std::any::Any;
@@ -164,14 +167,24 @@ behaviours!(
     runs::publishing_is_null_until_tried_and_a_sent_message_stays_sent,
     runs::a_record_serialises_for_the_api,
     runs::reopen_keeps_everything,
-    runs::remembered_facts_survive_a_reopen,
     runs::a_newer_schema_is_refused,
+    facts::remembered_facts_survive_a_reopen,
+    facts::empty_answers_are_counted_apart_until_the_date_is_remembered,
     jobs::same_idempotency_key_returns_the_existing_job,
     jobs::action_states_count_attempts_and_final_ones_stay_final,
-    jobs::a_file_is_claimed_once_even_across_reopen,
-    jobs::a_released_claim_may_be_sent_by_a_later_job,
-    jobs::concurrent_claims_only_one_wins,
     jobs::one_key_makes_one_job_across_instances,
+    jobs::recent_jobs_come_newest_first_with_their_actions_and_the_limit_holds,
+    jobs::a_requests_own_key_names_its_job_only_until_it_finished_and_the_window_passed,
+    jobs::many_instances_asked_at_once_make_one_job_per_key,
+    claims::a_file_is_claimed_once_even_across_reopen,
+    claims::a_released_claim_may_be_sent_by_a_later_job,
+    claims::concurrent_claims_only_one_wins,
+    claims::evidence_settles_a_claim_and_stays_with_the_job_after_a_release,
+    claims::instances_settling_one_claim_at_once_settle_it_once,
+    outbox::a_message_its_run_holds_is_not_drained_until_the_lease_runs_out,
+    outbox::a_failure_keeps_its_error_and_frees_the_message_and_a_publish_ends_it,
+    outbox::a_file_is_announced_when_its_message_went_out_not_when_its_run_ended,
+    outbox::drains_on_several_instances_at_once_take_each_message_once,
     leases::a_live_instances_run_is_never_abandoned,
     leases::an_expired_run_is_abandoned_exactly_once,
     leases::a_heartbeat_keeps_long_work_alive,

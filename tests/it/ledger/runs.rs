@@ -355,24 +355,6 @@ pub async fn reopen_keeps_everything(b: &Backend) {
     );
 }
 
-pub async fn remembered_facts_survive_a_reopen(b: &Backend) {
-    let date = date("2026-01-14");
-    let object = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
-    let l = &b.ledger;
-    assert_eq!(l.known_games(date).await.unwrap(), None);
-    l.remember_games(date, 3, Utc::now()).await.unwrap();
-    l.remember_games(date, 0, Utc::now()).await.unwrap();
-    l.remember_file_rows(object, 412).await.unwrap();
-    let l = b.reopen().await;
-    assert_eq!(
-        l.known_games(date).await.unwrap(),
-        Some(0),
-        "zero games is a fact, not a gap; the last word counts"
-    );
-    assert_eq!(l.known_file_rows(object).await.unwrap(), Some(412));
-    assert_eq!(l.known_file_rows("nope").await.unwrap(), None);
-}
-
 pub async fn a_newer_schema_is_refused(b: &Backend) {
     b.ledger.health().await.unwrap();
     let bump = match b
