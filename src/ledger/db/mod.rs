@@ -16,6 +16,8 @@ mod value;
 use std::fmt;
 
 pub(crate) use postgres::PgDb;
+#[cfg(test)]
+pub(crate) use sqlite::migrate as migrate_sqlite;
 pub(crate) use sqlite::SqliteDb;
 pub(crate) use value::{Row, Value};
 

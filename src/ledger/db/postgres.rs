@@ -41,7 +41,7 @@ impl PgDb {
             relaxed,
         };
         let mut conn = db.conn().await?;
-        schema::migrate_postgres(&mut conn).await?;
+        migrate(&mut conn).await?;
         Ok(db)
     }
 
@@ -72,7 +72,7 @@ impl PgDb {
     }
 
     pub(crate) async fn schema_version(&self) -> Result<i64, DbError> {
-        schema::postgres_version(&self.conn().await?).await
+        version(&self.conn().await?).await
     }
 }
 
@@ -118,6 +118,50 @@ impl Drop for PgTx {
             drop(Object::take(conn));
         }
     }
+}
+
+/// Serialises migrations across instances (`pg_advisory_xact_lock`): "backstop" in ASCII.
+const MIGRATION_LOCK: i64 = 0x6261_636b_7374_6f70;
+
+/// Brings the database to [`schema::POSTGRES_VERSION`]: one transaction under an advisory
+/// lock, so instances starting at once migrate once.
+async fn migrate(conn: &mut Object) -> Result<(), LedgerProblem> {
+    let tx = conn.transaction().await.map_err(DbError::from)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(DbError::from)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .await
+        .map_err(DbError::from)?;
+    let found: Option<i64> = tx
+        .query_opt("SELECT version FROM schema_version", &[])
+        .await
+        .map_err(DbError::from)?
+        .map(|r| r.get(0));
+    let todo = schema::pending(schema::POSTGRES, found.unwrap_or(0))?;
+    if todo.is_empty() {
+        return Ok(());
+    }
+    for sql in todo {
+        tx.batch_execute(sql).await.map_err(DbError::from)?;
+    }
+    let sql = match found {
+        Some(_) => "UPDATE schema_version SET version = $1",
+        None => "INSERT INTO schema_version (version) VALUES ($1)",
+    };
+    tx.execute(sql, &[&schema::POSTGRES_VERSION])
+        .await
+        .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(())
+}
+
+/// The version the database is at (0 before the first migration).
+async fn version(conn: &Object) -> Result<i64, DbError> {
+    let row = conn
+        .query_opt("SELECT version FROM schema_version", &[])
+        .await?;
+    Ok(row.map_or(0, |r| r.get(0)))
 }
 
 fn new_pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, DbError> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, Connection, ToSql};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql, TransactionBehavior};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::{sqlite_placeholders, DbError, Row, Value};
@@ -32,7 +32,7 @@ impl SqliteDb {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         // Turns foreign keys on once the schema is up to date (a rebuild needs them off).
-        schema::migrate_sqlite(&mut conn)?;
+        migrate(&mut conn)?;
         Ok(SqliteDb {
             conn: Mutex::new(conn),
         })
@@ -84,6 +84,47 @@ impl Drop for SqliteTx<'_> {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
+}
+
+/// Brings the file to [`schema::SQLITE_VERSION`] in one transaction, or refuses a newer one.
+/// Foreign keys are off meanwhile (a table is rebuilt as SQLite prescribes), checked before the
+/// commit, and on afterwards.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(DbError::from)?;
+    let migrated = migrate_with_foreign_keys_off(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(DbError::from)?;
+    migrated
+}
+
+fn migrate_with_foreign_keys_off(conn: &mut Connection) -> Result<(), LedgerProblem> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(DbError::from)?;
+    let found: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(DbError::from)?;
+    let todo = schema::pending(schema::SQLITE, found)?;
+    if todo.is_empty() {
+        return Ok(());
+    }
+    for sql in todo {
+        tx.execute_batch(sql).map_err(DbError::from)?;
+    }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()
+        .map_err(DbError::from)?;
+    if let Some(table) = broken {
+        return Err(LedgerProblem::Invalid(format!(
+            "migrating left a row of {table} without its parent"
+        )));
+    }
+    tx.pragma_update(None, "user_version", schema::SQLITE_VERSION)
+        .map_err(DbError::from)?;
+    tx.commit().map_err(DbError::from)?;
+    Ok(())
 }
 
 impl ToSql for Value {

@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::*;
+use crate::ledger::db::migrate_sqlite;
 use crate::ledger::{Announcement, ClaimOutcome, EvidenceSource, FileSendState, JobKey, Ledger};
 
 fn at(minute: u32) -> DateTime<Utc> {
