@@ -244,8 +244,13 @@ mod tests {
         for (raw, why) in [
             ("postgresql://", "no host"),
             ("sqlite:///tmp/x.db", "neither"),
+            ("mysql://h/db", "neither"),
             (
                 "postgresql://u@h:port/db",
+                "not a PostgreSQL connection string",
+            ),
+            (
+                "postgresql://u@h/db?sslmode=sometimes",
                 "not a PostgreSQL connection string",
             ),
         ] {

@@ -1,7 +1,7 @@
 //! The SQLite migrations, oldest first. V1–V4 are the schema the embedded ledger has been
 //! released with (a file written by any earlier build migrates in place): they are never
-//! edited. V5 adds what many instances need; on SQLite there is one, but the queries are
-//! shared with PostgreSQL, so the columns are there too.
+//! edited. V5 adds leases and the shared rate limit's table: the queries are the same on both
+//! backends, and `backstop serve` and a CLI command on one file are two instances too.
 
 pub(super) const V1: &str = r#"
 CREATE TABLE runs (
