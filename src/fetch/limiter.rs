@@ -3,7 +3,8 @@
 //! or `Retry-After` pauses the host for all of them at once.
 //!
 //! Each permit reserves the host's next slot in one atomic step of the [`PaceStore`], then
-//! waits until that slot. The schedule is kept in wall-clock microseconds, so instances on
+//! waits until that slot; a task that goes on long after its slot (a busy machine wakes it
+//! late) leaves it empty and reserves another, so it never crowds the next slot's owner. The schedule is kept in wall-clock microseconds, so instances on
 //! different machines agree as closely as their clocks do (NTP: milliseconds).
 
 use std::collections::HashMap;
@@ -66,6 +67,9 @@ impl PaceStore for InProcess {
     }
 }
 
+/// Lateness no timer avoids (tokio's resolution is a millisecond): below it a slot is used.
+const LATE_FLOOR_US: i64 = 5_000;
+
 /// The rate every upstream host is held to, and where its schedule lives.
 pub struct RateLimits {
     interval_us: i64,
@@ -99,6 +103,12 @@ impl RateLimits {
             store,
             shared_by,
         }
+    }
+
+    /// How long after its slot a permit may still be used: a tenth of the interval (so two
+    /// requests are never closer than 90 % of it), and at least the timer's few milliseconds.
+    fn late_tolerance_us(&self) -> i64 {
+        (self.interval_us / 10).max(LATE_FLOOR_US)
     }
 
     pub fn host(&self, host: &str) -> HostLimit<'_> {
@@ -143,10 +153,16 @@ impl HostLimit<'_> {
             tokio::time::sleep(Duration::from_micros(wait as u64)).await;
             // A pause that began while we waited voids the slot: take a fresh one after it, so
             // the tasks that waited it out are spaced at the rate again.
-            match l.store.paused_until(&self.host).await {
-                Ok(until) if until > at => continue,
-                _ => return start.elapsed(),
+            if matches!(l.store.paused_until(&self.host).await, Ok(until) if until > at) {
+                continue;
             }
+            // Going on long after the slot (a busy machine woke us late, the store answered
+            // late) would crowd the next slot, already reserved by someone else: leave this one
+            // empty — a request fewer, never one too many — and take a fresh one.
+            if now_us() - at > l.late_tolerance_us() {
+                continue;
+            }
+            return start.elapsed();
         }
     }
 
@@ -222,6 +238,62 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    /// A store whose first `paused_until` answers late: the task that asks it goes on as a
+    /// busy machine wakes a sleeping task, long after its slot.
+    struct LateOnce {
+        store: InProcess,
+        late: Mutex<Option<Duration>>,
+    }
+
+    #[async_trait]
+    impl PaceStore for LateOnce {
+        async fn advance(&self, host: &str, now_us: i64, interval_us: i64) -> Result<Slot, String> {
+            self.store.advance(host, now_us, interval_us).await
+        }
+        async fn pause(&self, host: &str, until_us: i64) -> Result<(), String> {
+            self.store.pause(host, until_us).await
+        }
+        async fn paused_until(&self, host: &str) -> Result<i64, String> {
+            let late = self.late.lock().expect("late").take();
+            if let Some(late) = late {
+                tokio::time::sleep(late).await;
+            }
+            self.store.paused_until(host).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_goes_on_long_after_its_slot_does_not_crowd_the_next_one() {
+        let store = Arc::new(LateOnce {
+            store: InProcess::default(),
+            late: Mutex::new(Some(Duration::from_millis(70))),
+        });
+        let limits = Arc::new(RateLimits::with_store(10.0, 1, store, "test"));
+        let start = Instant::now();
+        limits.host("h").acquire().await;
+        let grants = Arc::new(Mutex::new(vec![start.elapsed()]));
+        let task = |after: Duration| {
+            let (limits, grants) = (limits.clone(), grants.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                limits.host("h").acquire().await;
+                grants.lock().unwrap().push(start.elapsed());
+            })
+        };
+        // The first sleeps to its slot (100 ms) and goes on at 170 ms; the second's slot is 200.
+        let (late, next) = (task(Duration::ZERO), task(Duration::from_millis(20)));
+        late.await.unwrap();
+        next.await.unwrap();
+        let mut grants = grants.lock().unwrap().clone();
+        grants.sort();
+        for pair in grants.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(90),
+                "permits at {grants:?} at 10/s"
+            );
+        }
     }
 
     #[tokio::test]

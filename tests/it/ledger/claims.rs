@@ -176,7 +176,11 @@ pub async fn instances_settling_one_claim_at_once_settle_it_once(b: &Backend) {
     let ledgers = [&b.ledger, &others[0], &others[1]];
     let j = job(&b.ledger, "k").await;
     // Evidence does not depend on who owns the job: another instance settles its claim alone.
-    assert!(b.ledger.claim_file_send(FILE, &j.id, at(9, 0)).await.unwrap());
+    assert!(b
+        .ledger
+        .claim_file_send(FILE, &j.id, at(9, 0))
+        .await
+        .unwrap());
     let rows = evidence(ClaimOutcome::Confirmed, Some(10), 0);
     assert!(others[0].settle_claim(FILE, &j.id, &rows).await.unwrap());
     let sent = b.ledger.file_send(FILE).await.unwrap().unwrap();
