@@ -114,6 +114,7 @@ pub async fn status(
     let job = app
         .ledger
         .job(&id)
+        .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(job) = job else {
         return Err(ApiError::NotFound(format!("no recovery job {id}")));
@@ -121,6 +122,7 @@ pub async fn status(
     let claims = app
         .ledger
         .job_claims(&id)
+        .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(
         json!({ "progress": progress(&job), "job": job, "claims": claims }),
@@ -157,6 +159,7 @@ pub async fn jobs(
     let jobs = app
         .ledger
         .recent_jobs(limit)
+        .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let jobs: Vec<Value> = jobs
         .iter()

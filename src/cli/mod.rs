@@ -280,11 +280,12 @@ async fn runs(
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let ledger = match crate::ledger::Ledger::open(&config.ledger_path) {
+    let ledger = &config.ledger;
+    let ledger = match crate::ledger::Ledger::connect(&ledger.location, ledger.instance()).await {
         Ok(l) => l,
         Err(e) => return usage(e),
     };
-    let runs = match ledger.runs(&filter) {
+    let runs = match ledger.runs(&filter).await {
         Ok(r) => r,
         Err(e) => return usage(e),
     };

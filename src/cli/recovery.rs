@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::gaps::GapQuery;
-use crate::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState, LedgerError};
+use crate::ledger::{
+    ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState, Ledger, LedgerError,
+};
 use crate::reprocess::execute::progress;
 use crate::reprocess::{ReprocessRequest, SubmitError};
 
@@ -101,7 +103,7 @@ pub async fn reprocess(
         let task = tokio::spawn(async move { recovery.execute(&run_id).await });
         while !task.is_finished() {
             if tty {
-                draw(app, &id);
+                draw(app, &id).await;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -109,10 +111,10 @@ pub async fn reprocess(
         eprintln!(
             "job {id} for this request is still running in another process; waiting for it (if that process is gone, `backstop serve` resumes it)"
         );
-        while !matches!(app.ledger.job(&id), Ok(Some(j)) if j.state != "running" && j.result.is_some())
+        while !matches!(app.ledger.job(&id).await, Ok(Some(j)) if j.state != "running" && j.result.is_some())
         {
             if tty {
-                draw(app, &id);
+                draw(app, &id).await;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -124,10 +126,10 @@ pub async fn reprocess(
         );
     }
     if tty {
-        draw(app, &id);
+        draw(app, &id).await;
         eprintln!();
     }
-    let job = match app.ledger.job(&id) {
+    let job = match app.ledger.job(&id).await {
         Ok(Some(job)) => job,
         _ => return ExitCode::FAILURE,
     };
@@ -144,7 +146,7 @@ pub async fn reprocess(
                 a.detail.as_deref().unwrap_or("")
             );
         }
-        print_claims(app, &id);
+        print_claims(app, &id).await;
         if let Some(result) = &job.result {
             println!(
                 "afterwards: {} of {} action(s) now complete; {} (date, market) pair(s) in the range still lost or unjudged",
@@ -169,8 +171,8 @@ pub async fn reprocess(
 }
 
 /// The files the job handed to Phase 2, and the evidence that settled each hand-over.
-fn print_claims(app: &App, job_id: &str) {
-    let Ok(claims) = app.ledger.job_claims(job_id) else {
+async fn print_claims(app: &App, job_id: &str) {
+    let Ok(claims) = app.ledger.job_claims(job_id).await else {
         return;
     };
     for c in claims {
@@ -196,27 +198,6 @@ fn print_claims(app: &App, job_id: &str) {
 /// check), or settles one claim by hand.
 pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
     let ledger = &app.ledger;
-    let by_hand = |name: &str, outcome: ClaimOutcome, said: &str| -> Result<(), LedgerError> {
-        let claim = ledger.file_send(name)?;
-        let claim = claim.filter(|c| c.state == FileSendState::Claimed);
-        let Some(claim) = claim else {
-            // Not an open claim: the bare moves say what is wrong (no claim, already sent).
-            return match outcome {
-                ClaimOutcome::Released => ledger.release_file_send(name),
-                _ => ledger.confirm_file_sent(name, chrono::Utc::now()),
-            };
-        };
-        let evidence = ClaimEvidence {
-            checked_at: chrono::Utc::now(),
-            source: EvidenceSource::Person,
-            outcome,
-            rows_found: None,
-            detail: format!("{said} by hand (backstop claims)"),
-        };
-        ledger
-            .settle_claim(name, &claim.job_id, &evidence)
-            .map(|_| ())
-    };
     let result = match (action, object) {
         ("list", None) => {
             for s in app.recovery.settle_claims().await {
@@ -227,20 +208,37 @@ pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
                     );
                 }
             }
-            ledger.unconfirmed_file_sends().map(|sends| {
-                for s in &sends {
-                    println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
-                    let last = ledger.claim_evidence(&s.object_name, &s.job_id).ok().and_then(|mut e| e.pop());
-                    if let Some(e) = last {
-                        println!("    last check {}: {}", e.checked_at.format("%Y-%m-%d %H:%M:%S"), e.detail);
+            match ledger.unconfirmed_file_sends().await {
+                Ok(sends) => {
+                    for s in &sends {
+                        println!(
+                            "{}  claimed {} by job {}",
+                            s.object_name, s.claimed_at, s.job_id
+                        );
+                        let last = ledger
+                            .claim_evidence(&s.object_name, &s.job_id)
+                            .await
+                            .ok()
+                            .and_then(|mut e| e.pop());
+                        if let Some(e) = last {
+                            println!(
+                                "    last check {}: {}",
+                                e.checked_at.format("%Y-%m-%d %H:%M:%S"),
+                                e.detail
+                            );
+                        }
                     }
+                    println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
+                    Ok(())
                 }
-                println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
-            })
+                Err(e) => Err(e),
+            }
         }
-        ("confirm", Some(name)) => by_hand(name, ClaimOutcome::Confirmed, "confirmed")
+        ("confirm", Some(name)) => by_hand(ledger, name, ClaimOutcome::Confirmed, "confirmed")
+            .await
             .map(|_| println!("{name}: confirmed as loaded; never sent again")),
-        ("release", Some(name)) => by_hand(name, ClaimOutcome::Released, "released")
+        ("release", Some(name)) => by_hand(ledger, name, ClaimOutcome::Released, "released")
+            .await
             .map(|_| println!("{name}: released; a later recovery may send it")),
         _ => return super::usage("use: backstop claims [list] | confirm OBJECT | release OBJECT"),
     };
@@ -253,8 +251,36 @@ pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
     }
 }
 
-fn draw(app: &App, id: &str) {
-    let Ok(Some(job)) = app.ledger.job(id) else {
+/// A person's word on one claim, recorded as evidence with it; for a file with no open claim,
+/// the bare moves say what is wrong (no claim, already sent).
+async fn by_hand(
+    ledger: &Ledger,
+    name: &str,
+    outcome: ClaimOutcome,
+    said: &str,
+) -> Result<(), LedgerError> {
+    let claim = ledger.file_send(name).await?;
+    let Some(claim) = claim.filter(|c| c.state == FileSendState::Claimed) else {
+        return match outcome {
+            ClaimOutcome::Released => ledger.release_file_send(name).await,
+            _ => ledger.confirm_file_sent(name, chrono::Utc::now()).await,
+        };
+    };
+    let evidence = ClaimEvidence {
+        checked_at: chrono::Utc::now(),
+        source: EvidenceSource::Person,
+        outcome,
+        rows_found: None,
+        detail: format!("{said} by hand (backstop claims)"),
+    };
+    ledger
+        .settle_claim(name, &claim.job_id, &evidence)
+        .await
+        .map(|_| ())
+}
+
+async fn draw(app: &App, id: &str) {
+    let Ok(Some(job)) = app.ledger.job(id).await else {
         return;
     };
     let total = job.actions.len().max(1);

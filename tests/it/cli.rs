@@ -26,12 +26,12 @@ fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_after_a_check() {
+#[tokio::test]
+async fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_after_a_check() {
     let dir = tempfile::tempdir().unwrap();
     let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
     {
-        let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
         let action = NewAction {
             kind: ActionKind::SendFile,
             game_date: "2026-01-14".parse().unwrap(),
@@ -46,9 +46,11 @@ fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_aft
                 &[action],
                 chrono::Utc::now(),
             )
+            .await
             .unwrap();
         assert!(ledger
             .claim_file_send(name, &job.id, chrono::Utc::now())
+            .await
             .unwrap());
     }
     let (ok, out, err) = backstop(dir.path(), &["claims"]);
@@ -61,10 +63,10 @@ fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_aft
     let (ok, out, err) = backstop(dir.path(), &["claims", "release", name]);
     assert!(ok, "{err}");
     assert!(out.contains("released"), "{out}");
-    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
-    assert!(ledger.file_send(name).unwrap().is_none());
-    let job = &ledger.unfinished_jobs().unwrap()[0];
-    let evidence = ledger.claim_evidence(name, &job.id).unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
+    assert!(ledger.file_send(name).await.unwrap().is_none());
+    let job = &ledger.unfinished_jobs().await.unwrap()[0];
+    let evidence = ledger.claim_evidence(name, &job.id).await.unwrap();
     let said: Vec<_> = evidence.iter().map(|e| e.outcome.as_str()).collect();
     assert_eq!(said, ["unconfirmed", "released"], "{evidence:#?}");
     assert!(evidence[1].detail.contains("by hand"), "{evidence:#?}");

@@ -9,6 +9,8 @@ mod faults;
 mod fetch;
 mod gcp;
 mod handover;
+mod instances;
+mod ledger;
 mod markets;
 mod off_days;
 mod outbox;

@@ -8,6 +8,8 @@ pub mod emulators;
 pub mod loader;
 pub mod logs;
 pub mod phase2;
+pub mod postgres;
+pub mod process;
 pub mod proxy;
 pub mod upstream;
 pub mod world;
