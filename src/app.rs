@@ -1,6 +1,5 @@
 //! The assembled service: configuration turned into the parts every mode shares.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::bettingpros::Upstream;
@@ -8,14 +7,18 @@ use crate::config::Config;
 use crate::fetch::{Fetcher, RateLimits};
 use crate::gaps::Detector;
 use crate::ledger::Ledger;
+use crate::ledger::LedgerError;
 use crate::metrics::Metrics;
 use crate::notify::completion::Notifier;
 use crate::notify::pubsub::Publisher;
 use crate::phase2::Phase2;
+use crate::reprocess::slice::Advanced;
 use crate::reprocess::{Recovery, RecoverySettings};
 use crate::scrape::inflight::Inflight;
 use crate::scrape::Scrapes;
 use crate::storage::{self, ObjectStore, StorageLocation};
+use crate::sweep::{Sweeper, Swept};
+use crate::tasks::Tasks;
 use crate::warehouse::Warehouse;
 
 /// Why the service could not start.
@@ -41,8 +44,10 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub detector: Arc<Detector>,
     pub recovery: Arc<Recovery>,
-    /// Renews this instance's leases while it lives (and takes over stopped work, once
-    /// [`App::take_over`] was called).
+    /// Work this process owns beyond a request (runs whose caller hung up, slices): drained
+    /// within the shutdown grace.
+    pub tasks: Tasks,
+    /// Renews the leases of this instance's work in progress while it lives.
     leases: Arc<Leases>,
 }
 
@@ -106,15 +111,18 @@ impl App {
                 rate_per_sec: config.fetch.rate_per_sec,
                 settle: config.recovery_settle,
                 pending_load: config.pending_load,
+                slice: config.slice,
             },
         ));
         let leases = Arc::new(Leases::start(ledger.clone(), recovery.clone()));
+        let tasks = Tasks::new();
         tracing::info!(ledger = %ledger.location(), instance = %ledger.instance().id,
             rate_limit_shared = ledger.is_shared(), "ledger open");
         Ok(App {
             leases,
             config: Arc::new(config),
-            inflight: Arc::new(Inflight::new(scrapes.clone())),
+            inflight: Arc::new(Inflight::new(scrapes.clone(), tasks.clone())),
+            tasks,
             detector,
             recovery,
             scrapes,
@@ -124,24 +132,51 @@ impl App {
         })
     }
 
-    /// For a serving instance: work whose owner stopped heartbeating is taken over now and
-    /// from then on at every heartbeat — its runs become `abandoned`, its unfinished recovery
-    /// jobs are adopted and resumed (each by one instance) — and completion messages left in
-    /// the outbox are published (each claimed by one drain, on whichever instance). Work a live
-    /// instance holds is never touched, so starting during a deploy leaves the old revision's
-    /// runs alone. One-off commands do not call this. Returns how many jobs this instance
-    /// resumed now.
-    pub async fn take_over(&self) -> Result<usize, StartError> {
-        self.leases.taking_over.store(true, Ordering::SeqCst);
-        // Completion messages an earlier process recorded but did not publish.
-        let scrapes = self.scrapes.clone();
-        tokio::spawn(async move { scrapes.announce_outbox().await });
-        Ok(take_over(&self.ledger, &self.recovery).await?)
+    /// For a serving instance, once at start: runs whose owner stopped heartbeating (its lease
+    /// ran out) become `abandoned`. Work a live instance holds is never touched, so starting
+    /// during a deploy leaves the old revision's runs alone. Everything else that waits — jobs,
+    /// detections, the outbox — is advanced by requests (the status polls and the sweep), never
+    /// in the background. One-off commands do not call this. Returns how many runs it marked.
+    pub async fn take_over(&self) -> Result<u64, StartError> {
+        Ok(crate::sweep::abandon_stopped_runs(&self.ledger).await?)
+    }
+
+    /// Advances a recovery job by one slice (`BACKSTOP_SLICE_SECS`) as a task this process
+    /// owns: a caller that hangs up does not cut it short, and shutdown drains it.
+    pub async fn advance_job(&self, job_id: &str) -> Result<Advanced, LedgerError> {
+        let (recovery, id, budget) = (self.recovery.clone(), job_id.to_string(), self.config.slice);
+        let slice = self
+            .tasks
+            .spawn(format!("slice of recovery job {job_id}"), async move {
+                recovery.advance(&id, budget).await
+            });
+        slice.await.unwrap_or_else(|e| {
+            let problem = crate::ledger::LedgerProblem::Invalid(format!("the slice stopped: {e}"));
+            Err(LedgerError::new(format!("advancing job {job_id}"), problem))
+        })
+    }
+
+    /// One sweep (`POST /sweep`; see [`crate::sweep`]) within `BACKSTOP_SLICE_SECS`, as a task
+    /// this process owns.
+    pub async fn sweep(&self) -> Swept {
+        let sweeper = Sweeper {
+            recovery: self.recovery.clone(),
+            days: self.config.sweep_days,
+        };
+        let budget = self.config.slice;
+        let task = self
+            .tasks
+            .spawn("sweep", async move { sweeper.sweep(budget).await });
+        task.await.unwrap_or_else(|e| Swept {
+            problems: vec![format!("the sweep stopped: {e}")],
+            ..Swept::default()
+        })
     }
 
     /// This instance stops: no more heartbeats, and its unfinished jobs are released so that
     /// another instance adopts them at once (a deploy, a scale-down). Runs still going are
-    /// left to their lease (or to `api::serve`, which marks them abandoned after the grace).
+    /// left to their lease (or to `api::serve`, which marks them abandoned when the tasks that
+    /// carry them outlast the grace).
     pub async fn stand_down(&self) {
         self.leases.task.abort();
         match self.ledger.release_own_jobs(chrono::Utc::now()).await {
@@ -157,30 +192,14 @@ impl App {
     }
 }
 
-async fn take_over(
-    ledger: &Ledger,
-    recovery: &Arc<Recovery>,
-) -> Result<usize, crate::ledger::LedgerError> {
-    let abandoned = ledger.abandon_running(chrono::Utc::now()).await?;
-    if abandoned > 0 {
-        tracing::warn!(
-            abandoned,
-            "runs whose owner stopped heartbeating are now recorded as abandoned"
-        );
-    }
-    Ok(recovery.resume_unfinished().await)
-}
-
 /// The task that heartbeats this instance's leases, stopped when the last `App` clone drops.
+/// It only renews: it takes nothing over (the sweep does, inside a request).
 struct Leases {
     task: tokio::task::JoinHandle<()>,
-    taking_over: Arc<AtomicBool>,
 }
 
 impl Leases {
     fn start(ledger: Arc<Ledger>, recovery: Arc<Recovery>) -> Leases {
-        let taking_over = Arc::new(AtomicBool::new(false));
-        let flag = taking_over.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(ledger.instance().heartbeat_every());
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -191,14 +210,9 @@ impl Leases {
                 if let Err(e) = ledger.heartbeat(chrono::Utc::now(), &jobs).await {
                     tracing::error!(error = %e, "heartbeat failed: this instance's work may be taken over");
                 }
-                if flag.load(Ordering::SeqCst) {
-                    if let Err(e) = take_over(&ledger, &recovery).await {
-                        tracing::error!(error = %e, "could not take over stopped work");
-                    }
-                }
             }
         });
-        Leases { task, taking_over }
+        Leases { task }
     }
 }
 

@@ -42,8 +42,14 @@ pub struct Config {
     /// remembered (minutes, fractions allowed).
     pub no_games_recheck: Duration,
     pub port: u16,
-    /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
+    /// How long in-flight requests and the tasks the service owns may finish after SIGTERM
+    /// (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
+    /// How long one slice of work inside a request (a recovery job's, a detection's, a sweep)
+    /// goes on starting new actions; the one under way then finishes.
+    pub slice: Duration,
+    /// How many days before today the sweep's nightly check looks at; 0 turns it off.
+    pub sweep_days: u32,
 }
 
 impl Config {
@@ -77,9 +83,15 @@ impl Config {
             no_games_recheck: minutes(vars, "BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
             port: vars.whole("PORT", 8080, 1..=u16::MAX.into())? as u16,
             shutdown_grace: vars.secs("BACKSTOP_SHUTDOWN_GRACE_SECS", Duration::from_secs(8))?,
+            slice: vars.secs("BACKSTOP_SLICE_SECS", DEFAULT_SLICE)?,
+            sweep_days: vars.whole("BACKSTOP_SWEEP_DAYS", 3, 0..=31)? as u32,
         })
     }
 }
+
+/// The budget of one slice when `BACKSTOP_SLICE_SECS` is not set: a status poll answers within
+/// it (plus the one action under way), well inside Cloud Run's request timeout.
+pub const DEFAULT_SLICE: Duration = Duration::from_secs(20);
 
 /// A span in minutes (fractions allowed), 0 up to a day.
 fn minutes(vars: &Vars, var: &'static str, default: f64) -> Result<Duration, ConfigError> {

@@ -25,7 +25,10 @@
 //!   ways in.
 //! - [`scrape`]: a run — composes fetch, bettingpros, storage, ledger and notify.
 //! - [`gaps`]: lost-date detection: evidence and the verdict table.
-//! - [`reprocess`]: recovery — a pure planner and a durable executor of recovery jobs.
+//! - [`reprocess`]: recovery — a pure planner and a durable executor of recovery jobs,
+//!   advanced slice by slice inside requests.
+//! - [`sweep`]: what the scheduler's `POST /sweep` carries on: stopped runs, the outbox,
+//!   claims, waiting jobs, and the nightly check of the last days.
 //! - [`query`]: the typed requests the API and the CLI both parse, with their error type.
 //! - [`api`], [`serve`], [`cli`]: the ways in — HTTP, and the command line with its offline
 //!   demo (`cli::demo`).
@@ -33,6 +36,7 @@
 //! - `sim` (with the `sim` feature, on by default): the test doubles — a local BettingPros and
 //!   the BigQuery emulator harness — for tests, the demo and benchmarks; not in the shipped image.
 //! - [`metrics`], [`telemetry`]: Prometheus counters and logs.
+//! - [`tasks`]: work the service owns beyond a request, drained at shutdown.
 //! - [`warehouse`]: "was the data loaded?" — rows per file from BigQuery.
 //! - [`phase2`]: sending one stored file to the Phase 2 loader (OIDC, push envelope).
 
@@ -61,5 +65,7 @@ pub mod settings;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod storage;
+pub mod sweep;
+pub mod tasks;
 pub mod telemetry;
 pub mod warehouse;

@@ -3,9 +3,15 @@
 //! Cloud Scheduler jobs from the same files). The markets in `bp_player_props`'s schedule are
 //! the markets expected on a date: gap detection and recovery judge exactly those unless a
 //! market is asked for by name (contract section 6: a market nobody scrapes is not "lost").
+//!
+//! The sweep (`scrapers/maintenance/sweep.json`, [`sweep`]) is declared beside them: a scheduler
+//! job that carries on what waits without a request, and once a night checks the last days.
+//! It lives in a folder of its own because `scrapers/*.json` are scrapers, each schedule entry
+//! one `POST /scrape` job.
 
 use std::sync::OnceLock;
 
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 
 use crate::market::MarketType;
@@ -50,6 +56,72 @@ pub fn definitions() -> &'static [Definition] {
                 serde_json::from_str(text).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
             })
             .collect()
+    })
+}
+
+/// The sweep's declaration: which scheduler job calls which route, how often, and when the
+/// nightly check may run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sweep {
+    pub name: String,
+    /// `/sweep`.
+    pub route: String,
+    /// `POST`.
+    pub method: String,
+    /// The JSON body the scheduler sends (`{}`).
+    pub body: serde_json::Value,
+    pub schedule: Vec<SweepJob>,
+    /// The scheduler's attempt deadline: a sweep's budget, the one action under way after
+    /// it, and the answer fit well inside.
+    pub attempt_deadline_secs: u64,
+    pub nightly_check: NightlyCheck,
+}
+
+/// One Cloud Scheduler job calling the sweep on a cron schedule.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SweepJob {
+    pub job: String,
+    /// `M H * * *`, as for the scrapers.
+    pub cron: String,
+    pub time_zone: String,
+}
+
+/// When the nightly check of the last days may run: the first sweep past `after` (local
+/// time, `HH:MM`) each day does it, once (the day's recovery job, under a key of its own).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NightlyCheck {
+    pub after: String,
+    pub time_zone: String,
+}
+
+impl NightlyCheck {
+    /// The local date whose check is due at `now`: today once past `after`, else none yet.
+    pub fn due(&self, now: DateTime<Utc>) -> Option<NaiveDate> {
+        let (tz, after) = self
+            .parsed()
+            .expect("scrapers/maintenance/sweep.json is checked by its tests");
+        let local = now.with_timezone(&tz);
+        (local.time() >= after).then(|| local.date_naive())
+    }
+
+    fn parsed(&self) -> Result<(chrono_tz::Tz, NaiveTime), String> {
+        let tz = self
+            .time_zone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|e| format!("time_zone {:?}: {e}", self.time_zone))?;
+        let after = NaiveTime::parse_from_str(&self.after, "%H:%M")
+            .map_err(|e| format!("after {:?} is not HH:MM: {e}", self.after))?;
+        Ok((tz, after))
+    }
+}
+
+/// The sweep, parsed on first use (a file that does not parse fails the unit tests below).
+pub fn sweep() -> &'static Sweep {
+    static PARSED: OnceLock<Sweep> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        let text = include_str!("../scrapers/maintenance/sweep.json");
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("scrapers/maintenance/sweep.json does not parse: {e}"))
     })
 }
 
@@ -116,6 +188,7 @@ fn cron_field(field: &str, max: u32) -> Result<Vec<u32>, String> {
 mod tests {
     use super::*;
     use crate::config::{Config, Vars};
+    use chrono::Timelike;
 
     fn props() -> &'static Definition {
         definitions()
@@ -204,6 +277,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_sweep_runs_every_few_minutes_and_checks_each_night_after_the_last_files_could_load() {
+        let sweep = sweep();
+        assert_eq!(
+            (sweep.route.as_str(), sweep.method.as_str()),
+            ("/sweep", "POST")
+        );
+        assert_eq!(
+            sweep.schedule.len(),
+            1,
+            "one job: the sweep is safe on any instance"
+        );
+        let starts = run_starts(&sweep.schedule[0].cron).unwrap();
+        let gaps = starts.windows(2).map(|w| w[1] - w[0]);
+        assert!(
+            starts.len() >= 24 * 6 && gaps.max() <= Some(10),
+            "{starts:?}"
+        );
+        let deadline = Config::from_vars(&Vars::from_pairs([])).unwrap();
+        assert!(
+            sweep.attempt_deadline_secs
+                >= deadline.slice.as_secs() + deadline.run_deadline.as_secs() + 60,
+            "the scheduler waits for a slice, the action under way after it, and the answer"
+        );
+        let (tz, after) = sweep.nightly_check.parsed().unwrap();
+        assert_eq!(tz, chrono_tz::America::New_York);
+        // Yesterday's last files (the latest props run of the day) must be past the default
+        // pending-load window when the check runs: else it could not send them yet.
+        let last_run = props()
+            .schedule
+            .iter()
+            .flat_map(|j| run_starts(&j.cron).unwrap())
+            .max()
+            .unwrap();
+        let window = Config::from_vars(&Vars::from_pairs([]))
+            .unwrap()
+            .pending_load;
+        let loadable = (last_run as u64 * 60 + window.as_secs()) % 86_400;
+        let check = u64::from(after.num_seconds_from_midnight());
+        assert!(
+            check >= loadable && check < 12 * 3600,
+            "{after} vs {loadable} s"
+        );
+    }
+
+    #[test]
+    fn the_nightly_check_is_due_from_its_hour_on_for_that_local_date() {
+        let check = NightlyCheck {
+            after: "06:00".into(),
+            time_zone: "America/New_York".into(),
+        };
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // 05:59 and 06:00 EST (UTC−5) on 2026-01-15.
+        assert_eq!(check.due(at("2026-01-15T10:59:00Z")), None);
+        assert_eq!(
+            check.due(at("2026-01-15T11:00:00Z")),
+            Some("2026-01-15".parse().unwrap())
+        );
+        // 23:30 EST on the 15th is 04:30 UTC on the 16th: still the 15th's.
+        assert_eq!(
+            check.due(at("2026-01-16T04:30:00Z")),
+            Some("2026-01-15".parse().unwrap())
+        );
+        let bad = NightlyCheck {
+            after: "6 AM".into(),
+            time_zone: "Eastern".into(),
+        };
+        assert!(bad.parsed().unwrap_err().contains("time_zone"));
     }
 
     #[test]

@@ -35,14 +35,14 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let resumed = match app.take_over().await {
+    let abandoned = match app.take_over().await {
         Ok(n) => n,
         Err(e) => {
             eprintln!("backstop: {e}");
             return ExitCode::from(3);
         }
     };
-    tracing::info!(port, storage = %app.store.location(), resumed_jobs = resumed, "backstop listening");
+    tracing::info!(port, storage = %app.store.location(), abandoned_runs = abandoned, "backstop listening");
     let served = crate::api::serve(app.clone(), listener, shutdown_signal(), grace).await;
     app.stand_down().await;
     match served {

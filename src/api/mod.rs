@@ -5,6 +5,7 @@ pub mod page;
 pub mod recovery;
 pub mod runs;
 pub mod scrape;
+pub mod sweep;
 
 use std::future::Future;
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/health", get(runs::health))
         .route("/scrape", post(scrape::scrape))
+        .route("/sweep", post(sweep::sweep))
         .route("/runs", get(runs::runs))
         .route("/metrics", get(runs::metrics))
         .route("/proxies", get(runs::proxies))
@@ -66,19 +68,24 @@ async fn count_requests(State(app): State<App>, req: Request, next: Next) -> Res
     response
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `grace`;
-/// runs still going after that are recorded as `abandoned`.
+/// Serves until `shutdown` resolves, then lets in-flight requests and the tasks the service
+/// owns (runs whose caller hung up, slices of jobs) finish for up to `grace` in all. Tasks
+/// still going after that are aborted and named in the log, and their runs recorded as
+/// `abandoned` (this process knows they stop); the jobs they advanced are released by
+/// `App::stand_down` for another instance.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let ledger = app.ledger.clone();
+    let (ledger, tasks) = (app.ledger.clone(), app.tasks.clone());
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
-        tracing::info!("shutting down: no new requests; letting runs in flight finish");
+        tracing::info!(
+            "shutting down: no new requests; letting requests and tasks in flight finish"
+        );
         let _ = stopping_tx.send(());
     };
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(signal);
@@ -87,18 +94,22 @@ pub async fn serve(
         ended = &mut server => return ended.map_err(std::io::Error::other)?,
         _ = stopping_rx => {}
     }
-    match tokio::time::timeout(grace, server).await {
+    let deadline = tokio::time::Instant::now() + grace;
+    let served = match tokio::time::timeout_at(deadline, server).await {
         Ok(joined) => joined.map_err(std::io::Error::other)?,
-        Err(_) => {
-            let n = ledger
-                .abandon_own_runs(chrono::Utc::now())
-                .await
-                .unwrap_or(0);
-            tracing::warn!(
-                abandoned = n,
-                "grace period over: runs still going are recorded as abandoned"
-            );
-            Ok(())
-        }
+        Err(_) => Ok(()),
+    };
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    if let Err(stopped) = tasks.drain(left).await {
+        let n = ledger
+            .abandon_own_runs(chrono::Utc::now())
+            .await
+            .unwrap_or(0);
+        tracing::warn!(
+            abandoned = n,
+            tasks = %stopped.join("; "),
+            "grace period over: tasks still going were stopped, and their runs recorded as abandoned"
+        );
     }
+    served
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::error::{rejection, ApiError};
 use crate::app::App;
 use crate::gaps::GapQuery;
+use crate::ledger::JobRecord;
 use crate::reprocess::execute::progress;
 use crate::reprocess::{ReprocessRequest, SubmitError, REPEAT_WINDOW};
 
@@ -78,11 +79,8 @@ pub async fn submit(
             SubmitError::Failed(msg) => ApiError::Internal(msg),
         })?;
     let job_id = submitted.job.id.clone();
-    if submitted.created {
-        let recovery = app.recovery.clone();
-        let id = job_id.clone();
-        tokio::spawn(async move { recovery.execute(&id).await });
-    }
+    // The job's first slice runs in this request (a repeat's next one, if nobody holds it).
+    let job = advanced(&app, &job_id).await?.unwrap_or(submitted.job);
     let status = if submitted.created {
         StatusCode::ACCEPTED
     } else {
@@ -94,29 +92,42 @@ pub async fn submit(
             "job_id": job_id,
             "created": submitted.created,
             "message": if submitted.created {
-                "recovery job started"
-            } else if submitted.job.key_given {
+                "recovery job started: its first slice ran in this request; poll status_url to carry it on"
+            } else if job.key_given {
                 "this Idempotency-Key already names this job"
             } else {
                 "this request's job is unfinished or finished moments ago; the same request after that plans anew"
             },
-            "state": submitted.job.state,
+            "state": job.state,
+            "progress": progress(&job),
             "plan": submitted.plan,
             "status_url": format!("/reprocess/{job_id}"),
         })),
     ))
 }
 
+/// Advances the job by a slice when it has more to do and nobody live holds it, then reads
+/// it. A slice that fails is logged; the job is answered as the ledger has it.
+async fn advanced(app: &App, id: &str) -> Result<Option<JobRecord>, ApiError> {
+    if let Err(e) = app.advance_job(id).await {
+        if e.is_not_found() {
+            return Ok(None);
+        }
+        tracing::error!(job_id = id, error = %e, "a slice of the recovery job failed");
+    }
+    app.ledger
+        .job(id)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The job with its actions and claims, after a slice of it when it has more to do and
+/// nobody live holds it: polling this carries a job to its end.
 pub async fn status(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let job = app
-        .ledger
-        .job(&id)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let Some(job) = job else {
+    let Some(job) = advanced(&app, &id).await? else {
         return Err(ApiError::NotFound(format!("no recovery job {id}")));
     };
     let claims = app

@@ -92,38 +92,36 @@ pub async fn reprocess(
     };
     let id = submitted.job.id.clone();
     let tty = std::io::stderr().is_terminal();
+    let job = &submitted.job;
     if submitted.created {
         eprintln!(
             "job {id}: {} action(s), {} skipped",
             submitted.plan.actions.len(),
             submitted.plan.skipped.len()
         );
-        let recovery = app.recovery.clone();
-        let run_id = id.clone();
-        let task = tokio::spawn(async move { recovery.execute(&run_id).await });
-        while !task.is_finished() {
-            if tty {
-                draw(app, &id).await;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    } else if submitted.job.state == "running" {
-        eprintln!(
-            "job {id} for this request is still running in another process; waiting for it (if that process is gone, `backstop serve` resumes it)"
-        );
-        while !matches!(app.ledger.job(&id).await, Ok(Some(j)) if j.state != "running" && j.result.is_some())
-        {
-            if tty {
-                draw(app, &id).await;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    } else {
+    } else if job.state.is_final() && job.result.is_some() {
         let key = key.as_deref().unwrap_or_default();
         eprintln!(
             "the key {key:?} names job {id} ({}): shown as it ended",
-            submitted.job.state
+            job.state
         );
+    } else {
+        eprintln!(
+            "job {id} for this request is unfinished; carrying it on here (slices another process holds are waited for)"
+        );
+    }
+    // This process drives the job slice after slice (it has no request timeout), waiting out
+    // the settle time before the check of the range.
+    let recovery = app.recovery.clone();
+    let driven = id.clone();
+    let task = app.tasks.spawn(format!("recovery job {id}"), async move {
+        recovery.execute(&driven).await
+    });
+    while !task.is_finished() {
+        if tty {
+            draw(app, &id).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     if tty {
         draw(app, &id).await;

@@ -9,6 +9,7 @@ const FRACTIONAL: &[&str] = &[
     "BACKSTOP_TIMEOUT_SECS",
     "BACKSTOP_RUN_DEADLINE_SECS",
     "BACKSTOP_SHUTDOWN_GRACE_SECS",
+    "BACKSTOP_SLICE_SECS",
     "BACKSTOP_PROXY_COOLDOWN_SECS",
     "BACKSTOP_BQ_TIMEOUT_SECS",
     "BACKSTOP_PHASE2_TIMEOUT_SECS",
@@ -28,6 +29,7 @@ const WHOLE: &[&str] = &[
     "BACKSTOP_BQ_MAX_ATTEMPTS",
     "BACKSTOP_PHASE2_MAX_ATTEMPTS",
     "BACKSTOP_LEASE_SECS",
+    "BACKSTOP_SWEEP_DAYS",
     "PORT",
 ];
 
@@ -71,6 +73,7 @@ fn zero_is_refused_where_nothing_could_work_with_it() {
         "BACKSTOP_RECOVERY_SETTLE_SECS",
         "BACKSTOP_PENDING_LOAD_MINS",
         "BACKSTOP_NO_GAMES_RECHECK_MINS",
+        "BACKSTOP_SWEEP_DAYS",
     ];
     for var in FRACTIONAL.iter().chain(WHOLE) {
         if zero_is_fine.contains(var) {
@@ -99,6 +102,7 @@ fn a_number_too_large_to_use_is_refused() {
         ("BACKSTOP_MAX_BODY_BYTES", "1099511627776"),
         ("BACKSTOP_RECOVERY_SETTLE_SECS", "86401"),
         ("BACKSTOP_LEASE_SECS", "86401"),
+        ("BACKSTOP_SWEEP_DAYS", "32"),
         ("BACKSTOP_PENDING_LOAD_MINS", "307445734561825861"),
         ("PORT", "65536"),
     ] {

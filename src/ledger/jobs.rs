@@ -12,7 +12,8 @@
 //! # Ownership
 //!
 //! A job belongs to the instance that created or adopted it (`owner`, with a lease renewed by
-//! heartbeat). Every change to it — an action's state, a claim, its end — is a conditional
+//! heartbeat while a slice works on it; a slice that ends releases it, so the next request on
+//! any instance may adopt it). Every change to it — an action's state, a claim, its end — is a conditional
 //! statement that holds only while this instance is the owner, so a job taken over from a
 //! starved instance cannot be advanced by both. An unfinished job whose lease ran out is
 //! adopted by one instance ([`Ledger::adopt_job`], a compare-and-set), which resumes it.
@@ -28,6 +29,8 @@
 //! | `send_file` action `running`, no claim | died before claiming: nothing was sent | send it |
 //! | `send_file` action `running`, claim `sent` | died after the 2xx, before marking the action | mark it `done` |
 //! | `send_file` action `running`, claim `claimed` | died between claim and answer: Phase 2 may or may not have loaded the file | **never re-send**: mark the action `failed` with detail `unconfirmed` and report it |
+//! | job `done`/`failed`, no `result`, `recheck_after` passed, lease free | its range was not checked again yet (the settle time ran, or the checker died) | one instance takes the check ([`Ledger::adopt_check`]), detects, records the result |
+//! | job `done`/`failed`, no `result`, `recheck_after` ahead | Phase 2 is given time to load re-scraped files | nothing until then: no request waits for it |
 //!
 //! A claim left `claimed` is *unconfirmed* ([`Ledger::unconfirmed_file_sends`]). Nothing in
 //! backstop resends it blindly: recovery settles it from evidence (rows with that
@@ -47,11 +50,12 @@ use crate::market::MarketType;
 mod evidence;
 mod keys;
 mod names;
+mod recheck;
 pub mod sends;
 
 pub use evidence::{ClaimEvidence, JobClaim};
 pub use keys::JobKey;
-pub use names::{ActionKind, ActionState, ClaimOutcome, EvidenceSource, FileSendState};
+pub use names::{ActionKind, ActionState, ClaimOutcome, EvidenceSource, FileSendState, JobState};
 pub use sends::FileSendRecord;
 
 /// An action to put in a new job.
@@ -75,8 +79,10 @@ pub struct JobRecord {
     pub key_given: bool,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// `running`, `done` or `failed`.
-    pub state: String,
+    pub state: JobState,
+    /// For a finished job: when its range may be checked again and `result` recorded (after
+    /// the settle time that lets Phase 2 load re-scraped files).
+    pub recheck_after: Option<DateTime<Utc>>,
     /// The request that created the job, as given.
     pub request: serde_json::Value,
     /// What detection said about the job's dates after it ran.
@@ -103,8 +109,6 @@ pub struct ActionRecord {
     pub run_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
-
-const JOB_STATES: [&str; 3] = ["running", "done", "failed"];
 
 impl Ledger {
     /// One job with its actions.
@@ -223,52 +227,35 @@ impl Ledger {
         Err(LedgerError::new(doing(), problem))
     }
 
-    /// Records what detection said about the job's dates after it ran.
-    pub async fn set_job_result(
-        &self,
-        job_id: &str,
-        result: &serde_json::Value,
-    ) -> Result<(), LedgerError> {
-        let doing = || format!("recording the result of job {job_id}");
-        let changed = self
-            .db
-            .execute(
-                "UPDATE jobs SET result = $2 WHERE id = $1",
-                &[job_id.into(), result.into()],
-            )
-            .await
-            .doing(doing)?;
-        if changed == 0 {
-            return Err(LedgerError::new(doing(), LedgerProblem::NoSuchJob));
-        }
-        Ok(())
-    }
-
     /// Ends a job as `done` (every action `done` or `skipped`) or `failed`; only its owner can.
+    /// Its range is to be checked again from `recheck_after` on ([`Ledger::adopt_check`]); the
+    /// lease is given up, so whichever instance is asked then does it.
     pub async fn finish_job(
         &self,
         job_id: &str,
-        state: &str,
+        state: JobState,
+        recheck_after: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         let doing = || format!("finishing job {job_id} as {state}");
         let invalid = |msg: String| LedgerError::new(doing(), LedgerProblem::Invalid(msg));
-        if !JOB_STATES[1..].contains(&state) {
+        if !state.is_final() {
             return Err(invalid("a job finishes as done or failed".into()));
         }
         let changed = self
             .db
             .execute(
-                "UPDATE jobs SET state = $2, finished_at = $3, lease_until = NULL
+                "UPDATE jobs SET state = $2, finished_at = $3, lease_until = NULL, recheck_after = $5
                  WHERE id = $1 AND state = 'running' AND owner = $4
                    AND ($2 <> 'done' OR NOT EXISTS (
                        SELECT 1 FROM job_actions
                        WHERE job_id = $1 AND state NOT IN ('done', 'skipped')))",
                 &[
                     job_id.into(),
-                    state.into(),
+                    state.as_str().into(),
                     now.into(),
                     self.instance.id.as_str().into(),
+                    recheck_after.into(),
                 ],
             )
             .await
@@ -305,9 +292,9 @@ impl Ledger {
             )
             .await?
             .ok_or(LedgerProblem::NoSuchJob)?;
-        let state = row.text("state")?;
+        let state: JobState = row.parsed("state")?;
         let owner = row.text_opt("owner")?;
-        if state != "running" {
+        if state.is_final() {
             return Err(LedgerProblem::JobFinished(state));
         }
         if owner.as_deref() != Some(self.instance.id.as_str()) {
@@ -328,7 +315,8 @@ fn job_from_row(r: &Row) -> Result<JobRecord, DbError> {
         key_given: r.flag("key_given")?,
         created_at: r.time("created_at")?,
         finished_at: r.time_opt("finished_at")?,
-        state: r.text("state")?,
+        state: r.parsed("state")?,
+        recheck_after: r.time_opt("recheck_after")?,
         request: r.json("request")?,
         result: r.json_opt("result").ok().flatten(),
         actions: Vec::new(),

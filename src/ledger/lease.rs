@@ -8,9 +8,9 @@
 //! - a run: [`Ledger::abandon_running`] marks it `abandoned` (counts unknown);
 //! - a job: [`Ledger::adopt_job`] makes this instance its owner, and the caller resumes it.
 //!
-//! `adopt_job` is also how a request may advance someone else's job by a bounded slice: adopt
-//! it if nobody live owns it, work, then [`Ledger::release_job`] so the next request (on any
-//! instance) can take it at once.
+//! `adopt_job` is also how every request advances a job by a bounded slice: adopt it if nobody
+//! live owns it, work, then [`Ledger::release_job`] so the next request (on any instance) can
+//! take it at once.
 
 use std::time::Duration;
 
@@ -63,8 +63,9 @@ const ABANDONED_MESSAGE: &str =
 
 impl Ledger {
     /// Renews the lease of every unfinished run this instance owns, and of the jobs among
-    /// `jobs` (the ones it is executing: a job whose task died is not renewed, so it is taken
-    /// over — by this instance too — once its lease runs out).
+    /// `jobs` (the ones a slice of it is working on, its actions or its check: a job whose
+    /// slice died is not renewed, so it is taken over — by this instance too — once its lease
+    /// runs out).
     pub async fn heartbeat(
         &self,
         now: DateTime<Utc>,
@@ -91,7 +92,7 @@ impl Ledger {
         } else {
             let sql = format!(
                 "UPDATE jobs SET lease_until = $2
-                 WHERE owner = $1 AND state = 'running' AND id IN ({})",
+                 WHERE owner = $1 AND (state = 'running' OR result IS NULL) AND id IN ({})",
                 listed.join(", ")
             );
             self.db.execute(&sql, &params).await.doing(doing)?
@@ -158,22 +159,33 @@ impl Ledger {
     /// out, or this instance already owns it). A compare-and-set: of several instances asking
     /// at once, one gets `true`.
     pub async fn adopt_job(&self, job_id: &str, now: DateTime<Utc>) -> Result<bool, LedgerError> {
-        let changed = self
-            .db
-            .execute(
-                "UPDATE jobs SET owner = $2, lease_until = $3
-                 WHERE id = $1 AND state = 'running'
-                   AND (owner = $2 OR lease_until IS NULL OR lease_until < $4)",
-                &[
-                    job_id.into(),
-                    self.instance.id.as_str().into(),
-                    self.instance.lease_from(now).into(),
-                    now.into(),
-                ],
-            )
+        self.take_lease("jobs", job_id, "state = 'running'", now)
             .await
-            .doing(|| format!("adopting job {job_id}"))?;
-        Ok(changed == 1)
+            .doing(|| format!("adopting job {job_id}"))
+    }
+
+    /// The compare-and-set every adoption is: this instance becomes the owner of the row `id`
+    /// of `table` (a table with `owner` and `lease_until`), under its lease from `now`, when
+    /// `condition` holds and nobody live owns it. `true` when it did.
+    pub(crate) async fn take_lease(
+        &self,
+        table: &str,
+        id: &str,
+        condition: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, super::DbError> {
+        let sql = format!(
+            "UPDATE {table} SET owner = $2, lease_until = $3
+             WHERE id = $1 AND {condition}
+               AND (owner = $2 OR lease_until IS NULL OR lease_until < $4)"
+        );
+        let params = [
+            id.into(),
+            self.instance.id.as_str().into(),
+            self.instance.lease_from(now).into(),
+            now.into(),
+        ];
+        Ok(self.db.execute(&sql, &params).await? == 1)
     }
 
     /// Gives up this instance's leases on all its unfinished jobs (it is stopping), so another

@@ -60,7 +60,7 @@ pub use export::execution_log_row;
 pub use facts::EmptyAnswers;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
-    FileSendRecord, FileSendState, JobClaim, JobKey, JobRecord, NewAction,
+    FileSendRecord, FileSendState, JobClaim, JobKey, JobRecord, JobState, NewAction,
 };
 pub use lease::Instance;
 pub use location::LedgerLocation;
@@ -211,7 +211,7 @@ pub enum LedgerProblem {
     #[error("no such job")]
     NoSuchJob,
     #[error("the job already finished as {0}")]
-    JobFinished(String),
+    JobFinished(JobState),
     #[error("the job is owned by instance {owner} (lease until {lease_until}), not by this one ({me}): its work was taken over")]
     NotOwner {
         owner: String,

@@ -1,9 +1,7 @@
-//! Carrying out a recovery job, durably: every action's state is in the ledger before and
-//! after it runs, so a job resumed after a crash redoes nothing that finished and never
-//! sends a file to Phase 2 twice.
-
-use std::collections::HashSet;
-use std::sync::Mutex;
+//! Carrying out a recovery job's actions, durably: every action's state is in the ledger
+//! before and after it runs, so a job resumed after a crash redoes nothing that finished and
+//! never sends a file to Phase 2 twice; then the check of the job's range afterwards. Which
+//! actions run when is `slice`'s business.
 
 use chrono::Utc;
 use serde_json::json;
@@ -14,7 +12,7 @@ use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery};
 use crate::ledger::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
-    FileSendState, JobRecord,
+    FileSendState, JobRecord, LedgerError,
 };
 use crate::market::MarketSelection;
 use crate::run::{RunStatus, Scraper, Trigger};
@@ -23,85 +21,31 @@ use crate::scrape::ScrapeRequest;
 /// How an action ended: its state, what happened, and the run it made (scrapes).
 type Outcome = (ActionState, String, Option<String>);
 
-/// Jobs being executed by this process (a job runs in one task at a time).
-#[derive(Default)]
-pub struct Running(Mutex<HashSet<String>>);
-
 impl Recovery {
-    /// The jobs this process is executing now: the ones whose leases its heartbeat renews.
-    pub fn jobs_in_progress(&self) -> Vec<String> {
-        let running = self.running.0.lock().expect("running jobs");
-        running.iter().cloned().collect()
-    }
-
-    /// Runs every unfinished action of a job, then records what detection says afterwards.
-    pub async fn execute(&self, job_id: &str) {
-        if !self
-            .running
-            .0
-            .lock()
-            .expect("running jobs")
-            .insert(job_id.to_string())
-        {
-            return;
-        }
-        let result = self.execute_inner(job_id).await;
-        if let Err(e) = result {
-            tracing::error!(job_id, error = %e, "recovery job stopped");
-        }
-        self.running.0.lock().expect("running jobs").remove(job_id);
-    }
-
-    async fn execute_inner(&self, job_id: &str) -> Result<(), String> {
-        // A send this job's last process left unanswered may be settled by now.
-        self.settle_claims().await;
-        let job = self.load(job_id).await?;
-        for action in job.actions.iter().filter(|a| !a.state.is_final()) {
-            let (state, detail, run_id) = match action.kind {
-                ActionKind::Scrape => self.rescrape(&job, action).await,
-                ActionKind::SendFile => self.send(&job, action).await,
-            };
-            self.ledger
-                .set_action_state(
-                    job_id,
-                    action.seq,
-                    state,
-                    Some(&detail),
-                    run_id.as_deref(),
-                    Utc::now(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(job_id, seq = action.seq, kind = ?action.kind, game_date = %action.game_date,
-                           market = action.market.as_str(), state = ?state, "{detail}");
-        }
-        let job = self.load(job_id).await?;
-        let ok = job
-            .actions
-            .iter()
-            .all(|a| matches!(a.state, ActionState::Done | ActionState::Skipped));
+    /// Runs one action and records how it ended.
+    pub(super) async fn run_action(
+        &self,
+        job: &JobRecord,
+        action: &ActionRecord,
+    ) -> Result<ActionState, LedgerError> {
+        let (state, detail, run_id) = match action.kind {
+            ActionKind::Scrape => self.rescrape(job, action).await,
+            ActionKind::SendFile => self.send(job, action).await,
+        };
         self.ledger
-            .finish_job(job_id, if ok { "done" } else { "failed" }, Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        if job
-            .actions
-            .iter()
-            .any(|a| a.kind == ActionKind::Scrape && a.state == ActionState::Done)
-        {
-            tokio::time::sleep(self.settle).await;
-        }
-        // A send that timed out may have loaded by now: record it with the claim.
-        self.settle_claims().await;
-        self.record_after(&job).await
-    }
-
-    async fn load(&self, job_id: &str) -> Result<JobRecord, String> {
-        self.ledger
-            .job(job_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no recovery job {job_id}"))
+            .set_action_state(
+                &job.id,
+                action.seq,
+                state,
+                Some(&detail),
+                run_id.as_deref(),
+                Utc::now(),
+            )
+            .await?;
+        tracing::info!(job_id = %job.id, seq = action.seq, kind = %action.kind,
+                       game_date = %action.game_date, market = action.market.as_str(),
+                       state = %state, "{detail}");
+        Ok(state)
     }
 
     /// Records that an action is under way (before any effect), or why that failed.
@@ -248,16 +192,10 @@ impl Recovery {
 
     /// Detection again over the job's range: which of its actions' dates are complete now,
     /// and what in the range is still lost or cannot be judged (`still_lost`, `lost`).
-    async fn record_after(&self, job: &JobRecord) -> Result<(), String> {
+    pub(super) async fn record_after(&self, job: &JobRecord) -> Result<(), LedgerError> {
         let Some((query, dates)) = scope_of(job) else {
-            return self
-                .ledger
-                .set_job_result(
-                    &job.id,
-                    &json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []}),
-                )
-                .await
-                .map_err(|e| e.to_string());
+            let nothing = json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []});
+            return self.ledger.set_job_result(&job.id, &nothing).await;
         };
         let report = self.detector.detect(&query).await;
         let checked: Vec<_> = job
@@ -283,10 +221,7 @@ impl Recovery {
         let result = json!({
             "checked": checked, "now_complete": complete, "still_lost": lost.len(), "lost": lost,
         });
-        self.ledger
-            .set_job_result(&job.id, &result)
-            .await
-            .map_err(|e| e.to_string())
+        self.ledger.set_job_result(&job.id, &result).await
     }
 }
 
@@ -314,9 +249,7 @@ fn scope_of(job: &JobRecord) -> Option<(GapQuery, Option<Vec<GameDate>>)> {
 pub fn progress(job: &JobRecord) -> serde_json::Value {
     let mut counts = std::collections::BTreeMap::new();
     for a in &job.actions {
-        *counts
-            .entry(format!("{:?}", a.state).to_lowercase())
-            .or_insert(0u32) += 1;
+        *counts.entry(a.state.as_str()).or_insert(0u32) += 1;
     }
     json!(counts)
 }

@@ -1,9 +1,10 @@
 //! Recovery: plan (pure) which lost dates to re-scrape and which files to send to Phase 2,
-//! then execute the plan as a durable job in the ledger.
+//! then execute the plan as a durable job in the ledger, slice by slice inside requests.
 
 pub mod execute;
 pub mod plan;
 pub mod settle;
+pub mod slice;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::gaps::{Detector, Remedy};
+use crate::gaps::{Detector, GapReport, Remedy};
 use crate::ledger::{Announcement, JobKey, JobRecord, Ledger};
 use crate::phase2::Phase2;
 use crate::scrape::Scrapes;
@@ -30,7 +31,9 @@ pub struct Recovery {
     pub settle: std::time::Duration,
     /// How long an announced file may still be on its way to Phase 2.
     pub pending_load: std::time::Duration,
-    running: execute::Running,
+    /// How long one slice of a job may go on starting actions (`BACKSTOP_SLICE_SECS`).
+    pub slice: std::time::Duration,
+    running: slice::Running,
 }
 
 /// How a recovery behaves (see `Config`).
@@ -41,6 +44,8 @@ pub struct RecoverySettings {
     pub rate_per_sec: f64,
     pub settle: std::time::Duration,
     pub pending_load: std::time::Duration,
+    /// The budget of one slice of a job.
+    pub slice: std::time::Duration,
 }
 
 /// How long after a job finished the same request without a key of the caller's still gets
@@ -69,6 +74,8 @@ pub struct Submitted {
     pub job: JobRecord,
     pub created: bool,
     pub plan: Plan,
+    /// What detection found, for a job planned now (`None` for an existing one).
+    pub report: Option<GapReport>,
 }
 
 impl Recovery {
@@ -88,6 +95,7 @@ impl Recovery {
             rate_per_sec: s.rate_per_sec,
             settle: s.settle,
             pending_load: s.pending_load,
+            slice: s.slice,
             running: Default::default(),
         }
     }
@@ -95,6 +103,11 @@ impl Recovery {
     /// Settles unconfirmed hand-overs from evidence, detects, then plans. Nothing else is
     /// changed.
     pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, String> {
+        Ok(self.detect_and_plan(req).await?.0)
+    }
+
+    /// [`Recovery::plan`], with the report it planned from.
+    async fn detect_and_plan(&self, req: &ReprocessRequest) -> Result<(Plan, GapReport), String> {
         let scope = req.scope()?;
         self.settle_claims().await;
         let report = self.detector.detect(&scope.query).await;
@@ -109,13 +122,14 @@ impl Recovery {
                 histories.insert(object_name.clone(), history);
             }
         }
-        Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {
+        let plan = plan::plan(&report, &scope, self.rate_per_sec, |name| {
             let h = histories.get(name);
             plan::FileHistory {
                 sent: h.and_then(|h| h.sent.clone()),
                 announced_recently: h.and_then(|h| h.announced_recently),
             }
-        }))
+        });
+        Ok((plan, report))
     }
 
     /// When a file's completion message went out, if within the pending-load window; `now`
@@ -135,7 +149,8 @@ impl Recovery {
     /// Plans and records a job, unless the key names one already (then that job is returned
     /// as it is; see [`JobKey`]). Without a key of the caller's, the request's own key names
     /// its unfinished job, or one that finished less than `repeat_window` ago; after that the
-    /// same request plans anew from the evidence then. The caller runs [`Recovery::execute`].
+    /// same request plans anew from the evidence then. The caller advances the job
+    /// ([`Recovery::advance`], slice by slice, or [`Recovery::execute`] to its end).
     pub async fn submit(
         &self,
         req: &ReprocessRequest,
@@ -157,7 +172,10 @@ impl Recovery {
         if let Some(job) = existing.map_err(|e| SubmitError::Failed(e.to_string()))? {
             return self.existing(req, key, job);
         }
-        let plan = self.plan(req).await.map_err(SubmitError::Invalid)?;
+        let (plan, report) = self
+            .detect_and_plan(req)
+            .await
+            .map_err(SubmitError::Invalid)?;
         let actions: Vec<_> = plan.actions.iter().map(|a| a.to_new()).collect();
         let stored = json!({
             "request": req.canonical(),
@@ -172,7 +190,12 @@ impl Recovery {
         if !created {
             return self.existing(req, key, job);
         }
-        Ok(Submitted { job, created, plan })
+        Ok(Submitted {
+            job,
+            created,
+            plan,
+            report: Some(report),
+        })
     }
 
     /// The job a repeated request gets; a caller's key reused for another request is refused.
@@ -198,36 +221,8 @@ impl Recovery {
             job,
             created: false,
             plan,
+            report: None,
         })
-    }
-
-    /// Adopts and resumes the unfinished jobs whose owner stopped heartbeating (died, was
-    /// killed, or lost its CPU). Each is adopted by one instance only (a compare-and-set in the
-    /// ledger); jobs a live instance holds are left alone. Returns how many this one took.
-    pub async fn resume_unfinished(self: &Arc<Self>) -> usize {
-        let now = chrono::Utc::now();
-        let ids = match self.ledger.orphaned_jobs(now).await {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read unfinished recovery jobs");
-                return 0;
-            }
-        };
-        let mut adopted = 0;
-        for id in ids {
-            match self.ledger.adopt_job(&id, now).await {
-                Ok(true) => {
-                    tracing::warn!(job_id = %id, instance = %self.ledger.instance().id,
-                        "resuming a recovery job whose owner stopped heartbeating");
-                    let me = self.clone();
-                    tokio::spawn(async move { me.execute(&id).await });
-                    adopted += 1;
-                }
-                Ok(false) => {}
-                Err(e) => tracing::error!(job_id = %id, error = %e, "cannot adopt a recovery job"),
-            }
-        }
-        adopted
     }
 }
 

@@ -10,10 +10,11 @@
 //!
 //! The window is `BACKSTOP_PENDING_LOAD_MINS`, never shorter than the longest a hand-over can
 //! take (`BACKSTOP_PHASE2_MAX_ATTEMPTS` × (`BACKSTOP_PHASE2_TIMEOUT_SECS` + the longest backoff)),
-//! so no claim is released while its request may still be in flight. Every check is recorded with the claim (what was checked,
-//! when, rows found) and shown in the job. Settling runs at the start of every plan (dry runs
-//! and submissions), at the start and the end of every job, before `gaps` reports, and before
-//! `backstop claims` lists what evidence could not settle.
+//! so no claim is released while its request may still be in flight. Every check is recorded
+//! with the claim (what was checked, when, rows found) and shown in the job. Settling runs at
+//! the start of every plan (dry runs and submissions), at every sweep, before `gaps` reports,
+//! and before `backstop claims` lists what evidence could not settle; a job's own claims at the
+//! start of each of its slices and before its range is checked again.
 
 use chrono::{DateTime, Utc};
 
@@ -76,6 +77,11 @@ impl Recovery {
     /// Checks every unconfirmed claim against the table and records what was found; returns
     /// the checks. A ledger that cannot be read settles nothing (logged).
     pub async fn settle_claims(&self) -> Vec<Settled> {
+        self.settle_claims_of(None).await
+    }
+
+    /// As [`Recovery::settle_claims`], for the claims of one job (`Some`) or of every job.
+    pub(super) async fn settle_claims_of(&self, job_id: Option<&str>) -> Vec<Settled> {
         let claims = match self.ledger.unconfirmed_file_sends().await {
             Ok(c) => c,
             Err(e) => {
@@ -84,7 +90,8 @@ impl Recovery {
             }
         };
         let mut settled = Vec::new();
-        for claim in claims {
+        let ours = |c: &FileSendRecord| job_id.is_none_or(|id| c.job_id == id);
+        for claim in claims.into_iter().filter(ours) {
             if let Some(s) = self.settle(&claim).await {
                 settled.push(s);
             }

@@ -1,6 +1,7 @@
 //! Identical requests at the same time run once: later callers wait for the first one's result.
 //!
-//! Runs are spawned, so a caller that hangs up does not cut a run short. The spawned run itself
+//! Runs are spawned as tasks the application owns ([`Tasks`]: drained at shutdown), so a caller
+//! that hangs up does not cut a run short. The spawned run itself
 //! takes its entry out of the table when it ends — normally, by a panic, or because the runtime
 //! dropped it — so joining ends with the run whoever was waiting: a request that arrives after
 //! the end is a new run (a new snapshot), even when every caller of the old one hung up.
@@ -16,6 +17,7 @@ use super::{RunReport, ScrapeRequest, Scrapes};
 use crate::calendar::GameDate;
 use crate::market::MarketSelection;
 use crate::run::Scraper;
+use crate::tasks::Tasks;
 
 type Key = (Scraper, GameDate, Option<MarketSelection>);
 
@@ -25,10 +27,11 @@ pub struct Inflight {
 }
 
 impl Inflight {
-    pub fn new(scrapes: Scrapes) -> Self {
+    /// Runs are spawned on `tasks`.
+    pub fn new(scrapes: Scrapes, tasks: Tasks) -> Self {
         Self {
             scrapes,
-            running: Table::default(),
+            running: Table::new(tasks),
         }
     }
 
@@ -40,9 +43,13 @@ impl Inflight {
             tracing::info!(scraper = %req.scraper, game_date = %req.date,
                 "identical request already running: joining it");
         };
+        let what = match markets {
+            Some(m) => format!("scrape {} {} {m}", req.scraper, req.date),
+            None => format!("scrape {} {}", req.scraper, req.date),
+        };
         let run = async move { scrapes.run(&req).await };
         self.running
-            .join((req.scraper, req.date, markets), run, joined)
+            .join((req.scraper, req.date, markets), what, run, joined)
             .await
     }
 
@@ -58,12 +65,18 @@ impl Inflight {
 
 type Running<T> = Shared<BoxFuture<'static, Arc<T>>>;
 
-/// The runs under way, by key.
-struct Table<K, T>(Arc<Mutex<HashMap<K, Running<T>>>>);
+/// The runs under way, by key, spawned on `tasks`.
+struct Table<K, T> {
+    runs: Arc<Mutex<HashMap<K, Running<T>>>>,
+    tasks: Tasks,
+}
 
-impl<K, T> Default for Table<K, T> {
-    fn default() -> Self {
-        Self(Arc::default())
+impl<K, T> Table<K, T> {
+    fn new(tasks: Tasks) -> Self {
+        Self {
+            runs: Arc::default(),
+            tasks,
+        }
     }
 }
 
@@ -72,16 +85,17 @@ where
     K: Hash + Eq + Clone + Send + 'static,
     T: Default + Send + Sync + 'static,
 {
-    /// Joins the run under `key`, or spawns `run` as it (`joined` is called when joining).
-    /// A run that panicked answers `T::default()`.
+    /// Joins the run under `key`, or spawns `run` as it, named `what` (`joined` is called when
+    /// joining). A run that panicked answers `T::default()`.
     async fn join(
         &self,
         key: K,
+        what: String,
         run: impl Future<Output = T> + Send + 'static,
         joined: impl FnOnce(),
     ) -> Arc<T> {
         let running = {
-            let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut table = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
             match table.get(&key) {
                 Some(running) => {
                     joined();
@@ -89,10 +103,10 @@ where
                 }
                 None => {
                     let leave = Leave {
-                        table: self.0.clone(),
+                        table: self.runs.clone(),
                         key: key.clone(),
                     };
-                    let task = tokio::spawn(async move {
+                    let task = self.tasks.spawn(what, async move {
                         let _leave = leave;
                         run.await
                     });
@@ -108,7 +122,10 @@ where
     }
 
     fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -142,49 +159,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_run_whose_callers_all_hung_up_leaves_the_table_when_it_ends() {
-        let table = Table::<&str, Vec<u32>>::default();
+    async fn a_run_whose_callers_all_hung_up_is_drained_and_leaves_the_table_when_it_ends() {
+        let tasks = Tasks::new();
+        let table = Table::<&str, Vec<u32>>::new(tasks.clone());
         let runs = Arc::new(AtomicU32::new(0));
-        let first = table.join("k", counted(&runs, 100), || {});
+        let first = table.join("k", "scrape k".into(), counted(&runs, 100), || {});
         assert!(tokio::time::timeout(Duration::from_millis(20), first)
             .await
             .is_err());
         assert_eq!(table.len(), 1, "the run goes on without its caller");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(tasks.running(), ["scrape k"], "owned by the application");
+        assert_eq!(tasks.drain(Duration::from_secs(5)).await, Ok(()));
         assert_eq!(table.len(), 0);
-        assert_eq!(*table.join("k", counted(&runs, 0), || {}).await, [2]);
+        assert_eq!(
+            *table.join("k", "k".into(), counted(&runs, 0), || {}).await,
+            [2]
+        );
     }
 
     #[tokio::test]
     async fn callers_that_join_get_the_one_result_and_a_later_call_runs_again() {
-        let table = Table::<&str, Vec<u32>>::default();
+        let table = Table::<&str, Vec<u32>>::new(Tasks::new());
         let runs = Arc::new(AtomicU32::new(0));
         let mut joins = 0;
         let (a, b) = tokio::join!(
-            table.join("k", counted(&runs, 50), || joins += 10),
-            table.join("k", counted(&runs, 50), || {})
+            table.join("k", "k".into(), counted(&runs, 50), || joins += 10),
+            table.join("k", "k".into(), counted(&runs, 50), || {})
         );
         assert_eq!((*a == [1], *b == [1]), (true, true));
         assert_eq!(joins, 0, "the first caller started the run");
-        assert_eq!(*table.join("k", counted(&runs, 0), || {}).await, [2]);
+        assert_eq!(
+            *table.join("k", "k".into(), counted(&runs, 0), || {}).await,
+            [2]
+        );
     }
 
     #[tokio::test]
     async fn a_run_that_panics_answers_the_default_and_leaves_the_table() {
-        let table = Table::<&str, Vec<u32>>::default();
+        let table = Table::<&str, Vec<u32>>::new(Tasks::new());
         let (a, b) = tokio::join!(
             table.join(
                 "k",
+                "k".into(),
                 async {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     panic!("a run that panics (expected in this test)")
                 },
                 || {}
             ),
-            table.join("k", async { vec![7] }, || {})
+            table.join("k", "k".into(), async { vec![7] }, || {})
         );
         assert!(a.is_empty() && b.is_empty(), "both callers get the default");
         assert_eq!(table.len(), 0);
-        assert_eq!(*table.join("k", async { vec![7] }, || {}).await, [7]);
+        assert_eq!(
+            *table.join("k", "k".into(), async { vec![7] }, || {}).await,
+            [7]
+        );
     }
 }

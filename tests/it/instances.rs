@@ -112,8 +112,8 @@ async fn two_instances_on_one_ledger_share_one_rate_limit_per_host() {
 }
 
 /// A (lease 2 s) is mid-run. B starts and is restarted: A's run stays `running` and finishes.
-/// Then A is SIGKILLed mid-run: once its lease ran out, one of B and C marks the run
-/// `abandoned` — once.
+/// Then A is SIGKILLed mid-run: once its lease ran out, one of B and C, swept at once, marks
+/// the run `abandoned` — once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_leaves_another_instances_run_alone_and_a_killed_owners_run_is_abandoned_once() {
     let sim = SimConfig {
@@ -160,6 +160,8 @@ async fn a_restart_leaves_another_instances_run_alone_and_a_killed_owners_run_is
     a.kill();
     assert!(second.await.is_err(), "A's caller got no answer");
     let c = start(&env, &t, "c").await;
+    // Cloud Scheduler's sweep reaches either instance, often both at once.
+    let sweeps = || async { tokio::join!(b.api.sweep(), c.api.sweep()) };
     let began = Instant::now();
     while status(&c.api, &run).await == "running" {
         assert!(
@@ -167,12 +169,15 @@ async fn a_restart_leaves_another_instances_run_alone_and_a_killed_owners_run_is
             "the killed run was never taken over:\n{}",
             c.log_tail()
         );
+        sweeps().await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let row = find(&c.api, &run).await;
     assert_eq!(row["status"], "abandoned", "{row:#}");
     assert!(row["props_written"].is_null(), "counts unknown: {row:#}");
-    tokio::time::sleep(Duration::from_secs(2)).await; // B and C keep looking
+    for _ in 0..5 {
+        sweeps().await; // B and C keep looking
+    }
     let marked: usize = [&b, &c]
         .iter()
         .map(|p| p.log_text().matches("abandoned=1").count())

@@ -23,6 +23,7 @@ mod recovery;
 mod rerun;
 mod scrape;
 mod sigkill;
+mod slices;
 mod storage;
 mod support;
 mod warehouse;

@@ -122,11 +122,17 @@ async fn a_file_whose_message_failed_is_announced_by_the_next_run_exactly_once()
 }
 
 #[tokio::test]
-async fn a_starting_server_announces_what_an_earlier_process_left_unannounced() {
+async fn a_sweep_announces_what_an_earlier_process_left_unannounced() {
     let (t, topic) = app_without_its_topic().await;
     let first = unannounced_run(&t, &props(14)).await;
     let subscription = topic_is_back(&t, &topic).await;
     t.app.take_over().await.unwrap();
+    assert!(
+        t.pubsub.pull(&subscription).await.is_empty(),
+        "starting publishes nothing: no work outside a request"
+    );
+    let swept = t.app.sweep().await;
+    assert_eq!(swept.messages_published, 1, "{swept:?}");
     let messages = t.messages_on(&subscription, 1).await;
     assert_eq!(messages[0]["execution_id"], first.run_id.as_str());
     assert!(messages[0]["metadata"]["gcs_path"].is_string());

@@ -1,10 +1,12 @@
 //! SIGKILL in the middle of a recovery: the real `backstop serve` binary, configured by its
 //! environment against the same emulators, ledger and Phase 2 as the in-process harness, is
 //! killed twice while a recovery job runs — once while a re-scrape is under way, once while a
-//! file is with Phase 2 — and restarted on the same ledger each time. The restarted service
-//! finishes the job without repeating anything that finished and without sending any file
-//! twice; the file whose hand-over the kill interrupted is never re-sent: its claim is settled
-//! from the rows Phase 2 wrote for it.
+//! file is with Phase 2 — and restarted on the same ledger each time. The job advances only in
+//! requests (one-second slices here): a caller polls its status, as the status page does, and
+//! the scheduler's sweep records the killed run. The restarted service finishes the job
+//! without repeating anything that finished and without sending any file twice; the file
+//! whose hand-over the kill interrupted is never re-sent: its claim is settled from the rows
+//! Phase 2 wrote for it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::SimConfig;
 use serde_json::{json, Value};
 
-use crate::support::api::{action_kinds, Api};
+use crate::support::api::{action_kinds, Api, JobDriver};
 use crate::support::app::{spawn_app_with, var_pairs, TestApp, KEY};
 use crate::support::bq::BqEmulator;
 use crate::support::emulators::PROJECT;
@@ -43,11 +45,12 @@ async fn history(t: &TestApp, loader: &Loader) -> HashMap<GameDate, String> {
     scraped_history(t, loader, MarketType::Steals, dates.map(d), &unloaded).await
 }
 
-/// Polls the job until `ready` says so.
-async fn job_when(api: &Api, id: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+/// Reads the job from the ledger (without advancing it) until `ready` says so.
+async fn job_when(t: &TestApp, id: &str, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     loop {
-        let job = api.job(id).await;
+        let job = t.app.ledger.job(id).await.unwrap().expect("the job");
+        let job = serde_json::to_value(job).unwrap();
         if ready(&job) {
             return job;
         }
@@ -85,13 +88,16 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
         ("BACKSTOP_RECOVERY_SETTLE_SECS", "1"),
         // A killed instance's job is adopted once its lease runs out.
         ("BACKSTOP_LEASE_SECS", "2"),
+        // Each request carries the job on by about one action.
+        ("BACKSTOP_SLICE_SECS", "1"),
     ];
     let t = spawn_app_with(sim, &extra).await;
     loader.attach(t.app.store.clone());
     let unloaded = history(&t, &loader).await;
-    // Phase 2 hears of re-scraped files by push, and takes 2 s over each load.
+    // Phase 2 hears of re-scraped files by push, and takes 4 s over each load (long enough to
+    // kill the sender while a file is with it, even on a loaded machine).
     t.push_to(&format!("{}/process", loader.url)).await;
-    loader.set_delay(Duration::from_secs(2));
+    loader.set_delay(Duration::from_secs(4));
 
     // The binary: the same settings, but scrapes paced at 4 requests a second.
     let topic = t.app.config.pubsub.topic.clone();
@@ -101,7 +107,7 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     let first = Backstop::start(&env, log.clone()).await;
     let body = json!({"from": d(1).to_string(), "to": d(DAYS).to_string(), "market": "steals"});
     let id = first.api.reprocess(&body, "sigkill-1").await;
-    let job = first.api.job(&id).await;
+    let job = job_when(&t, &id, "the job", |_| true).await;
     let kinds = action_kinds(&job);
     assert_eq!(
         kinds,
@@ -116,15 +122,15 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     );
 
     // Kill 1: actions 1-2 done, the re-scrape of action 3 under way.
-    job_when(&first.api, &id, "action 3 to start", |j| {
-        state(j, 3) == "running"
-    })
-    .await;
+    let driver = JobDriver::start(&first.api.url, &id);
+    job_when(&t, &id, "action 3 to start", |j| state(j, 3) == "running").await;
     first.kill();
     let second = Backstop::start(&env, log.clone()).await;
-    // The killed run is recorded as such once its lease (2 s) has run out.
+    driver.point_at(&second.api.url);
+    // The killed run is recorded as such by a sweep once its lease (2 s) has run out.
     let start = Instant::now();
     loop {
+        second.api.sweep().await;
         let runs = second
             .api
             .runs(&format!("date={}&scraper=bp_player_props", d(4)))
@@ -155,10 +161,13 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(state(&second.api.job(&id).await, 4), "running");
+    let job = job_when(&t, &id, "", |_| true).await;
+    assert_eq!(state(&job, 4), "running", "{job:#}");
     second.kill();
     let third = Backstop::start(&env, log.clone()).await;
+    driver.point_at(&third.api.url);
     let job = third.api.finished_job(&id, Duration::from_secs(60)).await;
+    drop(driver);
     check_job(&job, &sixth);
     check_work(&third.api, &loader, &unloaded).await;
     // Phase 2 loaded the interrupted hand-over: the table's rows confirm the claim.

@@ -1,4 +1,5 @@
-//! The words a job's actions and deliveries are stored and shown with (`send_file`, `skipped`).
+//! The words a job, its actions and its deliveries are stored and shown with (`running`,
+//! `send_file`, `skipped`): each an enum with one word per variant, read back by `FromStr`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -41,6 +42,19 @@ macro_rules! worded_enum {
             }
         }
     };
+}
+
+worded_enum! {
+    /// Where a job stands. `Done` and `Failed` are final: its actions ran (a failed one names
+    /// why); what detection says afterwards is the job's `result`.
+    JobState, "job state" {
+        /// Actions remain; the job advances slice by slice, by whoever owns it.
+        Running = "running",
+        /// Every action is done or skipped.
+        Done = "done",
+        /// Every action ran, and at least one failed.
+        Failed = "failed",
+    }
 }
 
 worded_enum! {
@@ -103,6 +117,13 @@ worded_enum! {
     }
 }
 
+impl JobState {
+    /// `Done` and `Failed` never change again.
+    pub fn is_final(self) -> bool {
+        self != JobState::Running
+    }
+}
+
 impl ActionState {
     /// `Done` and `Skipped` never change again.
     pub fn is_final(self) -> bool {
@@ -122,6 +143,13 @@ mod tests {
         for s in ActionState::ALL {
             assert_eq!(s.to_string().parse::<ActionState>().unwrap(), *s);
         }
+        for s in JobState::ALL {
+            assert_eq!(s.as_str().parse::<JobState>().unwrap(), *s);
+        }
+        assert_eq!(
+            serde_json::to_string(&JobState::Running).unwrap(),
+            "\"running\""
+        );
         assert_eq!(
             serde_json::to_string(&ActionKind::SendFile).unwrap(),
             "\"send_file\""

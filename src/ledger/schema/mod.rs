@@ -32,10 +32,43 @@ mod sqlite;
 use super::LedgerProblem;
 
 /// The SQLite migrations.
-pub(crate) const SQLITE: &[&str] = &[sqlite::V1, sqlite::V2, sqlite::V3, sqlite::V4, sqlite::V5];
+pub(crate) const SQLITE: &[&str] = &[
+    sqlite::V1,
+    sqlite::V2,
+    sqlite::V3,
+    sqlite::V4,
+    sqlite::V5,
+    sqlite::V6,
+];
 
 /// The PostgreSQL migrations.
-pub(crate) const POSTGRES: &[&str] = &[postgres::V1];
+pub(crate) const POSTGRES: &[&str] = &[postgres::V1, postgres::V2];
+
+/// Work that requests advance in slices (SQLite V6, PostgreSQL V2; the dialects agree here).
+const SLICES: &str = r#"
+-- When a finished job's range may be checked again and its result recorded: after the settle
+-- time that lets Phase 2 load re-scraped files, by whichever request comes then. NULL: at once.
+ALTER TABLE jobs ADD COLUMN recheck_after TEXT;
+
+-- A detection over a range too long for one request: the games it asked per date (so each
+-- slice asks only new dates), the rows known so far, and the whole report once done. One
+-- unfinished detection per range (the partial unique index), owned under a lease like a job.
+CREATE TABLE detections (
+    id          TEXT PRIMARY KEY,
+    query_key   TEXT NOT NULL,
+    query       TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    finished_at TEXT,
+    state       TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    owner       TEXT,
+    lease_until TEXT,
+    answers     TEXT NOT NULL,
+    report      TEXT,
+    CHECK ((state = 'running') = (finished_at IS NULL))
+);
+CREATE UNIQUE INDEX detections_open_by_query ON detections (query_key) WHERE state = 'running';
+CREATE INDEX detections_by_state ON detections (state, created_at);
+"#;
 
 /// The version this build writes to a SQLite file.
 pub(crate) const SQLITE_VERSION: i64 = SQLITE.len() as i64;

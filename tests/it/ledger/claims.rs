@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use backstop::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState};
+use backstop::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState, JobState};
 
 use super::jobs::{job, FILE};
 use super::{at, Backend};
@@ -70,7 +70,9 @@ pub async fn a_released_claim_may_be_sent_by_a_later_job(b: &Backend) {
         .await
         .unwrap_err()
         .is_not_found());
-    l.finish_job(&a.id, "failed", at(9, 4)).await.unwrap();
+    l.finish_job(&a.id, JobState::Failed, at(9, 4), at(9, 4))
+        .await
+        .unwrap();
     let err = l
         .claim_file_send("x.json", &a.id, at(9, 5))
         .await
@@ -120,7 +122,9 @@ pub async fn evidence_settles_a_claim_and_stays_with_the_job_after_a_release(b: 
     let l = &b.ledger;
     let (a, b) = (job(l, "a").await, job(l, "b").await);
     assert!(l.claim_file_send(FILE, &a.id, at(9, 1)).await.unwrap());
-    l.finish_job(&a.id, "failed", at(9, 2)).await.unwrap();
+    l.finish_job(&a.id, JobState::Failed, at(9, 2), at(9, 2))
+        .await
+        .unwrap();
     // A finished job's claim is still settled: evidence comes after the job ends.
     let unknown = evidence(ClaimOutcome::Unconfirmed, None, 0);
     assert!(l.settle_claim(FILE, &a.id, &unknown).await.unwrap());

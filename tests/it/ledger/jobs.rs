@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use backstop::ledger::{ActionKind, ActionState, JobKey, JobRecord, Ledger, NewAction};
+use backstop::ledger::{ActionKind, ActionState, JobKey, JobRecord, JobState, Ledger, NewAction};
 use backstop::market::MarketType;
 
 use super::{at, date, Backend};
@@ -54,7 +54,7 @@ pub async fn same_idempotency_key_returns_the_existing_job(b: &Backend) {
         .await
         .unwrap();
     assert!(created);
-    assert_eq!(first.state, "running");
+    assert_eq!(first.state, JobState::Running);
     assert_eq!(first.actions.len(), 2);
     assert_eq!(first.actions[1].seq, 2);
     assert_eq!(first.actions[1].state, ActionState::Pending);
@@ -147,13 +147,19 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
         .unwrap_err();
     assert!(err.to_string().contains("no action 9"), "{err}");
 
-    let err = l.finish_job(&j.id, "done", at(9, 6)).await.unwrap_err();
+    let err = l
+        .finish_job(&j.id, JobState::Done, at(9, 6), at(9, 6))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("1 action(s) are neither done nor skipped"),
         "{err}"
     );
-    assert!(l.finish_job(&j.id, "finished", at(9, 6)).await.is_err());
+    assert!(l
+        .finish_job(&j.id, JobState::Running, at(9, 6), at(9, 6))
+        .await
+        .is_err());
     l.set_action_state(
         &j.id,
         2,
@@ -164,20 +170,25 @@ pub async fn action_states_count_attempts_and_final_ones_stay_final(b: &Backend)
     )
     .await
     .unwrap();
-    l.finish_job(&j.id, "done", at(9, 7)).await.unwrap();
+    l.finish_job(&j.id, JobState::Done, at(9, 7), at(9, 7))
+        .await
+        .unwrap();
     let done = l.job(&j.id).await.unwrap().unwrap();
     assert_eq!(
         (done.state.as_str(), done.finished_at),
         ("done", Some(at(9, 7)))
     );
     assert!(l.unfinished_jobs().await.unwrap().is_empty());
-    let err = l.finish_job(&j.id, "failed", at(9, 8)).await.unwrap_err();
+    let err = l
+        .finish_job(&j.id, JobState::Failed, at(9, 8), at(9, 8))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("already finished as done"),
         "{err}"
     );
     assert!(l
-        .finish_job("nope", "failed", at(9, 8))
+        .finish_job("nope", JobState::Failed, at(9, 8), at(9, 8))
         .await
         .unwrap_err()
         .is_not_found());
@@ -226,7 +237,9 @@ pub async fn recent_jobs_come_newest_first_with_their_actions_and_the_limit_hold
             .unwrap();
         ids.push(j.id);
     }
-    l.finish_job(&ids[0], "failed", at(9, 5)).await.unwrap();
+    l.finish_job(&ids[0], JobState::Failed, at(9, 5), at(9, 5))
+        .await
+        .unwrap();
     let recent = l.recent_jobs(2).await.unwrap();
     let got: Vec<&str> = recent.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
@@ -263,7 +276,9 @@ pub async fn a_requests_own_key_names_its_job_only_until_it_finished_and_the_win
     l.set_action_state(&first.id, 1, ActionState::Skipped, None, None, at(9, 2))
         .await
         .unwrap();
-    l.finish_job(&first.id, "failed", at(9, 2)).await.unwrap();
+    l.finish_job(&first.id, JobState::Failed, at(9, 2), at(9, 2))
+        .await
+        .unwrap();
     let (again, created) = create(6).await.unwrap();
     assert!(
         !created,
@@ -286,7 +301,9 @@ pub async fn a_requests_own_key_names_its_job_only_until_it_finished_and_the_win
         .await
         .unwrap();
     assert!(created && given.key_given);
-    l.finish_job(&given.id, "done", at(9, 9)).await.unwrap();
+    l.finish_job(&given.id, JobState::Done, at(9, 9), at(9, 9))
+        .await
+        .unwrap();
     let later = l
         .job_for_key(JobKey::Given("content-abc"), at(23, 0))
         .await

@@ -7,7 +7,7 @@ use chrono::Duration as Span;
 use serde_json::json;
 
 use backstop::fetch::PaceStore;
-use backstop::ledger::{ActionKind, ActionState, JobKey, NewAction};
+use backstop::ledger::{ActionKind, ActionState, JobKey, JobState, NewAction};
 use backstop::market::MarketType;
 use backstop::run::RunStatus;
 
@@ -191,14 +191,20 @@ pub async fn a_job_is_adopted_by_one_instance_once_its_owner_stops(b: &Backend) 
             .await
             .unwrap_err();
         assert!(err.to_string().contains("owned by instance"), "{err}");
-        assert!(stale.finish_job(&job.id, "failed", now).await.is_err());
+        assert!(stale
+            .finish_job(&job.id, JobState::Failed, now, now)
+            .await
+            .is_err());
         assert!(stale.claim_file_send("f.json", &job.id, now).await.is_err());
     }
     owner
         .set_action_state(&job.id, 1, ActionState::Done, Some("ok"), None, now)
         .await
         .unwrap();
-    owner.finish_job(&job.id, "done", now).await.unwrap();
+    owner
+        .finish_job(&job.id, JobState::Done, now, now)
+        .await
+        .unwrap();
     assert!(owner.orphaned_jobs(at(12, 0)).await.unwrap().is_empty());
 }
 
@@ -232,6 +238,58 @@ pub async fn a_released_job_is_adopted_at_once(b: &Backend) {
         .adopt_job(&job.id, at(9, 0) + Span::seconds(4))
         .await
         .unwrap());
+}
+
+pub async fn a_finished_jobs_check_waits_for_its_time_and_is_taken_by_one_instance(b: &Backend) {
+    let first = b.instance("first", MINUTE).await;
+    let (job, _) = first
+        .create_job(JobKey::Given("k"), &json!({}), &[scrape()], at(9, 0))
+        .await
+        .unwrap();
+    let (x, y) = (b.instance("x", MINUTE).await, b.instance("y", MINUTE).await);
+    assert!(
+        x.jobs_to_advance(at(9, 0)).await.unwrap().is_empty(),
+        "held"
+    );
+    first.release_job(&job.id, at(9, 1)).await.unwrap();
+    assert_eq!(x.jobs_to_advance(at(9, 2)).await.unwrap(), vec![job.id.clone()]);
+    assert!(x.adopt_job(&job.id, at(9, 2)).await.unwrap());
+    x.set_action_state(&job.id, 1, ActionState::Done, Some("ok"), None, at(9, 2))
+        .await
+        .unwrap();
+    let err = x.set_job_result(&job.id, &json!({})).await.unwrap_err();
+    assert!(err.to_string().contains("has not finished"), "{err}");
+    // Phase 2 is given until 9:05 to load what the job re-scraped.
+    x.finish_job(&job.id, JobState::Done, at(9, 5), at(9, 2))
+        .await
+        .unwrap();
+    let stored = x.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(stored.recheck_after, Some(at(9, 5)));
+    assert!(y.jobs_to_advance(at(9, 4)).await.unwrap().is_empty());
+    assert!(!y.adopt_check(&job.id, at(9, 4)).await.unwrap(), "not yet");
+    assert_eq!(y.jobs_to_advance(at(9, 5)).await.unwrap(), vec![job.id.clone()]);
+    let (cx, cy) = tokio::join!(
+        x.adopt_check(&job.id, at(9, 5)),
+        y.adopt_check(&job.id, at(9, 5))
+    );
+    let (cx, cy) = (cx.unwrap(), cy.unwrap());
+    assert!(cx ^ cy, "exactly one takes the check: {cx} {cy}");
+    let (checker, other) = if cx { (&x, &y) } else { (&y, &x) };
+    assert!(
+        other.jobs_to_advance(at(9, 6)).await.unwrap().is_empty(),
+        "held"
+    );
+    let err = other.set_job_result(&job.id, &json!({})).await.unwrap_err();
+    assert!(err.to_string().contains("took the job's check"), "{err}");
+    checker
+        .set_job_result(&job.id, &json!({"still_lost": 0}))
+        .await
+        .unwrap();
+    assert!(
+        other.jobs_to_advance(at(10, 0)).await.unwrap().is_empty(),
+        "ended"
+    );
+    assert!(!other.adopt_check(&job.id, at(10, 0)).await.unwrap());
 }
 
 pub async fn rate_slots_are_one_schedule_for_every_instance(b: &Backend) {

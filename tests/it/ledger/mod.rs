@@ -191,6 +191,7 @@ behaviours!(
     leases::a_late_owner_still_records_the_real_outcome,
     leases::a_job_is_adopted_by_one_instance_once_its_owner_stops,
     leases::a_released_job_is_adopted_at_once,
+    leases::a_finished_jobs_check_waits_for_its_time_and_is_taken_by_one_instance,
     leases::rate_slots_are_one_schedule_for_every_instance,
 );
 

@@ -139,12 +139,56 @@ impl Api {
         }
     }
 
+    /// `POST /sweep`, as Cloud Scheduler sends it: the status and what the sweep did.
+    pub async fn sweep(&self) -> (u16, Value) {
+        let req = self
+            .http
+            .post(format!("{}/sweep", self.url))
+            .json(&json!({}));
+        self.call(req, "POST /sweep").await
+    }
+
     /// `GET /runs` with a query such as `date=2026-01-03&limit=100`.
     pub async fn runs(&self, query: &str) -> Vec<Value> {
         let url = format!("{}/runs?{query}", self.url);
         let (status, answer) = self.call(self.http.get(url), "GET /runs").await;
         assert_eq!(status, 200, "GET /runs?{query}: {answer}");
         answer["runs"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// A caller that carries a recovery job on, as the status page and the recovery script do: it
+/// polls `GET /reprocess/{id}` on whichever instance it is pointed at, every 50 ms, and shrugs
+/// off failures (that instance may have been killed mid-poll). Stops when dropped.
+pub struct JobDriver {
+    target: std::sync::Arc<std::sync::Mutex<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl JobDriver {
+    pub fn start(url: &str, job_id: &str) -> JobDriver {
+        let target = std::sync::Arc::new(std::sync::Mutex::new(url.to_string()));
+        let (at, id) = (target.clone(), job_id.to_string());
+        let task = tokio::spawn(async move {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            loop {
+                let url = format!("{}/reprocess/{id}", at.lock().unwrap());
+                let _ = http.get(url).send().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        JobDriver { target, task }
+    }
+
+    /// From now on, polls the instance at `url`.
+    pub fn point_at(&self, url: &str) {
+        *self.target.lock().unwrap() = url.to_string();
+    }
+}
+
+impl Drop for JobDriver {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

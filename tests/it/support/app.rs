@@ -56,6 +56,8 @@ pub fn var_pairs(
         ("BACKSTOP_NOTIFY", "on"),
         // Phase 2 stand-ins load at once; the pending-load window has its own test.
         ("BACKSTOP_PENDING_LOAD_MINS", "0"),
+        // No nightly check at the real clock: it has its own tests (slices.rs), at a fixed one.
+        ("BACKSTOP_SWEEP_DAYS", "0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,6 +1,7 @@
 // Recovery from the page, through the API the CLI and the recovery script use: "plan" is
 // `POST /reprocess` with `dry_run`, "recover" the same request for real after a
-// confirmation; jobs come from `GET /reprocess` and `GET /reprocess/{id}`.
+// confirmation; jobs come from `GET /reprocess`, and `GET /reprocess/{id}` carries each
+// unfinished one on while the page watches it.
 //
 // A selection may span markets; the API takes one market (or all) per request, so the page
 // sends one request per market, each with its selected dates.
@@ -98,10 +99,19 @@ function outcome(job) {
   return `now complete ${r.now_complete ?? "–"}, still lost ${r.still_lost ?? "–"}`;
 }
 
-/** The recent jobs; polled while one is running. */
+/** A finished job records what detection says a little later (after its settle time). */
+const settling = (j) => j.state !== "running" && !j.result;
+
+/** The recent jobs; polled while one is running or settling. A job advances only inside
+ * requests: asking for an unfinished job's status carries it on by one slice. */
 export async function loadJobs() {
   await guarded(async () => {
-    const { body } = await api("/reprocess?limit=20");
+    let { body } = await api("/reprocess?limit=20");
+    const open = body.jobs.filter((j) => j.state === "running" || settling(j));
+    if (open.length) {
+      await Promise.all(open.map((j) => api(j.status_url)));
+      ({ body } = await api("/reprocess?limit=20"));
+    }
     fillTable(document.getElementById("jobs"), [
       ["job", (j) => el("code", {}, j.id)],
       ["created", (j) => time(j.created_at)],
@@ -110,8 +120,6 @@ export async function loadJobs() {
       ["asked", (j) => JSON.stringify(j.request)],
       ["outcome", outcome],
     ], body.jobs, "no recovery job yet");
-    // A finished job records what detection said a little later (after its settle time).
-    const settling = (j) => !j.result && Date.now() - Date.parse(j.finished_at) < 5 * 60000;
     const running = body.jobs.some((j) => j.state === "running" || settling(j));
     clearTimeout(polling);
     if (running) polling = setTimeout(loadJobs, POLL_MS);
