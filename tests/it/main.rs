@@ -5,6 +5,7 @@ mod barrage;
 mod cli;
 mod demo;
 mod deploy;
+mod events_file;
 mod faults;
 mod fetch;
 mod gcp;
