@@ -23,5 +23,6 @@ mod rerun;
 mod scrape;
 mod sigkill;
 mod storage;
+mod stored_schedule;
 mod support;
 mod warehouse;
