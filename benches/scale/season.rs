@@ -24,8 +24,9 @@ use crate::upstream::{build_app, KEY};
 pub const DAYS: u64 = 180;
 const SEED: u64 = 2025;
 const PROJECT: &str = "bench-proj";
-/// backstop's rate towards the local BettingPros (which adds no latency and sets no limit).
-pub const RATE: f64 = 2000.0;
+/// backstop's rate towards the local BettingPros (which adds no latency and sets no limit):
+/// the most `BACKSTOP_RATE_PER_SEC` accepts.
+pub const RATE: f64 = 1000.0;
 /// Files per DML statement when loading counted rows.
 pub const PER_INSERT: usize = 100;
 
