@@ -168,13 +168,13 @@ impl Scrapes {
     }
 
     /// Writes the events file of a props request's events answer as the `bp_events` run `run`
-    /// (see [`events::store`]); no run when there was no answer to store.
-    async fn store_events(&self, run: Run, day: &props::Day) -> Option<RunReport> {
-        let props::Day::Events { answer, .. } = day else {
-            return None;
-        };
-        let run = self.record_start(run);
-        Some(self.finish(events::store(self, run, answer).await).await)
+    /// (see [`events::store`]), recorded and announced as any run; no run when there was no
+    /// answer to store.
+    async fn store_events(&self, run: Run, day: &props::Day) {
+        if let props::Day::Events { answer, .. } = day {
+            let run = self.record_start(run);
+            self.finish(events::store(self, run, answer).await).await;
+        }
     }
 
     fn begin(&self, req: &ScrapeRequest, market: Option<MarketType>) -> Run {
