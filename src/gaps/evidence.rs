@@ -69,13 +69,14 @@ pub struct NoGames {
     /// Remembered as a fact: empty answers at least the recheck interval apart, and nothing
     /// disagreeing. Until then every detection asks the events API again.
     pub corroborated: bool,
-    /// Empty answers for the date once it was over, first and last (none for a remembered
-    /// fact, or a date not over yet).
+    /// Empty answers for the date, first and last: the events API's once the date was over,
+    /// and with them its stored empty events files' (each counted once, at its timestamp).
+    /// None for a remembered fact, or a date not over yet.
     pub answers: u32,
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
     /// Signals that say there were games after all: a file with rows, rows in the table for
-    /// the date, a run that saw events.
+    /// the date, a run that saw events, an older stored events file that lists games.
     pub disagreeing: Vec<String>,
 }
 

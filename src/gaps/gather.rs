@@ -1,5 +1,6 @@
 //! Gathering the evidence for a range of dates: games from the events API (cached for past
-//! dates), one storage listing per market prefix, one BigQuery query for the whole range, the
+//! dates; from stored events files where a past date has one, with one listing for the range),
+//! one storage listing per market prefix, one BigQuery query for the whole range, the
 //! files' own row counts (read only where a verdict needs them), and the ledger's last runs.
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,9 +31,10 @@ pub struct Detector {
     pub(super) games: Mutex<HashMap<GameDate, u64>>,
     /// Rows per object: objects are written once and never change.
     rows: Mutex<HashMap<String, u64>>,
-    listings: AtomicU64,
+    pub(super) listings: AtomicU64,
     pub(super) events_requests: AtomicU64,
     files_read: AtomicU64,
+    pub(super) events_files_read: AtomicU64,
     /// How far apart empty events answers must be to prove a date had no games.
     pub(super) no_games_recheck: std::time::Duration,
 }
@@ -47,6 +49,7 @@ impl Detector {
             listings: AtomicU64::new(0),
             events_requests: AtomicU64::new(0),
             files_read: AtomicU64::new(0),
+            events_files_read: AtomicU64::new(0),
             no_games_recheck: std::time::Duration::from_secs(6 * 3600),
         }
     }
@@ -130,6 +133,7 @@ impl Detector {
                 bigquery_queries: after.bigquery_queries - before.bigquery_queries,
                 events_requests: after.events_requests - before.events_requests,
                 files_read: after.files_read - before.files_read,
+                events_files_read: after.events_files_read - before.events_files_read,
                 seconds: started.elapsed().as_secs_f64(),
             },
         )
@@ -141,6 +145,7 @@ impl Detector {
             bigquery_queries: self.warehouse.queries_made(),
             events_requests: self.events_requests.load(Ordering::Relaxed),
             files_read: self.files_read.load(Ordering::Relaxed),
+            events_files_read: self.events_files_read.load(Ordering::Relaxed),
             seconds: 0.0,
         }
     }

@@ -5,6 +5,7 @@ pub mod evidence;
 pub mod gather;
 pub mod report;
 mod schedule;
+mod stored_schedule;
 pub mod verdict;
 #[cfg(test)]
 mod verdict_tests;

@@ -25,7 +25,10 @@ pub struct Work {
     pub storage_listings: u64,
     pub bigquery_queries: u64,
     pub events_requests: u64,
+    /// Props files read for the rows they yield.
     pub files_read: u64,
+    /// Stored events files read for a date's schedule.
+    pub events_files_read: u64,
     pub seconds: f64,
 }
 
@@ -138,9 +141,10 @@ impl GapReport {
             .collect();
         let _ = writeln!(
             out,
-            "{} to {}: {} (date, market) pairs: {}; {} short load(s). Work: {} storage listings, {} BigQuery queries, {} events requests, {} files read, {:.1} s.",
+            "{} to {}: {} (date, market) pairs: {}; {} short load(s). Work: {} storage listings, {} BigQuery queries, {} events requests, {} files read, {} events files read, {:.1} s.",
             self.from, self.to, self.rows.len(), totals.join(", "), self.short_loads,
-            self.work.storage_listings, self.work.bigquery_queries, self.work.events_requests, self.work.files_read, self.work.seconds
+            self.work.storage_listings, self.work.bigquery_queries, self.work.events_requests, self.work.files_read,
+            self.work.events_files_read, self.work.seconds
         );
         out
     }

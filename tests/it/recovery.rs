@@ -26,8 +26,8 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
     let report = w.t.app.detector.detect(&steals(1, 30)).await;
     assert_eq!(
         (report.work.storage_listings, report.work.bigquery_queries),
-        (1, 1),
-        "one listing, one query"
+        (2, 1),
+        "one listing for the market, one for the events files of the dates nothing remembers, one query"
     );
     // Dates a finished run saw after they were over need no events request: the 2 off days
     // and the 2 never-scraped dates do.
