@@ -41,6 +41,11 @@ pub struct Config {
     /// remembered (minutes, fractions allowed).
     pub no_games_recheck: Duration,
     pub port: u16,
+    /// `BACKSTOP_ADMIN_TOKEN`: what the operator routes want as `Authorization: Bearer …`;
+    /// `None` leaves them open (and `serve` warns).
+    pub admin_token: Option<Secret>,
+    /// Whether `BACKSTOP_LEDGER` was set, rather than defaulted.
+    pub ledger_given: bool,
     /// How long in-flight runs may finish after SIGTERM (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
 }
@@ -77,9 +82,39 @@ impl Config {
             pending_load: minutes(vars, "BACKSTOP_PENDING_LOAD_MINS", 360.0)?,
             no_games_recheck: minutes(vars, "BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
             port: vars.whole("PORT", 8080, 1..=u16::MAX.into())? as u16,
+            admin_token: admin_token(vars)?,
+            ledger_given: vars.get("BACKSTOP_LEDGER").is_some(),
             shutdown_grace: vars.secs("BACKSTOP_SHUTDOWN_GRACE_SECS", Duration::from_secs(8))?,
         })
     }
+}
+
+/// `BACKSTOP_ADMIN_TOKEN`, read by the service (which wants it) and the command line (which
+/// sends it): at least 16 characters a bearer token may hold (RFC 6750: letters, digits and
+/// `-._~+/`, then `=` padding), e.g. from `openssl rand -hex 32`. Never quoted in an error.
+pub fn admin_token(vars: &Vars) -> Result<Option<Secret>, ConfigError> {
+    let Some(token) = vars.get("BACKSTOP_ADMIN_TOKEN") else {
+        return Ok(None);
+    };
+    let body = token.trim_end_matches('=');
+    let plain = body
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c));
+    let reason = if !plain || body.is_empty() {
+        "may hold only letters, digits, - . _ ~ + / and trailing =: make one with `openssl rand -hex 32`".to_string()
+    } else if token.len() < 16 {
+        format!(
+            "is {} characters long; at least 16 are needed (`openssl rand -hex 32` makes 64)",
+            token.len()
+        )
+    } else {
+        return Ok(Some(Secret::new(token)));
+    };
+    Err(ConfigError {
+        var: "BACKSTOP_ADMIN_TOKEN",
+        value: "[redacted]".into(),
+        reason,
+    })
 }
 
 /// A span in minutes (fractions allowed), 0 up to a day.

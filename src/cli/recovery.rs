@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::gaps::GapQuery;
-use crate::ledger::{ClaimEvidence, ClaimOutcome, EvidenceSource, FileSendState, LedgerError};
+use serde_json::Value;
+
+use crate::query::claims::ByHand;
 use crate::reprocess::execute::progress;
-use crate::reprocess::{ReprocessRequest, SubmitError};
+use crate::reprocess::{RecoveryError, ReprocessRequest};
 
 pub async fn gaps(
     app: &App,
@@ -82,7 +84,7 @@ pub async fn reprocess(
         .await
     {
         Ok(s) => s,
-        Err(SubmitError::Failed(e)) => {
+        Err(RecoveryError::Ledger(e)) => {
             eprintln!("backstop reprocess: {e}");
             return ExitCode::FAILURE;
         }
@@ -195,62 +197,77 @@ fn print_claims(app: &App, job_id: &str) {
 /// `backstop claims`: settles what evidence can settle, then lists what is left (with the last
 /// check), or settles one claim by hand.
 pub async fn claims(app: &App, action: &str, object: Option<&str>) -> ExitCode {
-    let ledger = &app.ledger;
-    let by_hand = |name: &str, outcome: ClaimOutcome, said: &str| -> Result<(), LedgerError> {
-        let claim = ledger.file_send(name)?;
-        let claim = claim.filter(|c| c.state == FileSendState::Claimed);
-        let Some(claim) = claim else {
-            // Not an open claim: the bare moves say what is wrong (no claim, already sent).
-            return match outcome {
-                ClaimOutcome::Released => ledger.release_file_send(name),
-                _ => ledger.confirm_file_sent(name, chrono::Utc::now()),
-            };
-        };
-        let evidence = ClaimEvidence {
-            checked_at: chrono::Utc::now(),
-            source: EvidenceSource::Person,
-            outcome,
-            rows_found: None,
-            detail: format!("{said} by hand (backstop claims)"),
-        };
-        ledger
-            .settle_claim(name, &claim.job_id, &evidence)
-            .map(|_| ())
+    let answer = match (action, object) {
+        ("list", None) => crate::query::claims::list(app).await,
+        (word, Some(name)) => match ByHand::parse(word) {
+            Some(by) => crate::query::claims::settle_by_hand(app, name, by).await,
+            None => return super::usage(CLAIMS_USAGE),
+        },
+        _ => return super::usage(CLAIMS_USAGE),
     };
-    let result = match (action, object) {
-        ("list", None) => {
-            for s in app.recovery.settle_claims().await {
-                if s.evidence.outcome != ClaimOutcome::Unconfirmed {
-                    println!(
-                        "{}  {} from evidence: {}",
-                        s.object_name, s.evidence.outcome, s.evidence.detail
-                    );
-                }
-            }
-            ledger.unconfirmed_file_sends().map(|sends| {
-                for s in &sends {
-                    println!("{}  claimed {} by job {}", s.object_name, s.claimed_at, s.job_id);
-                    let last = ledger.claim_evidence(&s.object_name, &s.job_id).ok().and_then(|mut e| e.pop());
-                    if let Some(e) = last {
-                        println!("    last check {}: {}", e.checked_at.format("%Y-%m-%d %H:%M:%S"), e.detail);
-                    }
-                }
-                println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", sends.len());
-            })
+    match answer {
+        Ok(answer) => {
+            print_claims_answer(&answer);
+            ExitCode::SUCCESS
         }
-        ("confirm", Some(name)) => by_hand(name, ClaimOutcome::Confirmed, "confirmed")
-            .map(|_| println!("{name}: confirmed as loaded; never sent again")),
-        ("release", Some(name)) => by_hand(name, ClaimOutcome::Released, "released")
-            .map(|_| println!("{name}: released; a later recovery may send it")),
-        _ => return super::usage("use: backstop claims [list] | confirm OBJECT | release OBJECT"),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("backstop claims: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
+}
+
+const CLAIMS_USAGE: &str = "use: backstop claims [list] | confirm OBJECT | release OBJECT";
+
+/// `GET /claims`'s answer (settled just now, then what is left), or a settlement's message.
+fn print_claims_answer(answer: &Value) {
+    if let Some(message) = answer["message"].as_str() {
+        println!("{message}");
+        return;
+    }
+    for s in answer["settled"].as_array().into_iter().flatten() {
+        let e = &s["evidence"];
+        println!(
+            "{}  {} from evidence: {}",
+            text(&s["object_name"]),
+            text(&e["outcome"]),
+            text(&e["detail"])
+        );
+    }
+    let unconfirmed = answer["unconfirmed"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for c in &unconfirmed {
+        println!(
+            "{}  claimed {} by job {}",
+            text(&c["object_name"]),
+            time(&c["claimed_at"], "%Y-%m-%d %H:%M:%S%.f UTC"),
+            text(&c["job_id"])
+        );
+        let last = &c["last_check"];
+        if !last.is_null() {
+            println!(
+                "    last check {}: {}",
+                time(&last["checked_at"], "%Y-%m-%d %H:%M:%S"),
+                text(&last["detail"])
+            );
+        }
+    }
+    println!("{} unconfirmed hand-over(s) evidence could not settle: check rows with that source_file_path in BigQuery, then confirm or release", unconfirmed.len());
+}
+
+/// A JSON string as it is ("" for anything else).
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+/// A JSON time (RFC 3339) in `format`, or as it came.
+fn time(v: &Value, format: &str) -> String {
+    let raw = text(v);
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&chrono::Utc).format(format).to_string())
+        .unwrap_or_else(|_| raw.to_string())
 }
 
 fn draw(app: &App, id: &str) {

@@ -191,3 +191,23 @@ fn a_name_that_cannot_be_used_is_refused() {
     let err = refused("BETTINGPROS_API_KEY", "sk-live\n123", &[]);
     assert!(!err.to_string().contains("sk-live"), "{err}");
 }
+
+#[test]
+fn an_admin_token_too_short_or_not_a_bearer_token_is_refused_without_repeating_it() {
+    for value in [
+        "short-token",
+        "a token with spaces in it",
+        "tok\u{e9}n-0123456789abcdef",
+        "==================",
+    ] {
+        let err = refused("BACKSTOP_ADMIN_TOKEN", value, &[]);
+        assert!(!err.to_string().contains(value), "{err}");
+        assert!(err.reason.contains("openssl rand -hex 32"), "{err}");
+    }
+    let ok = Config::from_vars(&Vars::from_pairs([(
+        "BACKSTOP_ADMIN_TOKEN",
+        "3q2+7w/9-._~abcdXYZ0==",
+    )]))
+    .unwrap();
+    assert_eq!(ok.admin_token.unwrap().expose(), "3q2+7w/9-._~abcdXYZ0==");
+}

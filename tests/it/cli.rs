@@ -2,8 +2,9 @@
 
 use std::process::Command;
 
-use backstop::ledger::{ActionKind, JobKey, Ledger, NewAction};
-use serde_json::json;
+use backstop::ledger::Ledger;
+
+use crate::support::app::unconfirmed_hand_overs;
 
 fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
@@ -30,27 +31,10 @@ fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_after_a_check() {
     let dir = tempfile::tempdir().unwrap();
     let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
-    {
-        let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
-        let action = NewAction {
-            kind: ActionKind::SendFile,
-            game_date: "2026-01-14".parse().unwrap(),
-            market: backstop::market::MarketType::Points,
-            object_name: Some(name.into()),
-            reason: "processor_failed".into(),
-        };
-        let (job, _) = ledger
-            .create_job(
-                JobKey::Given("k"),
-                &json!({}),
-                &[action],
-                chrono::Utc::now(),
-            )
-            .unwrap();
-        assert!(ledger
-            .claim_file_send(name, &job.id, chrono::Utc::now())
-            .unwrap());
-    }
+    unconfirmed_hand_overs(
+        &Ledger::open(&dir.path().join("ledger.db")).unwrap(),
+        &[name],
+    );
     let (ok, out, err) = backstop(dir.path(), &["claims"]);
     assert!(ok, "{err}");
     assert!(out.contains(name) && out.contains("1 unconfirmed"), "{out}");

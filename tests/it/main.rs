@@ -1,7 +1,9 @@
 //! The one integration-test binary: each module below is one area, sharing `support`.
 
 mod api;
+mod auth;
 mod barrage;
+mod claims;
 mod cli;
 mod demo;
 mod deploy;

@@ -146,7 +146,7 @@ async fn over_http_a_retried_request_gets_its_job_and_a_callers_key_names_one_jo
     );
     let other = json!({"from": d(1).to_string(), "to": d(1).to_string(), "market": "steals"});
     let (status, refused) = api.reprocess_answer(&other, Some("operator-1")).await;
-    assert_eq!(status, 422, "{refused}");
+    assert_eq!(status, 409, "{refused}");
     assert!(
         refused["error"]
             .as_str()

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use backstop::api;
 use backstop::app::App;
 use backstop::config::{Config, Vars};
+use backstop::ledger::{ActionKind, JobKey, JobRecord, Ledger, NewAction};
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::{SimConfig, SimServer};
+use backstop::storage::StorageKey;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -76,6 +78,46 @@ pub async fn spawn_app(catalogue: Catalogue) -> TestApp {
         &[],
     )
     .await
+}
+
+/// The service with no games upstream and BigQuery unreachable (nothing listens on its
+/// address): detection judges `unknown`, and hand-overs stay unconfirmed.
+pub async fn spawn_offline(extra: &[(&str, &str)]) -> TestApp {
+    let sim = SimConfig {
+        api_key: Some(KEY.into()),
+        ..SimConfig::new(Catalogue::synthetic(&[], 1))
+    };
+    let offline = [
+        ("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9"),
+        ("BACKSTOP_BQ_MAX_ATTEMPTS", "1"),
+    ];
+    spawn_app_with(sim, &[offline.as_slice(), extra].concat()).await
+}
+
+/// A job (the caller's key `k`) that claimed each of `objects` (raw props files) and got no
+/// answer: hand-overs whose outcome is unknown.
+pub fn unconfirmed_hand_overs(ledger: &Ledger, objects: &[&str]) -> JobRecord {
+    let actions: Vec<NewAction> = objects
+        .iter()
+        .map(|object| {
+            let key = StorageKey::parse(object).expect("a raw file's name");
+            NewAction {
+                kind: ActionKind::SendFile,
+                game_date: key.date(),
+                market: key.market().expect("a props file"),
+                object_name: Some(object.to_string()),
+                reason: "processor_failed".into(),
+            }
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    let (job, _) = ledger
+        .create_job(JobKey::Given("k"), &serde_json::json!({}), &actions, now)
+        .unwrap();
+    for object in objects {
+        assert!(ledger.claim_file_send(object, &job.id, now).unwrap());
+    }
+    job
 }
 
 pub async fn spawn_app_with(sim: SimConfig, extra: &[(&str, &str)]) -> TestApp {
