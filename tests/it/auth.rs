@@ -5,8 +5,9 @@
 
 use serde_json::{json, Value};
 
-use crate::support::app::{spawn_offline, unconfirmed_hand_overs, TestApp};
+use crate::support::app::{spawn_offline, unconfirmed_hand_overs, var_pairs, TestApp};
 use crate::support::logs::Captured;
+use crate::support::served::Backstop;
 
 pub const TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-admin";
 const OBJECT: &str = "bettingpros/player-props/steals/2026-01-07/20260107_120000.json";
@@ -162,5 +163,27 @@ async fn without_a_token_configured_the_operator_routes_are_open() {
     for (method, path, body, expected) in guarded() {
         let (status, _, text) = call(&url, (method, &path, body.as_ref()), &[]).await;
         assert_eq!(status, expected, "{method} {path}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn serve_warns_once_at_start_when_no_token_is_set_and_never_logs_one_that_is() {
+    let t = spawn_offline(&[]).await;
+    let topic = t.app.config.pubsub.topic.clone();
+    for (token, warnings) in [(None, 1), (Some(TOKEN), 0)] {
+        let extra: Vec<(&str, &str)> = token
+            .map(|v| ("BACKSTOP_ADMIN_TOKEN", v))
+            .into_iter()
+            .collect();
+        let env = var_pairs(&t.sim, &t.gcs, &t.pubsub, &topic, t.dir.path(), &extra);
+        let log = t.dir.path().join(format!("serve-{warnings}.log"));
+        let served = Backstop::start(&env, log.clone()).await;
+        let (status, _) = served.api.get("/runs").await;
+        assert_eq!(status, if token.is_some() { 401 } else { 200 });
+        served.kill();
+        let text = std::fs::read_to_string(&log).unwrap();
+        let warned = text.matches("BACKSTOP_ADMIN_TOKEN is not set").count();
+        assert_eq!(warned, warnings, "{text}");
+        assert!(!text.contains(TOKEN), "{text}");
     }
 }

@@ -19,6 +19,7 @@ mod phase2;
 mod properties;
 mod proxies;
 mod pubsub;
+mod recover;
 mod recovery;
 mod rerun;
 mod scrape;

@@ -7,9 +7,6 @@
 //! from the rows Phase 2 wrote for it.
 
 use std::collections::HashMap;
-use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +22,9 @@ use serde_json::{json, Value};
 use crate::support::api::Api;
 use crate::support::app::{spawn_app_with, var_pairs, TestApp, KEY};
 use crate::support::bq::BqEmulator;
-use crate::support::emulators::{free_port, PROJECT};
+use crate::support::emulators::PROJECT;
 use crate::support::loader::{Loader, Route};
+use crate::support::served::Backstop;
 
 fn d(day: u32) -> GameDate {
     format!("2026-02-{day:02}").parse().unwrap()
@@ -38,81 +36,6 @@ const OFF_DAY: u32 = 7;
 /// re-scrape, send.
 const NEVER_SCRAPED: [u32; 3] = [2, 4, 8];
 const NEVER_LOADED: [u32; 3] = [3, 5, 9];
-
-/// `backstop serve` as a child process, SIGKILLed if the test ends early.
-struct Backstop {
-    child: Child,
-    log: PathBuf,
-    api: Api,
-}
-
-impl Backstop {
-    async fn start(env: &[(String, String)], log: PathBuf) -> Backstop {
-        let port = free_port().to_string();
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_backstop"))
-            .arg("serve")
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .envs([("PORT", port.as_str()), ("BACKSTOP_LOG_FORMAT", "text")])
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("starting the backstop binary");
-        let mut b = Backstop {
-            child,
-            log,
-            api: Api::new(format!("http://127.0.0.1:{port}")),
-        };
-        let start = Instant::now();
-        while !b.api.is_up().await {
-            if let Ok(Some(status)) = b.child.try_wait() {
-                panic!(
-                    "backstop exited ({status}) before answering:\n{}",
-                    b.log_tail()
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "backstop did not come up:\n{}",
-                b.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(b.api.health().await, 200, "{}", b.log_tail());
-        b
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// SIGKILL: no handler runs, nothing is flushed or marked.
-    fn kill(mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "backstop had already stopped:\n{}",
-            self.log_tail()
-        );
-        self.child.kill().expect("SIGKILL");
-        let status = self.child.wait().unwrap();
-        assert_eq!(status.signal(), Some(9), "{status}");
-    }
-}
-
-impl Drop for Backstop {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Scrapes and loads February 1–10 in-process, leaving three dates never scraped and three
 /// never loaded; returns the files left unloaded, by day.

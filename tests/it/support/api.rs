@@ -27,6 +27,14 @@ impl Api {
         }
     }
 
+    /// The same API, sending `token` as the admin token.
+    pub fn with_token(url: impl Into<String>, token: &str) -> Api {
+        Api {
+            token: Some(token.to_string()),
+            ..Api::new(url)
+        }
+    }
+
     /// `GET path` (with its query): the status and the answer.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let url = format!("{}{path}", self.url);
