@@ -130,3 +130,39 @@ fn usage_errors_exit_3_like_other_bad_input_and_help_exits_0() {
         );
     }
 }
+
+#[test]
+fn reprocess_and_claims_against_a_bucket_refuse_a_private_ledger_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["reprocess", "--from", "2026-01-01", "--to", "2026-01-02"],
+        vec!["claims"],
+        vec![
+            "claims",
+            "release",
+            "bettingpros/player-props/points/2026-01-14/x.json",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("BACKSTOP_STORAGE", "gs://nba-scraped-data")
+            .env("BACKSTOP_NOTIFY", "off")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        for needle in [
+            "gs://nba-scraped-data",
+            "BACKSTOP_LEDGER",
+            "--url",
+            "never-twice",
+        ] {
+            assert!(err.contains(needle), "{args:?}: {needle:?} not in {err}");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}: no private ledger");
+    }
+}

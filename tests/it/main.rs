@@ -21,6 +21,7 @@ mod proxies;
 mod pubsub;
 mod recover;
 mod recovery;
+mod remote;
 mod rerun;
 mod scrape;
 mod sigkill;
