@@ -110,5 +110,10 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
         reports.len(),
         arrivals.len()
     );
+    let runs = super::demo_runs(&out.join("ledger.db"));
+    println!(
+        "see its runs: {runs} (from a checkout: {})",
+        runs.replace("backstop runs", "cargo run -- runs")
+    );
     super::exit_code(&reports)
 }

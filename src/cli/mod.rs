@@ -44,6 +44,9 @@ pub struct Cli {
 /// Dates: YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
 const DATE: &str = "DATE";
 
+/// Where `backstop demo` writes by default: its store, and its ledger beside it.
+const DEMO_OUT: &str = "backstop-data/demo";
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the HTTP API on $PORT (default 8080).
@@ -149,7 +152,7 @@ pub enum Command {
         #[arg(long, default_value = "2026-01-14", value_name = DATE)]
         date: String,
         /// Where the local store and ledger go.
-        #[arg(long, default_value = "backstop-data/demo")]
+        #[arg(long, default_value = DEMO_OUT)]
         out: PathBuf,
     },
 }
@@ -278,19 +281,22 @@ async fn service(url: Option<&str>) -> Result<Service, ExitCode> {
     })
 }
 
-async fn build() -> Result<App, ExitCode> {
-    let config = Config::from_env().map_err(usage)?;
-    App::build(config).await.map_err(usage)
-}
-
 async fn scrape(scraper: Scraper, date: &str, market: MarketSelection, json: bool) -> ExitCode {
     let req = match parse_scrape(scraper.name(), date, &market.to_string()) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
-    let app = match build().await {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    // Configuration, said once before any run (not once per market, each a failed run).
+    if config.upstream.api_key.is_none() {
+        return usage("BETTINGPROS_API_KEY is not set, so nothing can be scraped: set it (on Cloud Run the secret bettingpros-api-key is mounted as it)");
+    }
+    let app = match App::build(config).await {
         Ok(a) => a,
-        Err(code) => return code,
+        Err(e) => return usage(e),
     };
     let reports = app.scrapes.run(&req).await;
     if json {
@@ -313,10 +319,36 @@ async fn runs(service: &Service, q: &Params, json: bool) -> ExitCode {
         }
         Ok(answer) => {
             print!("{}", show::runs(&answer));
+            if answer["count"] == 0 {
+                eprintln!("{}", no_runs(service));
+            }
             ExitCode::SUCCESS
         }
         Err(e) => recovery::failed("runs", e),
     }
+}
+
+/// What `runs` says when it found none: where it looked, and where the demo's runs are when
+/// it looked in the default ledger and the demo wrote one.
+fn no_runs(service: &Service) -> String {
+    let Service::Local { config, .. } = service else {
+        return "no runs match on the service".into();
+    };
+    let ledger = config.ledger_path.display();
+    let demo = std::path::Path::new(DEMO_OUT).join("ledger.db");
+    if !config.ledger_given && demo.is_file() {
+        return format!(
+            "no runs in {ledger}; `backstop demo` keeps its runs in {}: see them with\n  {}",
+            demo.display(),
+            demo_runs(&demo)
+        );
+    }
+    format!("no runs in {ledger} match (BACKSTOP_LEDGER names the ledger)")
+}
+
+/// The command that lists the runs in the ledger at `ledger`.
+fn demo_runs(ledger: &std::path::Path) -> String {
+    format!("BACKSTOP_LEDGER={} backstop runs", ledger.display())
 }
 
 pub fn print_reports(reports: &[RunReport]) {
