@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::calendar::GameDate;
 use crate::ledger::{RunCounts, RunOutcome};
 use crate::market::MarketType;
-use crate::run::{RunStatus, Scraper, Trigger};
+use crate::run::{ErrorKind, RunStatus, Scraper, Trigger};
 
 /// One run's result, with its exact counts.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct RunReport {
     pub status: RunStatus,
     /// A sentence for people: what happened and why.
     pub message: String,
-    pub error_kind: Option<String>,
+    pub error_kind: Option<ErrorKind>,
     pub counts: RunCounts,
     pub event_ids: Vec<u64>,
     pub attempts: u32,
@@ -56,7 +56,7 @@ impl RunReport {
         RunOutcome {
             status: self.status,
             finished_at: self.finished_at,
-            error_kind: self.error_kind.clone(),
+            error_kind: self.error_kind.map(|k| k.to_string()),
             error_message: (self.status != RunStatus::Success).then(|| self.message.clone()),
             counts: self.counts.clone(),
             attempts: self.attempts,

@@ -1,9 +1,13 @@
-//! What a run is: which scraper, how it was triggered, and how it ended.
+//! What a run is: which scraper, how it was triggered, how it ended, and why it failed
+//! ([`ErrorKind`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+mod error_kind;
+pub use error_kind::{ErrorKind, UnknownErrorKind};
 
 /// The scrapers backstop owns, by their HTTP/registry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::metrics;
 use error::ApiError;
 
 /// Longest time a request body may take to arrive.
@@ -77,10 +78,7 @@ async fn count_requests(State(app): State<App>, req: Request, next: Next) -> Res
         .unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await.into_response();
     let status = response.status().as_u16().to_string();
-    app.metrics.inc(
-        "backstop_http_requests_total",
-        &[("route", &route), ("status", &status)],
-    );
+    app.metrics.inc(&metrics::HTTP_REQUESTS, [&route, &status]);
     response
 }
 

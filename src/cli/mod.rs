@@ -354,11 +354,7 @@ fn demo_runs(ledger: &std::path::Path) -> String {
 pub fn print_reports(reports: &[RunReport]) {
     for r in reports {
         let market = r.market.map(|m| format!(" {m}")).unwrap_or_default();
-        let kind = r
-            .error_kind
-            .as_deref()
-            .map(|k| format!(" [{k}]"))
-            .unwrap_or_default();
+        let kind = r.error_kind.map(|k| format!(" [{k}]")).unwrap_or_default();
         println!(
             "{} {}{} {}{}: {}",
             r.scraper, r.date, market, r.status, kind, r.message

@@ -1,10 +1,12 @@
 //! The one HTTP client for upstreams. It knows HTTP, not BettingPros.
 //!
-//! One request = up to `max_attempts` attempts. Each attempt waits for the shared per-host
-//! rate limiter, then sends, reads, decodes and parses the body under the per-attempt
-//! timeout; whatever breaks on the way is classified by [`outcome::classify`] and, if
-//! transient, retried after a full-jitter backoff that never undercuts `Retry-After`. The
-//! whole request is bounded by the caller's run deadline, outside the retry loop.
+//! One request = up to `max_attempts` attempts, in a plain loop ([`Fetcher::get_json`]). Each
+//! attempt waits for the shared per-host rate limiter, then sends, reads, decodes and parses
+//! the body under the per-attempt timeout; whatever breaks on the way is classified by
+//! [`outcome::classify`], and the retry policy ([`retry::Policy`]) decides what follows: retry
+//! after a full-jitter backoff that never undercuts `Retry-After`, switch to an untried route
+//! at once, or stop — each decision with its reason, logged once with its metric. The whole
+//! request is bounded by the caller's run deadline, outside the retry loop.
 //!
 //! Each attempt goes by one route ([`routes`]): direct, or through one proxy of a pool. A
 //! route's own failures (403, a proxy's 407, 502/504 or refusal) move the next attempt to
@@ -27,22 +29,21 @@ pub mod routes;
 mod settings;
 pub mod trail;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use backon::Retryable;
 use reqwest::header::HeaderMap;
 use reqwest::Url;
 use tokio::time::Instant;
 
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::settings::ConfigError;
 use exchange::Exchange;
+use retry::{Decision, Policy};
 
 pub use breaker::BreakerState;
 pub use limiter::RateLimits;
-pub use outcome::{classify, AttemptError, Class, Failure, FetchError};
+pub use outcome::{classify, outcome_label, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
 pub use routes::RouteStatus;
@@ -135,117 +136,29 @@ impl Fetcher {
 
     /// GETs JSON with retries, inside the request's deadline.
     pub async fn get_json(&self, req: &FetchRequest) -> Result<Fetched, FetchError> {
-        let last: Mutex<Option<AttemptError>> = Mutex::new(None);
-        let trail: Mutex<Trail> = Mutex::new(self.routes.trail());
-        let attempts = AtomicU32::new(0);
-        let max = self.settings.max_attempts;
-        // Refusals may take one attempt per route even past `max_attempts`; the trail decides.
-        let limit = max.max(self.routes.len() as u32);
-        let path = req.path();
         let host = req.host();
-        let run = (|| async {
-            let n = attempts.fetch_add(1, Ordering::SeqCst) + 1;
-            let pick = self.routes.pick(&host, &trail.lock().expect("trail lock"));
-            let result = self
-                .attempt(req, &host, n, self.routes.get(pick.index))
-                .await;
-            let failure = result.as_ref().err().map(|e| e.failure);
-            let verdict = trail
-                .lock()
-                .expect("trail lock")
-                .record(pick.index, failure);
-            self.routes
-                .record(pick.index, &host, result.as_ref().map(|_| ()), verdict);
-            if let Err(e) = &result {
-                *last.lock().expect("last error lock") = Some(e.clone());
-            }
-            result
-        })
-        .retry(retry::backoff(&self.settings).with_max_times(limit.saturating_sub(1) as usize))
-        .sleep(tokio::time::sleep)
-        .when(|e: &AttemptError| trail.lock().expect("trail lock").decide(e.failure, max))
-        .adjust(|e: &AttemptError, ceiling| {
-            if trail.lock().expect("trail lock").switch_now() {
-                ceiling.map(|_| Duration::ZERO)
-            } else {
-                retry::wait(e, ceiling)
-            }
-        })
-        .notify(|e: &AttemptError, wait: Duration| {
-            let route = trail.lock().expect("trail lock").last_route();
-            self.log_attempt(req, &path, &host, &route, e, Some(wait));
-            self.metrics.inc(
-                "backstop_upstream_retries_total",
-                &[("host", &host), ("outcome", &e.failure.kind())],
-            );
-            if e.retry_after.is_some() {
-                // Everyone waits, not only this task.
-                self.limits
-                    .host(&host)
-                    .push_back(e.retry_after.unwrap_or_default());
-                self.metrics
-                    .inc("backstop_rate_limiter_pushbacks_total", &[("host", &host)]);
-            }
-        });
-
-        let outcome = match req.deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, run).await,
-            None => Ok(run.await),
+        let mut tries = Tries {
+            trail: self.routes.trail(),
+            made: 0,
+            last: None,
         };
-        let made = attempts.load(Ordering::SeqCst);
-        let trail = trail.into_inner().expect("trail lock");
-        let routes = trail.names();
+        let retrying = self.retry_loop(req, &host, &mut tries);
+        let outcome = match req.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, retrying).await,
+            None => Ok(retrying.await),
+        };
         let err = match outcome {
             Ok(Ok(fetched)) => {
                 let fetched = Fetched {
-                    attempts: made,
-                    routes,
+                    attempts: tries.made,
+                    routes: tries.trail.names(),
                     ..fetched
                 };
-                self.log_ok(req, &path, &host, &trail.last_route(), &fetched);
+                self.log_ok(req, &host, &tries.trail.last_route(), &fetched);
                 return Ok(fetched);
             }
-            Ok(Err(e)) => {
-                self.log_attempt(req, &path, &host, &trail.last_route(), &e, None);
-                let refused = trail.refused_everywhere();
-                let class = match &refused {
-                    Some(r) if r.blocked => Class::Blocked,
-                    _ => classify(e.failure),
-                };
-                let detail = match (&refused, e.detail.is_empty()) {
-                    (Some(r), false) => format!("{}; last answer: {}", r.summary, e.detail),
-                    (Some(r), true) => r.summary.clone(),
-                    (None, _) => e.detail,
-                };
-                FetchError {
-                    failure: e.failure,
-                    class,
-                    attempts: made,
-                    exhausted: refused.is_none() && class != Class::Permanent && made >= max,
-                    status: e.status,
-                    context: req.context.clone(),
-                    path,
-                    detail,
-                    routes,
-                }
-            }
-            Err(_elapsed) => {
-                let previous = last.lock().expect("last error lock").clone();
-                FetchError {
-                    failure: Failure::Deadline,
-                    class: Class::Permanent,
-                    attempts: made,
-                    exhausted: false,
-                    status: previous.as_ref().and_then(|p| p.status),
-                    context: req.context.clone(),
-                    path,
-                    detail: match previous {
-                        Some(p) => format!("last attempt: {} {}", p.failure, p.detail),
-                        None => "no attempt finished".into(),
-                    },
-                    routes,
-                }
-            }
+            Ok(Err(e)) => gave_up(req, &tries, e, self.settings.max_attempts),
+            Err(_elapsed) => out_of_time(req, &tries),
         };
         if err.class == Class::Blocked {
             tracing::error!(
@@ -255,6 +168,74 @@ impl Fetcher {
             );
         }
         Err(err)
+    }
+
+    /// The retry loop: an attempt, then the policy's decision about its failure, until one
+    /// succeeds or the policy stops. Each attempt runs under the attempt timeout
+    /// ([`Fetcher::attempt`]); the run deadline bounds the loop from outside ([`Fetcher::get_json`]).
+    async fn retry_loop(
+        &self,
+        req: &FetchRequest,
+        host: &str,
+        tries: &mut Tries,
+    ) -> Result<Fetched, AttemptError> {
+        let policy = Policy::new(&self.settings);
+        loop {
+            tries.made += 1;
+            let pick = self.routes.pick(host, &tries.trail);
+            let route = self.routes.get(pick.index);
+            let result = self.attempt(req, host, tries.made, route).await;
+            let failure = result.as_ref().err().map(|e| e.failure);
+            let verdict = tries.trail.record(pick.index, failure);
+            let answered = result.as_ref().map(|_| ());
+            self.routes.record(pick.index, host, answered, verdict);
+            let err = match result {
+                Ok(fetched) => return Ok(fetched),
+                Err(e) => e,
+            };
+            let decision = policy.decide(&tries.trail, &err);
+            self.on_decision(req, host, &route.name, &err, decision);
+            if let Decision::Stop(_) = decision {
+                return Err(err);
+            }
+            tries.last = Some(err);
+            if let Decision::RetryAfter(wait, _) = decision {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    /// The one place a failed attempt and the decision about it are told: one log line with
+    /// the decision's reason; for a retry, its metric and, when the upstream asked for a
+    /// pause (`Retry-After`), the pause of the shared rate limiter with its metric.
+    fn on_decision(
+        &self,
+        req: &FetchRequest,
+        host: &str,
+        route: &str,
+        e: &AttemptError,
+        decision: Decision,
+    ) {
+        tracing::warn!(
+            context = %req.context, path = %req.path(), host, route, attempt = e.attempt,
+            status = e.status, error_kind = %e.failure.kind(), bytes = e.bytes,
+            elapsed_ms = e.elapsed.as_millis() as u64,
+            wait_ms = decision.wait().map(|w| w.as_millis() as u64),
+            retry_after_s = e.retry_after.map(|d| d.as_secs_f64()),
+            reason = decision.reason().as_str(), detail = %e.detail,
+            "upstream attempt via {route} failed: {}; {decision}", e.failure
+        );
+        if let Decision::Stop(_) = decision {
+            return;
+        }
+        let outcome = outcome_label(Some(e.failure));
+        self.metrics
+            .inc(&metrics::UPSTREAM_RETRIES, [host, &outcome]);
+        if let Some(pause) = e.retry_after {
+            // Everyone waits, not only this task.
+            self.limits.host(host).push_back(pause);
+            self.metrics.inc(&metrics::RATE_LIMITER_PUSHBACKS, [host]);
+        }
     }
 
     /// One whole exchange on one route: permit, send, body, decoding, parse — under the
@@ -269,8 +250,8 @@ impl Fetcher {
         let waited = self.limits.host(host).acquire().await;
         if waited > Duration::from_millis(1) {
             self.metrics.add(
-                "backstop_rate_limiter_wait_seconds_total",
-                &[("host", host)],
+                &metrics::RATE_LIMITER_WAIT_SECONDS,
+                [host],
                 waited.as_secs_f64(),
             );
         }
@@ -282,14 +263,9 @@ impl Fetcher {
         .await
         .unwrap_or_else(|_| Err(Exchange::timeout(self.settings.attempt_timeout)));
         let elapsed = start.elapsed();
-        let outcome = match &result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.failure.kind(),
-        };
-        self.metrics.inc(
-            "backstop_upstream_attempts_total",
-            &[("host", host), ("outcome", &outcome)],
-        );
+        let outcome = outcome_label(result.as_ref().err().map(|e| e.failure));
+        self.metrics
+            .inc(&metrics::UPSTREAM_ATTEMPTS, [host, &outcome]);
         result
             .map(|(json, bytes)| Fetched {
                 json,
@@ -308,31 +284,64 @@ impl Fetcher {
             })
     }
 
-    fn log_ok(&self, req: &FetchRequest, path: &str, host: &str, route: &str, f: &Fetched) {
+    fn log_ok(&self, req: &FetchRequest, host: &str, route: &str, f: &Fetched) {
         tracing::info!(
-            context = %req.context, path, host, route, attempt = f.attempts, status = 200u16,
-            bytes = f.bytes, "upstream answered"
+            context = %req.context, path = %req.path(), host, route, attempt = f.attempts,
+            status = 200u16, bytes = f.bytes, "upstream answered"
         );
     }
+}
 
-    fn log_attempt(
-        &self,
-        req: &FetchRequest,
-        path: &str,
-        host: &str,
-        route: &str,
-        e: &AttemptError,
-        wait: Option<Duration>,
-    ) {
-        let wait_ms = wait.map(|w| w.as_millis() as u64);
-        tracing::warn!(
-            context = %req.context, path, host, route, attempt = e.attempt,
-            status = e.status, error_kind = %e.failure.kind(), bytes = e.bytes,
-            elapsed_ms = e.elapsed.as_millis() as u64, wait_ms,
-            retry_after_s = e.retry_after.map(|d| d.as_secs_f64()),
-            detail = %e.detail,
-            "upstream attempt via {route} failed: {}{}", e.failure,
-            if wait.is_some() { ", retrying" } else { ", giving up" }
-        );
+/// One request's attempts so far: what is known when the retry loop stops or is cut off.
+struct Tries {
+    trail: Trail,
+    /// Attempts started (one the deadline cut off included).
+    made: u32,
+    /// The latest failed attempt that was retried.
+    last: Option<AttemptError>,
+}
+
+/// The request's error when the policy stopped after `e`: when every route refused, the
+/// summary of how, and `Blocked` if any said 403.
+fn gave_up(req: &FetchRequest, tries: &Tries, e: AttemptError, max_attempts: u32) -> FetchError {
+    let refused = tries.trail.refused_everywhere();
+    let class = match &refused {
+        Some(r) if r.blocked => Class::Blocked,
+        _ => classify(e.failure),
+    };
+    let detail = match (&refused, e.detail.is_empty()) {
+        (Some(r), false) => format!("{}; last answer: {}", r.summary, e.detail),
+        (Some(r), true) => r.summary.clone(),
+        (None, _) => e.detail,
+    };
+    FetchError {
+        failure: e.failure,
+        class,
+        attempts: tries.made,
+        exhausted: refused.is_none() && class != Class::Permanent && tries.made >= max_attempts,
+        status: e.status,
+        context: req.context.clone(),
+        path: req.path(),
+        detail,
+        routes: tries.trail.names(),
+    }
+}
+
+/// The request's error when the run deadline cut the retry loop off: it names the last
+/// attempt's cause.
+fn out_of_time(req: &FetchRequest, tries: &Tries) -> FetchError {
+    FetchError {
+        failure: Failure::Deadline,
+        class: Class::Permanent,
+        attempts: tries.made,
+        exhausted: false,
+        status: tries.last.as_ref().and_then(|p| p.status),
+        context: req.context.clone(),
+        path: req.path(),
+        detail: match &tries.last {
+            Some(p) => format!("last attempt: {} {}", p.failure, p.detail),
+            None => "no attempt finished".into(),
+        },
+        routes: tries.trail.names(),
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::run::ErrorKind;
+
 /// How one attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -64,26 +66,31 @@ pub fn classify(failure: Failure) -> Class {
 }
 
 impl Failure {
-    /// A short stable name for logs, metrics and the ledger (`timeout`, `http_503`).
-    pub fn kind(self) -> String {
+    /// Its kind (`timeout`, `http_503`): the word logs, metrics and the ledger use.
+    pub fn kind(self) -> ErrorKind {
         use Failure::*;
         match self {
-            Timeout => "timeout".into(),
-            Connect => "connect".into(),
-            Reset => "reset".into(),
-            ProxyTunnel => "proxy_tunnel".into(),
-            Truncated => "truncated".into(),
-            CorruptEncoding => "corrupt_encoding".into(),
-            InvalidJson => "invalid_json".into(),
-            Challenge => "challenge_page".into(),
-            EmptyBody => "empty_body".into(),
-            TooLarge => "body_too_large".into(),
-            Redirect(_) => "redirect".into(),
-            Status(s) => format!("http_{s}"),
-            Deadline => "deadline".into(),
-            MissingKey => "missing_api_key".into(),
+            Timeout => ErrorKind::Timeout,
+            Connect => ErrorKind::Connect,
+            Reset => ErrorKind::Reset,
+            ProxyTunnel => ErrorKind::ProxyTunnel,
+            Truncated => ErrorKind::Truncated,
+            CorruptEncoding => ErrorKind::CorruptEncoding,
+            InvalidJson => ErrorKind::InvalidJson,
+            Challenge => ErrorKind::ChallengePage,
+            EmptyBody => ErrorKind::EmptyBody,
+            TooLarge => ErrorKind::BodyTooLarge,
+            Redirect(_) => ErrorKind::Redirect,
+            Status(s) => ErrorKind::Http(s),
+            Deadline => ErrorKind::Deadline,
+            MissingKey => ErrorKind::MissingApiKey,
         }
     }
+}
+
+/// The `outcome` label of the upstream metrics: `ok`, or the failure's kind.
+pub fn outcome_label(failure: Option<Failure>) -> String {
+    failure.map_or_else(|| "ok".to_string(), |f| f.kind().to_string())
 }
 
 impl fmt::Display for Failure {
@@ -162,9 +169,9 @@ impl FetchError {
     }
 
     /// The kind recorded for a run: `blocked` for 403s, else the failure's own kind.
-    pub fn kind(&self) -> String {
+    pub fn kind(&self) -> ErrorKind {
         match self.class {
-            Class::Blocked => "blocked".into(),
+            Class::Blocked => ErrorKind::Blocked,
             _ => self.failure.kind(),
         }
     }
@@ -220,7 +227,7 @@ mod tests {
         for s in [301, 302, 307, 308] {
             assert_eq!(classify(Redirect(s)), Permanent, "{s}");
         }
-        assert_eq!(Redirect(302).kind(), "redirect");
+        assert_eq!(Redirect(302).kind(), ErrorKind::Redirect);
     }
 
     #[test]
@@ -260,6 +267,7 @@ mod tests {
         ] {
             assert!(s.contains(part), "{s} lacks {part}");
         }
-        assert_eq!(e.kind(), "http_502");
+        assert_eq!(e.kind(), ErrorKind::Http(502));
+        assert_eq!(e.kind().to_string(), "http_502");
     }
 }

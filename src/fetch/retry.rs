@@ -1,34 +1,174 @@
-//! Retry policy: exponential backoff with full jitter, and `Retry-After` in both its forms.
+//! The retry policy: after each failed attempt, one decision with its reason — retry after a
+//! wait (an exponential ceiling with full jitter, never before `Retry-After`), switch to a
+//! route this request has not tried yet at once, or stop — and `Retry-After` in both forms.
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use backon::ExponentialBuilder;
 use rand::Rng;
 
+use super::outcome::{classify, AttemptError, Class};
+use super::trail::{Refusal, Trail};
 use super::FetchSettings;
 
-use super::outcome::AttemptError;
-
-/// The exponential ceiling for each retry (base, 2×base, 4×base … capped), no jitter: the
-/// jitter is drawn per retry in [`wait`].
-pub fn backoff(settings: &FetchSettings) -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(settings.backoff_base)
-        .with_max_delay(settings.backoff_max)
-        .with_factor(2.0)
-        .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Try again after this wait.
+    RetryAfter(Duration, Reason),
+    /// Try again at once, on a route this request has not tried.
+    SwitchRoute(Reason),
+    /// Give up: the attempt's failure is the request's.
+    Stop(Reason),
 }
 
-/// How long to wait before the next attempt: full jitter (uniform in [0, ceiling]), but never
-/// earlier than a `Retry-After`. `None` when the backoff has run out of attempts. Whether to
-/// retry at all depends on the routes too: [`super::trail::Trail::decide`].
-pub fn wait(err: &AttemptError, ceiling: Option<Duration>) -> Option<Duration> {
-    let ceiling = ceiling?;
+/// Why the policy decided what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The classification table says another attempt may get another answer.
+    Transient,
+    /// The route refused us (a 403, a proxy's 407): it will answer the same again.
+    RouteRefused,
+    /// The route failed through its own fault (a proxy's 502/504, no connection, no tunnel).
+    RouteFailed,
+    /// Another attempt would get the same answer.
+    Permanent,
+    /// The attempts are used up.
+    AttemptsUsed,
+    /// Every route has refused this request.
+    EveryRouteRefused,
+}
+
+impl Reason {
+    /// The word in logs (`reason` field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Transient => "transient",
+            Reason::RouteRefused => "route_refused",
+            Reason::RouteFailed => "route_failed",
+            Reason::Permanent => "permanent",
+            Reason::AttemptsUsed => "attempts_used",
+            Reason::EveryRouteRefused => "every_route_refused",
+        }
+    }
+}
+
+impl Decision {
+    pub fn reason(self) -> Reason {
+        match self {
+            Decision::RetryAfter(_, r) | Decision::SwitchRoute(r) | Decision::Stop(r) => r,
+        }
+    }
+
+    /// How long before the next attempt; `None` when there is none.
+    pub fn wait(self) -> Option<Duration> {
+        match self {
+            Decision::RetryAfter(wait, _) => Some(wait),
+            Decision::SwitchRoute(_) => Some(Duration::ZERO),
+            Decision::Stop(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::RetryAfter(wait, r) => {
+                write!(f, "retrying in {} ms ({})", wait.as_millis(), r.as_str())
+            }
+            Decision::SwitchRoute(r) => {
+                write!(f, "trying an untried route at once ({})", r.as_str())
+            }
+            Decision::Stop(r) => write!(f, "giving up ({})", r.as_str()),
+        }
+    }
+}
+
+/// Exponential backoff: the ceiling of each retry's wait. Google Cloud calls
+/// (`gcp::retry`) back off the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first ceiling; it doubles per retry up to `max`.
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The ceiling before retry `retry` (0-based): the base, doubled per retry, capped at
+    /// `max` (the first is the base itself).
+    pub fn ceiling(self, retry: u32) -> Duration {
+        if retry == 0 {
+            return self.base;
+        }
+        let factor = 1u32.checked_shl(retry).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// How hard one request tries.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Attempts for transient failures, the first included. Refusals may take one attempt per
+    /// route past it.
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+}
+
+impl Policy {
+    pub fn new(settings: &FetchSettings) -> Self {
+        Self {
+            max_attempts: settings.max_attempts,
+            backoff: Backoff {
+                base: settings.backoff_base,
+                max: settings.backoff_max,
+            },
+        }
+    }
+
+    /// The decision after the attempt `trail` recorded last, which failed with `err`.
+    /// Refusals move to another route and do not use up the attempts meant for transient
+    /// failures (up to one attempt per route); when an untried route is left, the move is
+    /// made at once.
+    pub fn decide(&self, trail: &Trail, err: &AttemptError) -> Decision {
+        let made = trail.attempts();
+        if !trail.any_open() {
+            return Decision::Stop(Reason::EveryRouteRefused);
+        }
+        let reason = match trail.last_refusal() {
+            Some(Refusal::Firm) => {
+                if made >= self.max_attempts.max(trail.routes()) {
+                    return Decision::Stop(Reason::AttemptsUsed);
+                }
+                Reason::RouteRefused
+            }
+            refusal => {
+                if classify(err.failure) == Class::Permanent {
+                    return Decision::Stop(Reason::Permanent);
+                }
+                if made >= self.max_attempts {
+                    return Decision::Stop(Reason::AttemptsUsed);
+                }
+                match refusal {
+                    Some(_) => Reason::RouteFailed,
+                    None => Reason::Transient,
+                }
+            }
+        };
+        if reason != Reason::Transient && trail.untried_open() {
+            return Decision::SwitchRoute(reason);
+        }
+        let ceiling = self.backoff.ceiling(made.saturating_sub(1));
+        Decision::RetryAfter(wait(err, ceiling), reason)
+    }
+}
+
+/// Full jitter (uniform in [0, ceiling]), but never earlier than a `Retry-After`.
+pub fn wait(err: &AttemptError, ceiling: Duration) -> Duration {
     let jittered = Duration::from_secs_f64(rand::rng().random_range(0.0..=ceiling.as_secs_f64()));
-    Some(match err.retry_after {
+    match err.retry_after {
         Some(asked) => jittered.max(asked),
         None => jittered,
-    })
+    }
 }
 
 /// Parses a `Retry-After` value (delay-seconds or an HTTP-date), capped at `max`. A date in the
@@ -50,75 +190,5 @@ pub fn parse_retry_after(value: &str, now: SystemTime, max: Duration) -> Option<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fetch::outcome::Failure;
-    use backon::BackoffBuilder;
-
-    fn err(failure: Failure, retry_after: Option<Duration>) -> AttemptError {
-        AttemptError {
-            failure,
-            attempt: 1,
-            status: None,
-            retry_after,
-            bytes: 0,
-            elapsed: Duration::ZERO,
-            detail: String::new(),
-        }
-    }
-
-    #[test]
-    fn ceilings_double_from_the_base_up_to_the_cap_and_stop_after_max_attempts() {
-        let settings = FetchSettings {
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(5),
-            max_attempts: 5,
-            ..FetchSettings::default()
-        };
-        let ceilings: Vec<u64> = backoff(&settings).build().map(|d| d.as_secs()).collect();
-        assert_eq!(ceilings, [1, 2, 4, 5]);
-    }
-
-    #[test]
-    fn full_jitter_stays_within_the_ceiling() {
-        let e = err(Failure::Status(503), None);
-        for _ in 0..200 {
-            let w = wait(&e, Some(Duration::from_secs(4))).unwrap();
-            assert!(w <= Duration::from_secs(4));
-        }
-        assert_eq!(wait(&e, None), None);
-    }
-
-    #[test]
-    fn retry_after_is_a_floor() {
-        let e = err(Failure::Status(429), Some(Duration::from_secs(30)));
-        for _ in 0..50 {
-            assert!(wait(&e, Some(Duration::from_secs(2))).unwrap() >= Duration::from_secs(30));
-        }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates_and_is_capped() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01T00:00:00Z
-        let max = Duration::from_secs(120);
-        assert_eq!(
-            parse_retry_after("2", now, max),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            parse_retry_after(" 7 ", now, max),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(parse_retry_after("3600", now, max), Some(max));
-        assert_eq!(
-            parse_retry_after("Thu, 01 Jan 2026 00:00:45 GMT", now, max),
-            Some(Duration::from_secs(45))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now, max),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now, max), None);
-        assert_eq!(parse_retry_after("-5", now, max), None);
-    }
-}
+#[path = "retry_tests.rs"]
+mod tests;

@@ -12,11 +12,12 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::breaker::{Admission, Breaker, BreakerState, Verdict};
-use super::outcome::{AttemptError, Failure};
+use super::outcome::{outcome_label, AttemptError, Failure};
 use super::proxy_settings::{ProxyMode, ProxySettings, PROXIES_VAR};
 use super::trail::{RouteKind, Trail};
 use super::FetchSettings;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
+use crate::run::ErrorKind;
 use crate::settings::ConfigError;
 
 /// How many of a route's latest attempts `/proxies` counts.
@@ -62,7 +63,8 @@ pub struct Pick {
 
 #[derive(Default)]
 struct Figures {
-    recent: VecDeque<String>,
+    /// The latest attempts' failures (`None` for a success), oldest first.
+    recent: VecDeque<Option<ErrorKind>>,
     last_error: Option<String>,
     last_error_at: Option<DateTime<Utc>>,
     last_success_at: Option<DateTime<Utc>>,
@@ -131,8 +133,8 @@ impl Routes {
         }
         for route in &routes {
             metrics.set(
-                "backstop_route_breaker_state",
-                &[("route", &route.name)],
+                &metrics::ROUTE_BREAKER_STATE,
+                [&route.name],
                 BreakerState::Closed.gauge(),
             );
         }
@@ -239,14 +241,10 @@ impl Routes {
         verdict: Verdict,
     ) {
         let route = &self.routes[index];
-        let outcome = match result {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.failure.kind(),
-        };
-        self.metrics.inc(
-            "backstop_route_attempts_total",
-            &[("route", &route.name), ("outcome", &outcome)],
-        );
+        let failure = result.err().map(|e| e.failure);
+        let outcome = outcome_label(failure);
+        self.metrics
+            .inc(&metrics::ROUTE_ATTEMPTS, [&route.name, &outcome]);
         if let Err(e) = result {
             if route.kind == RouteKind::Proxy && e.failure == Failure::Status(407) {
                 tracing::error!(
@@ -262,7 +260,7 @@ impl Routes {
         if figures.recent.len() == RECENT {
             figures.recent.pop_front();
         }
-        figures.recent.push_back(outcome.clone());
+        figures.recent.push_back(failure.map(Failure::kind));
         match result {
             Ok(()) => figures.last_success_at = Some(Utc::now()),
             Err(e) => {
@@ -290,11 +288,8 @@ impl Routes {
                 ),
             }
             let worst = Self::worst(&book, index, now);
-            self.metrics.set(
-                "backstop_route_breaker_state",
-                &[("route", &route.name)],
-                worst.gauge(),
-            );
+            self.metrics
+                .set(&metrics::ROUTE_BREAKER_STATE, [&route.name], worst.gauge());
         }
     }
 
@@ -314,14 +309,14 @@ impl Routes {
                     .collect();
                 let breaker = Self::worst(&book, i, now);
                 self.metrics.set(
-                    "backstop_route_breaker_state",
-                    &[("route", &route.name)],
+                    &metrics::ROUTE_BREAKER_STATE,
+                    [&route.name],
                     breaker.gauge(),
                 );
                 let figures = &book.figures[i];
                 let mut recent_failures = BTreeMap::new();
-                for kind in figures.recent.iter().filter(|k| *k != "ok") {
-                    *recent_failures.entry(kind.clone()).or_insert(0) += 1;
+                for kind in figures.recent.iter().flatten() {
+                    *recent_failures.entry(kind.to_string()).or_insert(0) += 1;
                 }
                 RouteStatus {
                     name: route.name.clone(),
@@ -329,7 +324,7 @@ impl Routes {
                     address: route.address.clone(),
                     breaker,
                     breakers,
-                    recent_successes: figures.recent.iter().filter(|k| *k == "ok").count() as u64,
+                    recent_successes: figures.recent.iter().filter(|k| k.is_none()).count() as u64,
                     recent_failures,
                     last_error: figures.last_error.clone(),
                     last_error_at: figures.last_error_at,

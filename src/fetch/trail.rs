@@ -1,11 +1,11 @@
-//! What one request tried, route by route, and what to do after a failed attempt: which
-//! failures are the route's fault, when to move to another route at once, when to stop, and
+//! What one request tried, route by route: which failures are the route's fault, which routes
+//! are still open to it and which it has not tried (what the retry policy decides from), and
 //! how to say "403 from all 2 proxies and direct" when every route refused.
 
 use serde::Serialize;
 
 use super::breaker::Verdict;
-use super::outcome::{classify, Class, Failure};
+use super::outcome::Failure;
 
 /// Which sort of way out a route is: it decides which failures are the route's fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,7 +68,6 @@ pub struct Trail {
     /// Where in the pool this request starts (round-robin over requests).
     rotation: usize,
     steps: Vec<Step>,
-    switch_now: bool,
 }
 
 impl Trail {
@@ -77,7 +76,6 @@ impl Trail {
             routes,
             rotation,
             steps: Vec::new(),
-            switch_now: false,
         }
     }
 
@@ -118,36 +116,29 @@ impl Trail {
             .map(|s| s.route)
     }
 
-    /// Whether to try again after `failure`. Refusals move to another route and do not use
-    /// up the attempts meant for transient failures (up to one attempt per route); when an
-    /// untried route is left, the move is made without a backoff ([`Trail::switch_now`]).
-    pub fn decide(&mut self, failure: Failure, max_attempts: u32) -> bool {
-        self.switch_now = false;
-        let Some(last) = self.steps.last() else {
-            return false;
-        };
-        let made = self.steps.len() as u32;
-        let open: Vec<usize> = (0..self.routes.len())
-            .filter(|&r| !self.refused(r))
-            .collect();
-        if open.is_empty() {
-            return false;
-        }
-        let retry = match last.refusal {
-            Some(Refusal::Firm) => made < max_attempts.max(self.routes.len() as u32),
-            _ => classify(failure) != Class::Permanent && made < max_attempts,
-        };
-        if retry && last.refusal.is_some() {
-            self.switch_now = open
-                .iter()
-                .any(|&r| self.steps.iter().all(|s| s.route != r));
-        }
-        retry
+    /// Attempts recorded so far.
+    pub fn attempts(&self) -> u32 {
+        self.steps.len() as u32
     }
 
-    /// The last [`Trail::decide`] moves to an untried route: no backoff needed.
-    pub fn switch_now(&self) -> bool {
-        self.switch_now
+    /// How many routes there are.
+    pub fn routes(&self) -> u32 {
+        self.routes.len() as u32
+    }
+
+    /// How the last attempt's route was at fault, if it was.
+    pub fn last_refusal(&self) -> Option<Refusal> {
+        self.steps.last().and_then(|s| s.refusal)
+    }
+
+    /// Some route has not refused this request.
+    pub fn any_open(&self) -> bool {
+        (0..self.routes.len()).any(|r| !self.refused(r))
+    }
+
+    /// Some route that has not refused this request has not been tried by it either.
+    pub fn untried_open(&self) -> bool {
+        (0..self.routes.len()).any(|r| !self.refused(r) && self.steps.iter().all(|s| s.route != r))
     }
 
     /// The route of each attempt, in order.
@@ -243,12 +234,10 @@ fn join_and(names: &[&str]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use Failure::Status;
-
-    /// Direct last in the list, as `direct-then-proxies` builds it first: order must not matter.
-    fn pool(proxies: &[&str], direct: bool) -> Trail {
+impl Trail {
+    /// A trail over these proxies and, if `direct`, the direct route listed first (as
+    /// `direct-then-proxies` builds it: order must not matter).
+    pub(super) fn over(proxies: &[&str], direct: bool) -> Trail {
         let mut routes: Vec<(String, RouteKind)> = Vec::new();
         if direct {
             routes.push(("direct".into(), RouteKind::Direct));
@@ -256,10 +245,15 @@ mod tests {
         routes.extend(proxies.iter().map(|p| (p.to_string(), RouteKind::Proxy)));
         Trail::new(routes, 0)
     }
+}
 
-    fn fail(t: &mut Trail, route: usize, failure: Failure) -> bool {
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Failure::Status;
+
+    fn fail(t: &mut Trail, route: usize, failure: Failure) {
         t.record(route, Some(failure));
-        t.decide(failure, 5)
     }
 
     #[test]
@@ -293,58 +287,8 @@ mod tests {
     }
 
     #[test]
-    fn a_403_moves_to_another_route_at_once_and_each_route_is_tried_once() {
-        let mut t = pool(&["res-1", "res-2"], true);
-        assert!(fail(&mut t, 0, Status(403)));
-        assert!(t.switch_now());
-        assert_eq!(t.avoid(), Some(0));
-        assert!(t.refused(0) && !t.refused(1));
-        assert!(fail(&mut t, 1, Status(403)));
-        assert!(!fail(&mut t, 2, Status(403)), "no route left");
-        let all = t.refused_everywhere().unwrap();
-        assert_eq!(all.summary, "403 from all 2 proxies and direct");
-        assert!(all.blocked);
-        assert_eq!(t.names(), ["direct", "res-1", "res-2"]);
-    }
-
-    #[test]
-    fn a_lone_route_gets_one_more_try_after_a_403_with_a_backoff() {
-        let mut t = pool(&[], true);
-        assert!(fail(&mut t, 0, Status(403)));
-        assert!(!t.switch_now());
-        assert!(!fail(&mut t, 0, Status(403)));
-        assert_eq!(
-            t.refused_everywhere(),
-            None,
-            "the old message stays for one route"
-        );
-    }
-
-    #[test]
-    fn a_lone_proxy_is_not_asked_again_after_a_407_and_is_named() {
-        let mut t = pool(&["res-1"], false);
-        assert!(!fail(&mut t, 0, Status(407)));
-        let all = t.refused_everywhere().unwrap();
-        assert_eq!(all.summary, "407 from proxy res-1");
-        assert!(!all.blocked);
-    }
-
-    #[test]
-    fn refusals_may_go_past_max_attempts_up_to_one_per_route() {
-        let mut t = pool(&["a", "b", "c", "d", "e", "f"], false);
-        for r in 0..5 {
-            assert!(fail(&mut t, r, Status(403)), "route {r}");
-        }
-        assert!(!fail(&mut t, 5, Status(403)));
-        assert_eq!(
-            t.refused_everywhere().unwrap().summary,
-            "403 from all 6 proxies"
-        );
-    }
-
-    #[test]
     fn mixed_refusals_are_grouped_by_status() {
-        let mut t = pool(&["res-1", "res-2"], true);
+        let mut t = Trail::over(&["res-1", "res-2"], true);
         fail(&mut t, 1, Status(407));
         fail(&mut t, 0, Status(403));
         fail(&mut t, 2, Status(403));
@@ -352,14 +296,14 @@ mod tests {
         assert_eq!(all.summary, "407 from res-1, 403 from res-2 and direct");
         assert!(all.blocked);
 
-        let mut t = pool(&["res-1", "res-2"], false);
+        let mut t = Trail::over(&["res-1", "res-2"], false);
         fail(&mut t, 0, Status(407));
         fail(&mut t, 1, Status(407));
         let all = t.refused_everywhere().unwrap();
         assert_eq!(all.summary, "407 from all 2 proxies");
         assert!(!all.blocked);
 
-        let mut t = pool(&["res-1"], true);
+        let mut t = Trail::over(&["res-1"], true);
         fail(&mut t, 0, Status(403));
         fail(&mut t, 1, Status(403));
         assert_eq!(
@@ -369,26 +313,24 @@ mod tests {
     }
 
     #[test]
-    fn a_proxy_502_moves_on_but_uses_the_transient_budget() {
-        let mut t = pool(&["a", "b"], false);
-        assert!(fail(&mut t, 0, Status(502)));
-        assert!(t.switch_now(), "b is untried");
-        assert!(fail(&mut t, 1, Status(502)));
-        assert!(!t.switch_now(), "both tried: back off");
-        assert_eq!(t.avoid(), Some(1));
-        assert!(fail(&mut t, 0, Status(502)));
-        assert!(fail(&mut t, 1, Status(502)));
-        assert!(!fail(&mut t, 0, Status(502)), "5 attempts made");
-        assert_eq!(t.refused_everywhere(), None);
-    }
-
-    #[test]
-    fn upstream_failures_through_a_proxy_follow_the_classification() {
-        let mut t = pool(&["a", "b"], false);
-        assert!(fail(&mut t, 0, Status(503)));
-        assert!(!t.switch_now());
-        assert_eq!(t.avoid(), None);
-        assert!(!fail(&mut t, 0, Status(404)));
+    fn a_route_that_refused_is_closed_avoided_and_counted_as_tried() {
+        let mut t = Trail::over(&["res-1", "res-2"], true);
+        assert!(t.any_open() && t.untried_open() && t.last_refusal().is_none());
+        fail(&mut t, 0, Status(403));
+        assert_eq!((t.attempts(), t.routes()), (1, 3));
+        assert_eq!(t.last_refusal(), Some(Refusal::Firm));
+        assert!(t.refused(0) && !t.refused(1));
+        assert_eq!(t.avoid(), Some(0));
+        assert!(t.untried_open());
+        fail(&mut t, 1, Status(503));
+        assert_eq!((t.last_refusal(), t.avoid()), (None, None));
+        fail(&mut t, 2, Status(502));
+        assert_eq!(t.last_refusal(), Some(Refusal::Soft));
+        assert!(
+            t.any_open() && !t.untried_open(),
+            "every open route was tried"
+        );
+        assert_eq!(t.names(), ["direct", "res-1", "res-2"]);
     }
 
     #[test]

@@ -3,12 +3,10 @@
 //! timeout, and a log line per retry saying why.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
-
 use super::transient::CallFailure;
+use crate::fetch::retry::Backoff;
 
 /// How hard to try one call; tests shorten these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +14,7 @@ pub struct RetrySettings {
     /// Attempts per call, the first one included.
     pub max_attempts: u32,
     /// The first backoff; it doubles per retry up to `max_delay`, and each wait adds up to as
-    /// much again at random (backon's jitter).
+    /// much again at random.
     pub base: Duration,
     pub max_delay: Duration,
     /// One attempt: request and whole answer.
@@ -77,28 +75,28 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let attempts = AtomicU32::new(0);
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(base)
-        .with_max_delay(max_delay)
-        .with_factor(2.0)
-        .with_jitter()
-        .with_max_times(max_attempts.saturating_sub(1) as usize);
-    let result = (|| {
-        attempts.fetch_add(1, Ordering::SeqCst);
-        call()
-    })
-    .retry(backoff)
-    .sleep(tokio::time::sleep)
-    .when(|e: &E| e.transient())
-    .notify(|e: &E, wait: Duration| {
+    let backoff = Backoff {
+        base,
+        max: max_delay,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let e = match call().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        if !e.transient() || attempt >= max_attempts {
+            return Err((e, attempt));
+        }
+        let ceiling = backoff.ceiling(attempt - 1);
+        let wait = ceiling + ceiling.mul_f64(rand::random::<f64>());
         tracing::warn!(
-            call = what, attempt = attempts.load(Ordering::SeqCst), detail = %e.describe(),
-            wait_ms = wait.as_millis() as u64, "{what}: attempt failed, retrying"
+            call = what, attempt, detail = %e.describe(), wait_ms = wait.as_millis() as u64,
+            "{what}: attempt failed, retrying"
         );
-    })
-    .await;
-    result.map_err(|e| (e, attempts.load(Ordering::SeqCst)))
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Runs `call` under `settings`, each attempt under the attempt timeout (e.g. `storage put
@@ -147,6 +145,7 @@ pub fn with_attempts(detail: String, attempts: u32) -> String {
 mod tests {
     use super::*;
     use crate::gcp::Class;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     fn quick(max_attempts: u32) -> RetrySettings {
         RetrySettings {
@@ -168,6 +167,24 @@ mod tests {
         let (failure, attempts) = out.unwrap_err();
         assert_eq!((attempts, calls.load(Ordering::SeqCst)), (3, 3));
         assert_eq!(failure.class, Class::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn each_wait_is_at_least_its_ceiling_and_the_ceilings_double() {
+        let settings = RetrySettings {
+            base: Duration::from_millis(20),
+            max_delay: Duration::from_millis(40),
+            ..quick(3)
+        };
+        let start = tokio::time::Instant::now();
+        let out: Result<(), _> = call_with_retries(&settings, "test", || async {
+            Err(CallFailure::status(503, "busy"))
+        })
+        .await;
+        assert_eq!(out.unwrap_err().1, 3);
+        // 20 ms then 40 ms, each plus up to as much again.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(60), "retried after {took:?}");
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@
 //! | `triggered_by` | `backstop` | – |
 //! | `gcs_path` | `gs://{bucket}/{object}` of the file written | NULL when no file was written |
 //! | `data_summary` | JSON text, below | – |
-//! | `error_type` | the run's error kind (`abandoned`, `upstream_blocked`, …) | NULL when none |
+//! | `error_type` | the run's error kind (`abandoned`, `blocked`, …: [`crate::run::ErrorKind`], README's table) | NULL when none |
 //! | `error_message` | the run's error message | NULL when none |
 //! | `retry_count` | retries over all requests of the run | NULL when unknown (abandoned) |
 //! | `recovery` | `true` when a recovery job started the run, else `false` | – |
@@ -181,7 +181,7 @@ mod tests {
         let mut run = finished_props_run();
         run.status = RunStatus::Abandoned;
         run.trigger = Trigger::Scheduler;
-        run.error_kind = Some("abandoned".into());
+        run.error_kind = Some(crate::run::ErrorKind::Abandoned.to_string());
         run.error_message = Some("the process stopped".into());
         for c in [
             &mut run.events,

@@ -4,7 +4,7 @@ use super::{Run, Scrapes};
 use crate::bettingpros::events::{events_file, parse_events};
 use crate::bettingpros::validate_events_file;
 use crate::report::RunReport;
-use crate::run::RunStatus;
+use crate::run::{ErrorKind, RunStatus};
 use crate::storage::StorageKey;
 
 use super::tally::Tally;
@@ -28,7 +28,7 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run) -> RunReport {
                 RunStatus::Failed,
                 format!("events answer for {} is malformed: {e}", run.date),
             );
-            r.error_kind = Some("invalid_payload".into());
+            r.error_kind = Some(ErrorKind::InvalidPayload);
             r.attempts = fetched.attempts;
             return r;
         }

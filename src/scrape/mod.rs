@@ -22,7 +22,7 @@ use crate::calendar::{run_timestamp, GameDate};
 use crate::fetch::{FetchError, Fetcher};
 use crate::ledger::{Ledger, NewRun, RunCounts};
 use crate::market::{MarketSelection, MarketType};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::notify::completion::{completion_message, Notifier};
 use crate::notify::outbox::{Drained, DRAIN_LIMIT};
 use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
@@ -111,8 +111,7 @@ impl Scrapes {
     pub async fn announce_outbox(&self) -> Drained {
         let drained = self.notifier.drain(&self.ledger, DRAIN_LIMIT).await;
         if let Ok(n) = self.ledger.unpublished_count() {
-            self.metrics
-                .set("backstop_outbox_unpublished", &[], n as f64);
+            self.metrics.set(&metrics::OUTBOX_UNPUBLISHED, [], n as f64);
         }
         drained
     }
@@ -176,23 +175,19 @@ impl Scrapes {
             tracing::error!(run_id = %report.run_id, error = %e, "could not record the run's end in the ledger");
         }
         let market = report.market.map(|m| m.as_str()).unwrap_or("");
-        let labels = [
-            ("scraper", report.scraper.name()),
-            ("market", market),
-            ("status", report.status.as_str()),
-        ];
-        self.metrics.inc("backstop_runs_total", &labels);
+        let labels = [report.scraper.name(), market, report.status.as_str()];
+        self.metrics.inc(&metrics::RUNS, labels);
         if report.scraper == Scraper::PlayerProps && report.object_name.is_some() {
             self.metrics.add(
-                "backstop_props_written_total",
-                &[("market", market)],
+                &metrics::PROPS_WRITTEN,
+                [market],
                 report.counts.props_written as f64,
             );
         }
         if report.status == RunStatus::Success {
             self.metrics.set(
-                "backstop_last_success_timestamp_seconds",
-                &[("scraper", report.scraper.name()), ("market", market)],
+                &metrics::LAST_SUCCESS_TIMESTAMP_SECONDS,
+                [report.scraper.name(), market],
                 report.finished_at.timestamp() as f64,
             );
         }
@@ -207,7 +202,7 @@ impl Scrapes {
                 status = report.status.as_str(), rows = report.row_count(), "{}", report.message),
             _ => tracing::error!(
                 run_id = fields.0, scraper = fields.1, game_date = %fields.2, market,
-                status = report.status.as_str(), error_kind = report.error_kind.as_deref(), "{}", report.message),
+                status = report.status.as_str(), error_kind = report.error_kind.map(|k| k.to_string()), "{}", report.message),
         }
         if self.notifier.is_on() {
             // A complete file's message is what Phase 2 loads from: the outbox keeps it until

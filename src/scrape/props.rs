@@ -9,7 +9,7 @@ use crate::bettingpros::{events::parse_events, validate_props_file, MAX_PAGES};
 use crate::bettingpros::{props_file, transform_offers, PropsFileInput};
 use crate::fetch::FetchError;
 use crate::report::RunReport;
-use crate::run::RunStatus;
+use crate::run::{ErrorKind, RunStatus};
 use crate::storage::StorageKey;
 
 use super::tally::Tally;
@@ -22,7 +22,7 @@ pub(super) enum Day {
         tally: Tally,
     },
     Failed {
-        kind: String,
+        kind: ErrorKind,
         message: String,
         tally: Tally,
     },
@@ -50,7 +50,7 @@ pub(super) async fn fetch_events(scrapes: &Scrapes, run: &Run) -> Arc<Day> {
                 tally: Tally::of(&f),
             },
             Err(e) => Day::Failed {
-                kind: "invalid_payload".into(),
+                kind: ErrorKind::InvalidPayload,
                 message: format!("events answer for {} is malformed: {e}", run.date),
                 tally: Tally::of(&f),
             },
@@ -66,7 +66,7 @@ struct Pages {
     total: Option<u32>,
     total_items: Option<u64>,
     tally: Tally,
-    incomplete: Option<(String, String)>,
+    incomplete: Option<(ErrorKind, String)>,
 }
 
 pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport {
@@ -78,7 +78,7 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
             tally,
         } => {
             let mut r = run.report(RunStatus::Failed, format!("{}: {message}", run.context()));
-            r.error_kind = Some(kind.clone());
+            r.error_kind = Some(*kind);
             tally.apply(&mut r);
             return r;
         }
@@ -103,12 +103,13 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
     report.counts.offers_declared = pages.total_items;
     report.counts.offers_received = pages.offers.len() as u64;
     if pages.fetched == 0 {
-        let (kind, why) = pages.incomplete.unwrap_or_default();
+        let (kind, why) = pages.incomplete.unzip();
         report.status = RunStatus::Failed;
-        report.error_kind = Some(kind);
+        report.error_kind = kind;
         report.message = format!(
-            "{}: no page of offers could be fetched: {why}",
-            run.context()
+            "{}: no page of offers could be fetched: {}",
+            run.context(),
+            why.unwrap_or_default()
         );
         return report;
     }
@@ -158,7 +159,7 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
         }
         Some((kind, why)) => {
             report.status = RunStatus::Partial;
-            report.error_kind = Some(kind.clone());
+            report.error_kind = Some(*kind);
             report.message = format!(
                 "{}: partial — {} of {} pages fetched ({} props kept in a partial file, not sent to Phase 2): {why}",
                 run.context(), pages.fetched, total_pages, transformed.props.len()
@@ -221,7 +222,7 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
             Ok(parsed) => parsed,
             Err(e) => {
                 p.incomplete = Some((
-                    "invalid_payload".into(),
+                    ErrorKind::InvalidPayload,
                     format!("page {page}{of} is malformed: {e}"),
                 ));
                 return p;
@@ -232,7 +233,7 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
             p.total_items = parsed.total_items;
             if parsed.total_pages > MAX_PAGES {
                 p.incomplete = Some((
-                    "page_cap".into(),
+                    ErrorKind::PageCap,
                     format!(
                         "upstream declares {} pages; only the first {MAX_PAGES} are fetched",
                         parsed.total_pages
@@ -244,7 +245,7 @@ async fn fetch_pages(scrapes: &Scrapes, run: &Run, ids: &[u64]) -> Pages {
         let total = p.total.unwrap_or(0);
         if page > 1 && parsed.offers.is_empty() && page < total {
             p.incomplete = Some((
-                "empty_page".into(),
+                ErrorKind::EmptyPage,
                 format!("page {page} of {total} came back with no offers"),
             ));
             return p;

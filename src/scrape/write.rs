@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::{Run, Scrapes};
 use crate::bettingpros::{rows_in_props_file, PayloadError};
 use crate::report::RunReport;
-use crate::run::RunStatus;
+use crate::run::{ErrorKind, RunStatus};
 use crate::storage::{PutOutcome, StorageKey};
 
 /// Validates `file` and writes it at `key`. A file that fails validation is never written.
@@ -21,14 +21,14 @@ pub(super) async fn write_file(
     let ctx = run.context();
     if let Err(e) = validate(file) {
         let why = format!("{ctx}: the file for {name} failed validation and was not written: {e}");
-        return failed(report, "invalid_file", why);
+        return failed(report, ErrorKind::InvalidFile, why);
     }
     let body = match serde_json::to_vec_pretty(file) {
         Ok(b) => b,
         Err(e) => {
             return failed(
                 report,
-                "invalid_file",
+                ErrorKind::InvalidFile,
                 format!("{ctx}: could not serialise {name}: {e}"),
             )
         }
@@ -58,16 +58,16 @@ pub(super) async fn write_file(
         }
         Err(e) => {
             let why = format!("{ctx}: fetched and validated, but could not write {name}: {e}");
-            return failed(report, "storage", why);
+            return failed(report, ErrorKind::Storage, why);
         }
     }
     report
 }
 
 /// The run wrote nothing: failed, with the kind and the reason.
-fn failed(mut report: RunReport, kind: &str, message: String) -> RunReport {
+fn failed(mut report: RunReport, kind: ErrorKind, message: String) -> RunReport {
     report.status = RunStatus::Failed;
-    report.error_kind = Some(kind.into());
+    report.error_kind = Some(kind);
     report.message = message;
     report.counts.props_written = 0;
     report

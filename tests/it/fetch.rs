@@ -4,11 +4,14 @@
 use std::time::Duration;
 
 use backstop::fetch::{Class, Failure};
+use backstop::metrics;
+use backstop::run::ErrorKind;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::faults::Fault;
 use backstop::sim::server::{Encoding, SimConfig, SimServer};
 use tokio::time::Instant;
 
+use crate::support::logs::Captured;
 use crate::support::upstream::{fast_settings, fetcher, get, EVENTS};
 
 async fn sim() -> SimServer {
@@ -34,7 +37,35 @@ async fn retries_503_then_succeeds() {
     assert_eq!(got.attempts, 3);
     assert!(got.json["events"].is_array());
     assert_eq!(sim.arrivals().len(), 3);
-    assert_eq!(metrics.total("backstop_upstream_retries_total"), 2.0);
+    assert_eq!(metrics.total(&metrics::UPSTREAM_RETRIES), 2.0);
+}
+
+#[tokio::test]
+async fn each_failed_attempt_is_logged_once_with_the_decision_and_its_reason() {
+    let (logs, _guard) = Captured::start();
+    let sim = sim().await;
+    sim.script([Fault::Status(503), Fault::Status(503)]);
+    let (f, _) = fetcher(fast_settings());
+    f.get_json(&get(&sim, EVENTS))
+        .await
+        .expect("third attempt succeeds");
+    f.get_json(&get(&sim, "/nope?x=1")).await.unwrap_err();
+
+    let logged = logs.text();
+    let failed: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("upstream attempt via direct failed"))
+        .collect();
+    assert_eq!(failed.len(), 3, "{logged}");
+    for line in &failed[..2] {
+        assert!(line.contains("HTTP 503; retrying in"), "{line}");
+        assert!(line.contains("reason=\"transient\""), "{line}");
+    }
+    assert!(
+        failed[2].contains("HTTP 404; giving up (permanent)"),
+        "{}",
+        failed[2]
+    );
 }
 
 #[tokio::test]
@@ -104,7 +135,7 @@ async fn a_429_holds_back_every_task_not_just_the_one_that_got_it() {
             "a request went {after:?} after the 429"
         );
     }
-    assert_eq!(metrics.total("backstop_rate_limiter_pushbacks_total"), 1.0);
+    assert_eq!(metrics.total(&metrics::RATE_LIMITER_PUSHBACKS), 1.0);
 }
 
 #[tokio::test]
@@ -258,7 +289,7 @@ async fn forbidden_is_blocked_and_retried_only_once() {
     let (f, _) = fetcher(fast_settings());
     let err = f.get_json(&get(&sim, EVENTS)).await.unwrap_err();
     assert_eq!(err.class, Class::Blocked);
-    assert_eq!(err.kind(), "blocked");
+    assert_eq!(err.kind(), ErrorKind::Blocked);
     assert_eq!(err.attempts, 2);
     assert!(err.to_string().contains("Forbidden"), "{err}");
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use backstop::config::{FetchSettings, Vars};
 use backstop::fetch::{BreakerState, Class, Failure, Fetcher, ProxySettings, RouteStatus};
-use backstop::metrics::Metrics;
+use backstop::metrics::{Metrics, ROUTE_ATTEMPTS, ROUTE_BREAKER_STATE};
+use backstop::run::ErrorKind;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::{SimConfig, SimServer};
 use base64::Engine;
@@ -146,8 +147,8 @@ async fn rotation_moves_past_a_blocked_proxy() {
         };
         assert_eq!(arrival.answer, expected, "{arrival:?}");
     }
-    let refused = [("route", "res-1"), ("outcome", "http_403")];
-    assert_eq!(metrics.get("backstop_route_attempts_total", &refused), 1.0);
+    let refused = ["res-1", "http_403"];
+    assert_eq!(metrics.get(&ROUTE_ATTEMPTS, refused), 1.0);
     assert_eq!(route(f, "res-2").recent_successes, 2);
 }
 
@@ -216,8 +217,8 @@ async fn a_proxy_that_cannot_be_reached_or_tunnel_is_passed_over() {
     let (f, metrics) = pool_fetcher(settings(), &proxies);
     let seen = routes_of(&f, &sim, 2).await;
     assert_eq!(seen, [routes(&["dead", "res-2"]), routes(&["res-2"])]);
-    let refused = [("route", "dead"), ("outcome", "connect")];
-    assert_eq!(metrics.get("backstop_route_attempts_total", &refused), 1.0);
+    let refused = ["dead", "connect"];
+    assert_eq!(metrics.get(&ROUTE_ATTEMPTS, refused), 1.0);
 
     // A proxy that cannot open a tunnel to an HTTPS upstream fails as the proxy's fault.
     let proxies = pool(&[b.entry("res-2", RAW)], "proxies", "300");
@@ -239,7 +240,7 @@ async fn a_proxy_that_cannot_be_reached_or_tunnel_is_passed_over() {
 async fn the_breaker_opens_after_three_failures_and_one_trial_closes_it() {
     let pair = first_of_two_blocked("1").await;
     let (sim, f, metrics) = (&pair.sim, &pair.f, &pair.metrics);
-    let gauge = || metrics.get("backstop_route_breaker_state", &[("route", "res-1")]);
+    let gauge = || metrics.get(&ROUTE_BREAKER_STATE, ["res-1"]);
 
     // Every other request starts at res-1: three of them open its breaker.
     routes_of(f, sim, 5).await;
@@ -278,7 +279,7 @@ async fn every_route_blocked_fails_as_blocked_naming_what_was_tried() {
     let (f, _) = pool_fetcher(settings(), &proxies);
     let err = f.get_json(&get(&sim, EVENTS)).await.unwrap_err();
     assert_eq!(err.class, Class::Blocked);
-    assert_eq!(err.kind(), "blocked");
+    assert_eq!(err.kind(), ErrorKind::Blocked);
     assert_eq!(err.attempts, 3);
     assert_eq!(err.routes, ["direct", "res-1", "res-2"]);
     let said = err.to_string();

@@ -4,7 +4,7 @@ use backstop::bettingpros::{rows_in_props_file, validate_events_file, validate_p
 use backstop::calendar::GameDate;
 use backstop::ledger::RunFilter;
 use backstop::market::{MarketSelection, MarketType};
-use backstop::run::{RunStatus, Scraper, Trigger};
+use backstop::run::{ErrorKind, RunStatus, Scraper, Trigger};
 use backstop::scrape::ScrapeRequest;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::faults::Fault;
@@ -228,7 +228,7 @@ async fn a_missing_api_key_fails_the_run_before_any_request_under_the_requested_
         .await;
     let r = &reports[0];
     assert_eq!(r.status, RunStatus::Failed);
-    assert_eq!(r.error_kind.as_deref(), Some("missing_api_key"));
+    assert_eq!(r.error_kind, Some(ErrorKind::MissingApiKey));
     assert!(t.sim.arrivals().is_empty(), "no anonymous request was sent");
     let m = &t.messages(1).await[0];
     assert_eq!(
@@ -258,7 +258,7 @@ async fn a_blocked_key_is_reported_as_blocked_after_one_retry() {
         .await;
     let r = &reports[0];
     assert_eq!(r.status, RunStatus::Failed);
-    assert_eq!(r.error_kind.as_deref(), Some("blocked"), "{}", r.message);
+    assert_eq!(r.error_kind, Some(ErrorKind::Blocked), "{}", r.message);
     assert_eq!(t.sim.arrivals().len(), 2);
     assert!(r.message.contains("Forbidden"), "{}", r.message);
     let row = t.app.ledger.run(&r.run_id).unwrap().unwrap();
@@ -308,7 +308,7 @@ async fn a_redirect_is_never_followed_so_the_api_key_never_leaves_bettingpros() 
     }]);
     let report = t.app.scrapes.run(&events).await.remove(0);
     assert_eq!(report.status, RunStatus::Failed, "{}", report.message);
-    assert_eq!(report.error_kind.as_deref(), Some("redirect"));
+    assert_eq!(report.error_kind, Some(ErrorKind::Redirect));
     for part in ["302", "redirect", &elsewhere.host(), "not followed"] {
         assert!(report.message.contains(part), "{part}: {}", report.message);
     }
