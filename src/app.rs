@@ -9,6 +9,7 @@ use crate::gaps::Detector;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::notify::completion::Notifier;
+use crate::notify::execution_log::ExecutionLog;
 use crate::notify::pubsub::Publisher;
 use crate::phase2::Phase2;
 use crate::reprocess::{Recovery, RecoverySettings};
@@ -57,6 +58,10 @@ impl App {
         } else {
             None
         };
+        let bucket = match &config.storage {
+            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
+            StorageLocation::Local(_) => None,
+        };
         let limits = Arc::new(RateLimits::new(
             config.fetch.rate_per_sec,
             config.fetch.burst,
@@ -72,6 +77,12 @@ impl App {
             store: store.clone(),
             ledger: ledger.clone(),
             notifier: Arc::new(Notifier::new(publisher)),
+            execution_log: Arc::new(ExecutionLog::new(
+                config.execution_log.clone(),
+                &config.warehouse,
+                config.warehouse.credentials(&config.gcp),
+                bucket.clone(),
+            )),
             metrics: metrics.clone(),
             run_deadline: config.run_deadline,
         };
@@ -85,10 +96,6 @@ impl App {
             )
             .with_no_games_recheck(config.no_games_recheck),
         );
-        let bucket = match &config.storage {
-            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
-            StorageLocation::Local(_) => None,
-        };
         let recovery = Arc::new(Recovery::new(
             scrapes.clone(),
             detector.clone(),
@@ -113,8 +120,8 @@ impl App {
     }
 
     /// For the process that owns the ledger (`serve`): runs a stopped process left `running`
-    /// become `abandoned`, its unfinished recovery jobs resume, and completion messages left in
-    /// the outbox are published. One-off commands do not
+    /// become `abandoned`, its unfinished recovery jobs resume, completion messages left in
+    /// the outbox are published, and finished runs not yet in the execution log go there. One-off commands do not
     /// call this, so they never mark a running server's runs as abandoned.
     pub async fn take_over(&self) -> Result<usize, StartError> {
         let abandoned = self.ledger.abandon_running(chrono::Utc::now())?;
@@ -124,9 +131,11 @@ impl App {
                 "runs left `running` by a stopped process are now recorded as abandoned"
             );
         }
-        // Completion messages an earlier process recorded but did not publish.
+        // Completion messages an earlier process recorded but did not publish, and runs not yet
+        // in the execution log.
         let scrapes = self.scrapes.clone();
         tokio::spawn(async move { scrapes.announce_outbox().await });
+        self.scrapes.export_runs_soon();
         Ok(self.recovery.resume_unfinished().await)
     }
 }

@@ -30,6 +30,9 @@ pub struct Config {
     pub gcp: crate::gcp::GcpSettings,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
     pub warehouse: crate::warehouse::WarehouseSettings,
+    /// Each finished run's row of `nba_orchestration.scraper_execution_log`, in the warehouse's
+    /// project: on Cloud Run by default.
+    pub execution_log: crate::notify::execution_log::ExecutionLogSettings,
     pub phase2: crate::phase2::Phase2Settings,
     /// How long a recovery waits for Phase 2 to load re-scraped files before checking again.
     pub recovery_settle: Duration,
@@ -72,6 +75,7 @@ impl Config {
             storage,
             pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars, &gcp)?,
             warehouse: crate::warehouse::WarehouseSettings::from_vars(vars, &gcp)?,
+            execution_log: crate::notify::execution_log::ExecutionLogSettings::from_vars(vars)?,
             phase2: crate::phase2::Phase2Settings::from_vars(vars, &gcp)?,
             gcp,
             recovery_settle: Duration::from_secs(vars.whole(

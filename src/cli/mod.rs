@@ -299,6 +299,8 @@ async fn scrape(scraper: Scraper, date: &str, market: MarketSelection, json: boo
         Err(e) => return usage(e),
     };
     let reports = app.scrapes.run(&req).await;
+    // Before the process ends: its runs' rows of the execution log (when that is on).
+    app.scrapes.export_runs().await;
     if json {
         println!(
             "{}",
@@ -331,9 +333,10 @@ async fn runs(service: &Service, q: &Params, json: bool) -> ExitCode {
 /// What `runs` says when it found none: where it looked, and where the demo's runs are when
 /// it looked in the default ledger and the demo wrote one.
 fn no_runs(service: &Service) -> String {
-    let Service::Local { config, .. } = service else {
+    let Service::Local(local) = service else {
         return "no runs match on the service".into();
     };
+    let config = &local.config;
     let ledger = config.ledger_path.display();
     let demo = std::path::Path::new(DEMO_OUT).join("ledger.db");
     if !config.ledger_given && demo.is_file() {

@@ -14,12 +14,14 @@ use crate::query::{self, Params, QueryError};
 use crate::storage::StorageLocation;
 
 pub enum Service {
-    /// This machine's configuration; the parts are built on first use.
-    Local {
-        config: Box<Config>,
-        app: OnceCell<App>,
-    },
+    Local(Box<Local>),
     Remote(Remote),
+}
+
+/// This machine's configuration; the parts are built on first use.
+pub struct Local {
+    pub config: Config,
+    app: OnceCell<App>,
 }
 
 /// What the API answered `POST /reprocess`: whether a job started now, and the answer.
@@ -28,18 +30,19 @@ pub type Submitted = (bool, Value);
 impl Service {
     /// In-process, from the environment's configuration.
     pub fn local(config: Config) -> Service {
-        Service::Local {
-            config: Box::new(config),
+        Service::Local(Box::new(Local {
+            config,
             app: OnceCell::new(),
-        }
+        }))
     }
 
     /// Refuses `command` here when storage is a bucket and no ledger was named: the ledger
     /// beside this process would not be the service's, and its never-twice record with it.
     pub fn shared_ledger(&self, command: &str) -> Result<(), QueryError> {
-        let Service::Local { config, .. } = self else {
+        let Service::Local(local) = self else {
             return Ok(());
         };
+        let config = &local.config;
         match &config.storage {
             StorageLocation::Gcs { bucket, .. } if !config.ledger_given => Err(QueryError::Invalid(format!(
                 "backstop {command} works on the ledger that records every hand-over to Phase 2, and storage here is gs://{bucket} \
@@ -53,8 +56,9 @@ impl Service {
 
     async fn app(&self) -> Result<&App, QueryError> {
         match self {
-            Service::Local { config, app } => app
-                .get_or_try_init(|| App::build(Config::clone(config)))
+            Service::Local(local) => local
+                .app
+                .get_or_try_init(|| App::build(local.config.clone()))
                 .await
                 .map_err(|e| QueryError::Invalid(e.to_string())),
             Service::Remote(_) => Err(QueryError::Internal(
@@ -66,8 +70,8 @@ impl Service {
     /// `GET /runs`: only the ledger is opened here.
     pub async fn runs(&self, q: &Params) -> Result<Value, QueryError> {
         match self {
-            Service::Local { config, .. } => {
-                let ledger = crate::ledger::Ledger::open(&config.ledger_path)
+            Service::Local(local) => {
+                let ledger = crate::ledger::Ledger::open(&local.config.ledger_path)
                     .map_err(|e| QueryError::Invalid(e.to_string()))?;
                 query::runs::runs(&ledger, q).await
             }

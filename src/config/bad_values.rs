@@ -109,6 +109,7 @@ fn an_unknown_word_is_refused() {
     for (var, value) in [
         ("BACKSTOP_NOTIFY", "yes"),
         ("BACKSTOP_PHASE2_AUTH", "maybe"),
+        ("BACKSTOP_EXECUTION_LOG", "sometimes"),
         ("BACKSTOP_PROXY_MODE", "sometimes"),
         ("BACKSTOP_LOG_FORMAT", "xml"),
         ("RUST_LOG", "backstop=loud"),
@@ -182,6 +183,7 @@ fn a_name_that_cannot_be_used_is_refused() {
         ("BACKSTOP_TOPIC", "1st"),
         ("BACKSTOP_BQ_DATASET", "nba raw"),
         ("BACKSTOP_BQ_TABLE", "t` WHERE 1=1 --"),
+        ("BACKSTOP_ENVIRONMENT", "Prod West"),
         ("GCS_BUCKET_RAW", "Nba_Scraped"),
         ("BACKSTOP_STORAGE", "gs://bucket/raw"),
     ] {

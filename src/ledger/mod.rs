@@ -20,6 +20,7 @@
 //! - `columns`: how typed values are written to and read from columns.
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
+//! - [`exports`]: the outbox those rows go out through (finished runs not yet exported).
 //! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does; which
 //!   request names which job (`jobs::keys`).
 //! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2, and the
@@ -30,6 +31,7 @@
 
 mod columns;
 pub mod export;
+pub mod exports;
 mod facts;
 pub mod jobs;
 pub mod outbox;
@@ -51,6 +53,7 @@ use rusqlite::Connection;
 use crate::run::RunStatus;
 
 pub use export::execution_log_row;
+pub use exports::{ExportRecord, Exported, PendingExport};
 pub use facts::EmptyAnswers;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,

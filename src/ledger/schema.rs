@@ -190,7 +190,28 @@ CREATE TABLE empty_events_answers (
 );
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// The execution-log outbox (`ledger::exports`): how each finished run's row of BigQuery's
+/// `nba_orchestration.scraper_execution_log` went out. A finished run without an exported row
+/// here is pending: its finish was the enqueue.
+const V5: &str = r#"
+CREATE TABLE execution_log (
+    run_id      TEXT PRIMARY KEY REFERENCES runs (id),
+    -- When a drain took it; a claim older than the lease belongs to a process that is gone.
+    claimed_at  TEXT,
+    -- Sends that may have reached BigQuery: before another, the table is searched for the run.
+    sends       INTEGER NOT NULL DEFAULT 0 CHECK (sends >= 0),
+    last_error  TEXT,
+    -- BigQuery refused the row itself: it is not sent again.
+    rejected    INTEGER NOT NULL DEFAULT 0 CHECK (rejected IN (0, 1)),
+    exported_at TEXT,
+    -- 'sent' (BigQuery took it), 'found' (an earlier send had reached it after all).
+    how         TEXT CHECK (how IN ('sent', 'found')),
+    CHECK ((exported_at IS NULL) = (how IS NULL))
+);
+CREATE INDEX runs_by_finished ON runs (finished_at);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -7,6 +7,7 @@ mod claims;
 mod cli;
 mod demo;
 mod deploy;
+mod execution_log;
 mod faults;
 mod fetch;
 mod gcp;

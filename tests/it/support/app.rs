@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use backstop::api;
 use backstop::app::App;
+use backstop::calendar::GameDate;
 use backstop::config::{Config, Vars};
-use backstop::ledger::{ActionKind, JobKey, JobRecord, Ledger, NewAction};
+use backstop::ledger::{ActionKind, JobKey, JobRecord, Ledger, NewAction, NewRun, RunOutcome};
+use backstop::run::{RunStatus, Scraper, Trigger};
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::{SimConfig, SimServer};
 use backstop::storage::StorageKey;
@@ -118,6 +120,40 @@ pub fn unconfirmed_hand_overs(ledger: &Ledger, objects: &[&str]) -> JobRecord {
         assert!(ledger.claim_file_send(object, &job.id, now).unwrap());
     }
     job
+}
+
+/// Records in `ledger` an events run `run_id` for `date` that started and ended (no data) at
+/// `at`, as a scheduled run does: no scrape, so nothing else happens after it.
+pub fn finished_run(
+    ledger: &Ledger,
+    run_id: &str,
+    date: GameDate,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let new = NewRun {
+        run_id: run_id.into(),
+        scraper: Scraper::Events,
+        game_date: date,
+        market: None,
+        trigger: Trigger::Scheduler,
+        started_at: at,
+        opts: serde_json::json!({}),
+    };
+    ledger.start_run(&new).unwrap();
+    let outcome = RunOutcome {
+        status: RunStatus::NoData,
+        finished_at: at,
+        error_kind: None,
+        error_message: None,
+        counts: Default::default(),
+        attempts: 1,
+        retries: 0,
+        bytes: 2,
+        object_name: None,
+        generation: None,
+        routes: None,
+    };
+    ledger.finish_run(run_id, &outcome).unwrap();
 }
 
 pub async fn spawn_app_with(sim: SimConfig, extra: &[(&str, &str)]) -> TestApp {

@@ -9,6 +9,7 @@ pub mod loader;
 pub mod logs;
 pub mod phase2;
 pub mod proxy;
+pub mod relay;
 pub mod served;
 pub mod upstream;
 pub mod world;
