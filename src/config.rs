@@ -153,11 +153,15 @@ mod tests {
     }
 
     #[test]
-    fn the_api_key_never_shows_in_debug_output() {
-        let c =
-            Config::from_vars(&Vars::from_pairs([("BETTINGPROS_API_KEY", "sk-live-123")])).unwrap();
+    fn the_api_key_and_the_admin_token_never_show_in_debug_output() {
+        let c = Config::from_vars(&Vars::from_pairs([
+            ("BETTINGPROS_API_KEY", "sk-live-123"),
+            ("BACKSTOP_ADMIN_TOKEN", "admin-0123456789abcdef"),
+        ]))
+        .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("sk-live-123"), "{shown}");
+        assert!(!shown.contains("admin-0123456789abcdef"), "{shown}");
         assert_eq!(c.upstream.api_key.unwrap().expose(), "sk-live-123");
     }
 }

@@ -12,7 +12,7 @@ use backstop::sim::faults::Fault;
 
 use crate::auth::TOKEN;
 use crate::support::api::Api;
-use crate::support::served::{output_of, Backstop};
+use crate::support::served::{output_of, output_with, Backstop};
 use crate::support::world::{d, history, process_env, world, NEVER_LOADED, NEVER_SCRAPED};
 
 const DAYS: u32 = 8;
@@ -36,6 +36,28 @@ async fn recover(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, S
         assert!(!text.contains(TOKEN), "{what} printed the token:\n{text}");
     }
     (code, out, err)
+}
+
+/// `recover.sh ARGS` at a terminal (util-linux `script` gives it one) that types `typed`: its
+/// exit code and everything the terminal showed.
+async fn at_a_terminal(args: &[&str], env: &[(&str, &str)], typed: &str) -> (Option<i32>, String) {
+    let line = std::iter::once(format!("bash {}", script().display()))
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let typed_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(typed_file.path(), typed).unwrap();
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied());
+    let typed = std::fs::File::open(typed_file.path()).unwrap().into();
+    let what = "recover.sh at a terminal";
+    let (code, out, err) = output_with(command, typed, what, Duration::from_secs(60)).await;
+    assert!(!out.contains(TOKEN), "printed the token");
+    (code, format!("{out}{err}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,6 +94,14 @@ async fn the_recovery_script_shows_asks_recovers_and_a_second_run_sends_nothing(
     let (code, out, _) = recover(&[&range[..], &["--dry-run"]].concat(), &with).await;
     assert_eq!(code, Some(1), "something is lost: {out}");
     assert!(out.contains("dry run: nothing changed"), "{out}");
+    assert_eq!(jobs().await, 0);
+    // At a terminal it asks; "n" changes nothing.
+    let (code, out) = at_a_terminal(&range, &with, "n\n").await;
+    assert_eq!(code, Some(1), "something is still lost: {out}");
+    assert!(
+        out.contains("Recover? [y/N]") && out.contains("not recovered: nothing changed"),
+        "{out}"
+    );
     assert_eq!(jobs().await, 0);
 
     // The upstream refuses the never-scraped date: the file is sent, the date still lost.

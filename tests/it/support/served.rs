@@ -86,15 +86,26 @@ impl Drop for Backstop {
 }
 
 /// Runs `command` to its end without blocking the test's runtime (the stand-in Phase 2 on it
-/// keeps taking pushed messages meanwhile): its exit code, stdout and stderr. Fails after
-/// `within`, naming `what`.
+/// keeps taking pushed messages meanwhile): its exit code, stdout and stderr. Its stdin is
+/// nothing (never the test's terminal) unless `command` gives one. Fails after `within`,
+/// naming `what`.
 pub async fn output_of(
+    command: Command,
+    what: &str,
+    within: Duration,
+) -> (Option<i32>, String, String) {
+    output_with(command, Stdio::null(), what, within).await
+}
+
+/// [`output_of`], reading `stdin`.
+pub async fn output_with(
     mut command: Command,
+    stdin: Stdio,
     what: &str,
     within: Duration,
 ) -> (Option<i32>, String, String) {
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
