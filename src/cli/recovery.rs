@@ -15,8 +15,8 @@ use crate::query::claims::ByHand;
 use crate::query::{Params, QueryError};
 use crate::reprocess::ReprocessRequest;
 
-/// How often a followed job is asked for.
-const POLL: Duration = Duration::from_millis(300);
+/// How often a followed job is asked for: here, and from a service.
+const POLL: (Duration, Duration) = (Duration::from_millis(300), Duration::from_secs(2));
 
 /// Prints `backstop COMMAND: error` and exits with the error's code.
 pub(super) fn failed(command: &str, e: QueryError) -> ExitCode {
@@ -124,7 +124,11 @@ async fn follow(service: &Service, id: &str) -> Result<Value, QueryError> {
             }
             return Ok(job);
         }
-        tokio::time::sleep(POLL).await;
+        let poll = match service {
+            Service::Local(_) => POLL.0,
+            Service::Remote(_) => POLL.1,
+        };
+        tokio::time::sleep(poll).await;
     }
 }
 
