@@ -11,6 +11,8 @@
 //!    BigQuery emulator: wall time cold and warm, storage listings, BigQuery queries.
 //! 6. `calendar`: the status page's calendar of that season in headless Chromium, from
 //!    remembered facts: `GET /gaps` answered, then drawn (the page's performance marks).
+//! 7. `instances`: two instances on one PostgreSQL ledger scrape a day each at once at the
+//!    upstream's limit R; and what a permit of the shared rate limit costs per backend.
 //!
 //! Under `cargo test` (no `--bench` argument) only a small smoke pass of case 4 runs.
 
@@ -20,6 +22,8 @@ mod bq;
 mod calendar;
 #[path = "scale/gaps.rs"]
 mod gaps;
+#[path = "scale/instances.rs"]
+mod instances;
 #[path = "scale/page.rs"]
 mod page;
 #[path = "scale/process.rs"]
@@ -40,8 +44,16 @@ mod emulators;
 use std::process::ExitCode;
 
 /// Every case, in the order they run when none is named.
-const CASES: [&str; 8] = [
-    "day", "faults", "backfill", "idle", "startup", "page", "gaps", "calendar",
+const CASES: [&str; 9] = [
+    "day",
+    "faults",
+    "backfill",
+    "idle",
+    "startup",
+    "page",
+    "gaps",
+    "calendar",
+    "instances",
 ];
 
 fn main() -> ExitCode {
@@ -97,6 +109,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &str, runs: usize) -> Vec<Row> {
         "page" => page::cost(runs),
         "gaps" => gaps::detect(rt, runs),
         "calendar" => calendar::render(rt, runs),
+        "instances" => instances::race_and_permits(rt, runs),
         other => unreachable!("case {other} is checked against CASES"),
     }
 }

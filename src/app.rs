@@ -1,5 +1,6 @@
 //! The assembled service: configuration turned into the parts every mode shares.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::bettingpros::Upstream;
@@ -41,6 +42,9 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub detector: Arc<Detector>,
     pub recovery: Arc<Recovery>,
+    /// Renews this instance's leases while it lives (and takes over stopped work, once
+    /// [`App::take_over`] was called).
+    leases: Arc<Leases>,
 }
 
 impl App {
@@ -48,7 +52,8 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
         let store = storage::open(&config.storage, &config.gcp).await?;
-        let ledger = Arc::new(Ledger::open(&config.ledger_path)?);
+        let ledger =
+            Arc::new(Ledger::connect(&config.ledger.location, config.ledger.instance()).await?);
         let publisher = if config.pubsub.enabled {
             Some(
                 Publisher::connect(config.pubsub.clone(), &config.gcp)
@@ -62,10 +67,13 @@ impl App {
             StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
             StorageLocation::Local(_) => None,
         };
-        let limits = Arc::new(RateLimits::new(
-            config.fetch.rate_per_sec,
-            config.fetch.burst,
-        ));
+        let (rate, burst) = (config.fetch.rate_per_sec, config.fetch.burst);
+        // A shared ledger carries one rate limit per upstream host for every instance.
+        let limits = Arc::new(if ledger.is_shared() {
+            RateLimits::with_store(rate, burst, ledger.clone(), "ledger")
+        } else {
+            RateLimits::new(rate, burst)
+        });
         let scrapes = Scrapes {
             fetcher: Fetcher::with_routes(
                 config.fetch.clone(),
@@ -107,7 +115,11 @@ impl App {
                 pending_load: config.pending_load,
             },
         ));
+        let leases = Arc::new(Leases::start(ledger.clone(), recovery.clone()));
+        tracing::info!(ledger = %ledger.location(), instance = %ledger.instance().id,
+            rate_limit_shared = ledger.is_shared(), "ledger open");
         Ok(App {
+            leases,
             config: Arc::new(config),
             inflight: Arc::new(Inflight::new(scrapes.clone())),
             detector,
@@ -119,23 +131,90 @@ impl App {
         })
     }
 
-    /// For the process that owns the ledger (`serve`): runs a stopped process left `running`
-    /// become `abandoned`, its unfinished recovery jobs resume, completion messages left in
-    /// the outbox are published, and finished runs not yet in the execution log go there. One-off commands do not
-    /// call this, so they never mark a running server's runs as abandoned.
+    /// For a serving instance: work whose owner stopped heartbeating is taken over now and
+    /// from then on at every heartbeat — its runs become `abandoned`, its unfinished recovery
+    /// jobs are adopted and resumed (each by one instance) — completion messages left in the
+    /// outbox are published (each claimed by one drain, on whichever instance), and finished
+    /// runs not yet in the execution log go there. Work a live
+    /// instance holds is never touched, so starting during a deploy leaves the old revision's
+    /// runs alone. One-off commands do not call this. Returns how many jobs this instance
+    /// resumed now.
     pub async fn take_over(&self) -> Result<usize, StartError> {
-        let abandoned = self.ledger.abandon_running(chrono::Utc::now())?;
-        if abandoned > 0 {
-            tracing::warn!(
-                abandoned,
-                "runs left `running` by a stopped process are now recorded as abandoned"
-            );
-        }
-        // Completion messages an earlier process recorded but did not publish, and runs not yet
-        // in the execution log.
+        self.leases.taking_over.store(true, Ordering::SeqCst);
+        // Completion messages an earlier process recorded but did not publish.
         let scrapes = self.scrapes.clone();
         tokio::spawn(async move { scrapes.announce_outbox().await });
+        let resumed = take_over(&self.ledger, &self.recovery).await?;
+        // Runs not yet in the execution log (runs abandoned just now too).
         self.scrapes.export_runs_soon();
-        Ok(self.recovery.resume_unfinished().await)
+        Ok(resumed)
+    }
+
+    /// This instance stops: no more heartbeats, and its unfinished jobs are released so that
+    /// another instance adopts them at once (a deploy, a scale-down). Runs still going are
+    /// left to their lease (or to `api::serve`, which marks them abandoned after the grace).
+    pub async fn stand_down(&self) {
+        self.leases.task.abort();
+        match self.ledger.release_own_jobs(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "released unfinished recovery jobs for another instance"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "could not release this instance's jobs; they are taken over when the lease runs out")
+            }
+        }
+    }
+}
+
+async fn take_over(
+    ledger: &Ledger,
+    recovery: &Arc<Recovery>,
+) -> Result<usize, crate::ledger::LedgerError> {
+    let abandoned = ledger.abandon_running(chrono::Utc::now()).await?;
+    if abandoned > 0 {
+        tracing::warn!(
+            abandoned,
+            "runs whose owner stopped heartbeating are now recorded as abandoned"
+        );
+    }
+    Ok(recovery.resume_unfinished().await)
+}
+
+/// The task that heartbeats this instance's leases, stopped when the last `App` clone drops.
+struct Leases {
+    task: tokio::task::JoinHandle<()>,
+    taking_over: Arc<AtomicBool>,
+}
+
+impl Leases {
+    fn start(ledger: Arc<Ledger>, recovery: Arc<Recovery>) -> Leases {
+        let taking_over = Arc::new(AtomicBool::new(false));
+        let flag = taking_over.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ledger.instance().heartbeat_every());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let jobs = recovery.jobs_in_progress();
+                if let Err(e) = ledger.heartbeat(chrono::Utc::now(), &jobs).await {
+                    tracing::error!(error = %e, "heartbeat failed: this instance's work may be taken over");
+                }
+                if flag.load(Ordering::SeqCst) {
+                    if let Err(e) = take_over(&ledger, &recovery).await {
+                        tracing::error!(error = %e, "could not take over stopped work");
+                    }
+                }
+            }
+        });
+        Leases { task, taking_over }
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

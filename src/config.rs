@@ -24,8 +24,9 @@ pub struct Config {
     /// Bound on a whole run (all its requests and retries), outside the retry loop.
     pub run_deadline: Duration,
     pub storage: crate::storage::StorageLocation,
-    /// The SQLite file of the run ledger.
-    pub ledger_path: PathBuf,
+    /// The run ledger (a SQLite file, or a PostgreSQL database shared by every instance) and
+    /// this instance's leases.
+    pub ledger: crate::ledger::LedgerSettings,
     /// The project and the metadata server, for every Google Cloud client.
     pub gcp: crate::gcp::GcpSettings,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
@@ -69,9 +70,7 @@ impl Config {
             fetch: FetchSettings::from_vars(vars)?,
             proxies: crate::fetch::ProxySettings::from_vars(vars)?,
             run_deadline: vars.secs("BACKSTOP_RUN_DEADLINE_SECS", Duration::from_secs(280))?,
-            ledger_path: vars
-                .path("BACKSTOP_LEDGER")
-                .unwrap_or_else(|| default_ledger(&storage)),
+            ledger: crate::ledger::LedgerSettings::from_vars(vars, default_ledger(&storage))?,
             storage,
             pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars, &gcp)?,
             warehouse: crate::warehouse::WarehouseSettings::from_vars(vars, &gcp)?,

@@ -46,7 +46,9 @@ pub async fn run() -> ExitCode {
         }
     };
     tracing::info!(port, storage = %app.store.location(), resumed_jobs = resumed, "backstop listening");
-    match crate::api::serve(app, listener, shutdown_signal(), grace).await {
+    let served = crate::api::serve(app.clone(), listener, shutdown_signal(), grace).await;
+    app.stand_down().await;
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server stopped with an error");

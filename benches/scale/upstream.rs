@@ -63,7 +63,7 @@ pub async fn build_app(
 }
 
 /// A day as the scheduler scrapes it: `bp_events`, then `bp_player_props` for all markets.
-async fn scrape_day(app: &App, date: GameDate) -> Vec<RunReport> {
+pub async fn scrape_day(app: &App, date: GameDate) -> Vec<RunReport> {
     let mut reports = Vec::new();
     for scraper in [Scraper::Events, Scraper::PlayerProps] {
         let req = ScrapeRequest {

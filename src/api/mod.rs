@@ -106,7 +106,10 @@ pub async fn serve(
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined.map_err(std::io::Error::other)?,
         Err(_) => {
-            let n = ledger.abandon_running(chrono::Utc::now()).unwrap_or(0);
+            let n = ledger
+                .abandon_own_runs(chrono::Utc::now())
+                .await
+                .unwrap_or(0);
             tracing::warn!(
                 abandoned = n,
                 "grace period over: runs still going are recorded as abandoned"

@@ -18,7 +18,7 @@ pub async fn runs(
 }
 
 pub async fn health(State(app): State<App>) -> impl IntoResponse {
-    let ledger = app.ledger.health().err().map(|e| e.to_string());
+    let ledger = app.ledger.health().await.err().map(|e| e.to_string());
     let storage = app.store.health().await.err().map(|e| e.to_string());
     let healthy = ledger.is_none() && storage.is_none();
     let body = json!({

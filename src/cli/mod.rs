@@ -337,7 +337,7 @@ fn no_runs(service: &Service) -> String {
         return "no runs match on the service".into();
     };
     let config = &local.config;
-    let ledger = config.ledger_path.display();
+    let ledger = config.ledger.location.describe();
     let demo = std::path::Path::new(DEMO_OUT).join("ledger.db");
     if !config.ledger_given && demo.is_file() {
         return format!(

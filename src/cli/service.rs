@@ -71,8 +71,11 @@ impl Service {
     pub async fn runs(&self, q: &Params) -> Result<Value, QueryError> {
         match self {
             Service::Local(local) => {
-                let ledger = crate::ledger::Ledger::open(&local.config.ledger_path)
-                    .map_err(|e| QueryError::Invalid(e.to_string()))?;
+                let settings = &local.config.ledger;
+                let ledger =
+                    crate::ledger::Ledger::connect(&settings.location, settings.instance())
+                        .await
+                        .map_err(|e| QueryError::Invalid(e.to_string()))?;
                 query::runs::runs(&ledger, q).await
             }
             Service::Remote(r) => r.get("/runs", q).await,

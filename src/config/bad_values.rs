@@ -27,6 +27,7 @@ const WHOLE: &[&str] = &[
     "BACKSTOP_RECOVERY_SETTLE_SECS",
     "BACKSTOP_BQ_MAX_ATTEMPTS",
     "BACKSTOP_PHASE2_MAX_ATTEMPTS",
+    "BACKSTOP_LEASE_SECS",
     "PORT",
 ];
 
@@ -97,6 +98,7 @@ fn a_number_too_large_to_use_is_refused() {
         ("BACKSTOP_RETRY_AFTER_MAX_SECS", "86401"),
         ("BACKSTOP_MAX_BODY_BYTES", "1099511627776"),
         ("BACKSTOP_RECOVERY_SETTLE_SECS", "86401"),
+        ("BACKSTOP_LEASE_SECS", "86401"),
         ("BACKSTOP_PENDING_LOAD_MINS", "307445734561825861"),
         ("PORT", "65536"),
     ] {

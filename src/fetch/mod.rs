@@ -42,7 +42,7 @@ use exchange::Exchange;
 use retry::{Decision, Policy};
 
 pub use breaker::BreakerState;
-pub use limiter::RateLimits;
+pub use limiter::{PaceStore, RateLimits, Slot};
 pub use outcome::{classify, outcome_label, AttemptError, Class, Failure, FetchError};
 pub use proxy_settings::{ProxyMode, ProxySettings};
 pub use proxy_url::ProxyEndpoint;
@@ -232,8 +232,9 @@ impl Fetcher {
         self.metrics
             .inc(&metrics::UPSTREAM_RETRIES, [host, &outcome]);
         if let Some(pause) = e.retry_after {
-            // Everyone waits, not only this task.
-            self.limits.host(host).push_back(pause);
+            // Everyone waits, not only this task (and every instance, on a shared ledger).
+            let (limits, paused) = (self.limits.clone(), host.to_string());
+            tokio::spawn(async move { limits.host(&paused).push_back(pause).await });
             self.metrics.inc(&metrics::RATE_LIMITER_PUSHBACKS, [host]);
         }
     }

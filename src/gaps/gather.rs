@@ -69,7 +69,7 @@ impl Detector {
         let dates: Vec<GameDate> = q.from.through(q.to).collect();
         let (games, files, loaded) =
             tokio::join!(self.games(&dates), self.files(q), self.loaded(q));
-        let last = self.last_runs(q);
+        let last = self.last_runs(q).await;
         let mut rows = Vec::new();
         for &date in &dates {
             for &market in &q.markets {
@@ -113,7 +113,7 @@ impl Detector {
             .buffered(8)
             .collect()
             .await;
-        self.corroborate(&mut evidence, &loaded);
+        self.corroborate(&mut evidence, &loaded).await;
         let rows: Vec<GapRow> = evidence
             .into_iter()
             .map(|e| GapRow {
@@ -249,7 +249,7 @@ impl Detector {
         if let Some(n) = self.rows.lock().expect("rows cache").get(name) {
             return Signal::Known(*n);
         }
-        if let Ok(Some(n)) = self.scrapes.ledger.known_file_rows(name) {
+        if let Ok(Some(n)) = self.scrapes.ledger.known_file_rows(name).await {
             self.rows
                 .lock()
                 .expect("rows cache")
@@ -270,7 +270,7 @@ impl Detector {
                     .lock()
                     .expect("rows cache")
                     .insert(name.to_string(), n);
-                if let Err(e) = self.scrapes.ledger.remember_file_rows(name, n) {
+                if let Err(e) = self.scrapes.ledger.remember_file_rows(name, n).await {
                     tracing::warn!(error = %e, "file rows not remembered; detection will read the file again");
                 }
                 Signal::Known(n)
@@ -279,8 +279,8 @@ impl Detector {
         }
     }
 
-    fn last_runs(&self, q: &GapQuery) -> HashMap<(GameDate, MarketType), LastRun> {
-        let Ok(runs) = self.scrapes.ledger.last_runs(q.from, q.to) else {
+    async fn last_runs(&self, q: &GapQuery) -> HashMap<(GameDate, MarketType), LastRun> {
+        let Ok(runs) = self.scrapes.ledger.last_runs(q.from, q.to).await else {
             return HashMap::new();
         };
         runs.into_iter()

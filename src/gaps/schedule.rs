@@ -66,13 +66,13 @@ impl Detector {
         if let Some(n) = self.games.lock().expect("games cache").get(&date) {
             return known(*n);
         }
-        if let Ok(Some(n)) = self.scrapes.ledger.known_games(date) {
+        if let Ok(Some(n)) = self.scrapes.ledger.known_games(date).await {
             self.games.lock().expect("games cache").insert(date, n);
             return known(n);
         }
         if date < today {
-            if let Some(n) = self.games_seen_by_a_run(date) {
-                self.remember(date, n);
+            if let Some(n) = self.games_seen_by_a_run(date).await {
+                self.remember(date, n).await;
                 return known(n);
             }
         }
@@ -99,13 +99,18 @@ impl Detector {
         };
         if n > 0 {
             if date < today {
-                self.remember(date, n);
+                self.remember(date, n).await;
             }
             return (Signal::Known(n), None);
         }
         let mut no_games = NoGames::default();
         if date < today {
-            match self.scrapes.ledger.record_empty_events_answer(date, now) {
+            match self
+                .scrapes
+                .ledger
+                .record_empty_events_answer(date, now)
+                .await
+            {
                 Ok(a) => {
                     no_games.answers = a.answers;
                     no_games.first_at = Some(a.first_at);
@@ -119,7 +124,7 @@ impl Detector {
 
     /// For each date whose schedule says "no games" without a remembered fact: what disagrees,
     /// and whether the empty answers are corroborated — then the zero is remembered.
-    pub(super) fn corroborate(
+    pub(super) async fn corroborate(
         &self,
         evidence: &mut [Evidence],
         loaded: &Signal<HashMap<(GameDate, MarketType), Loaded>>,
@@ -151,7 +156,7 @@ impl Detector {
                     disagreeing.push(format!("the table holds {rows} rows for {date}"));
                 }
             }
-            disagreeing.extend(self.runs_that_saw_games(date));
+            disagreeing.extend(self.runs_that_saw_games(date).await);
             let Some(mut no_games) = evidence
                 .iter()
                 .find(|e| e.date == date)
@@ -167,7 +172,7 @@ impl Detector {
                     last_at,
                 };
                 if corroborated(&answers, self.no_games_recheck, &no_games.disagreeing) {
-                    self.remember(date, 0);
+                    self.remember(date, 0).await;
                     no_games.corroborated = true;
                 }
             }
@@ -180,9 +185,10 @@ impl Detector {
     /// The events count a finished run got from the events API for that date, after the
     /// date was over (an earlier count may predate a schedule change). Zero is not taken:
     /// it is one answer, not proof.
-    fn games_seen_by_a_run(&self, date: GameDate) -> Option<u64> {
+    async fn games_seen_by_a_run(&self, date: GameDate) -> Option<u64> {
         let day_after = date.succ().naive();
         self.finished_runs(date)
+            .await
             .into_iter()
             .filter(|r| {
                 r.started_at
@@ -195,8 +201,8 @@ impl Detector {
 
     /// A run of the date, whatever its end, that saw events: in words (a signal against
     /// "no games").
-    fn runs_that_saw_games(&self, date: GameDate) -> Option<String> {
-        self.runs_of(date).into_iter().find_map(|r| {
+    async fn runs_that_saw_games(&self, date: GameDate) -> Option<String> {
+        self.runs_of(date).await.into_iter().find_map(|r| {
             let n = r.events.filter(|n| *n > 0)?;
             Some(format!(
                 "run {} saw {n} events at {}",
@@ -205,8 +211,9 @@ impl Detector {
         })
     }
 
-    fn finished_runs(&self, date: GameDate) -> Vec<crate::ledger::RunRecord> {
+    async fn finished_runs(&self, date: GameDate) -> Vec<crate::ledger::RunRecord> {
         self.runs_of(date)
+            .await
             .into_iter()
             .filter(|r| {
                 matches!(
@@ -217,21 +224,22 @@ impl Detector {
             .collect()
     }
 
-    fn runs_of(&self, date: GameDate) -> Vec<crate::ledger::RunRecord> {
+    async fn runs_of(&self, date: GameDate) -> Vec<crate::ledger::RunRecord> {
         let filter = RunFilter {
             game_date: Some(date),
             limit: 50,
             ..RunFilter::default()
         };
-        self.scrapes.ledger.runs(&filter).unwrap_or_default()
+        self.scrapes.ledger.runs(&filter).await.unwrap_or_default()
     }
 
-    fn remember(&self, date: GameDate, games: u64) {
+    async fn remember(&self, date: GameDate, games: u64) {
         self.games.lock().expect("games cache").insert(date, games);
         if let Err(e) = self
             .scrapes
             .ledger
             .remember_games(date, games, chrono::Utc::now())
+            .await
         {
             tracing::warn!(error = %e, "games not remembered; detection will ask again");
         }

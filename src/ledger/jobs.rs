@@ -5,16 +5,26 @@
 //! resume it. Asking twice returns the first job ([`JobKey`]): for a key the caller gave, for
 //! ever; for a request's own key (a hash of its content), while that job is unfinished or
 //! finished within the repeat window — after that the same request makes a new job, planned
-//! from the evidence then. The database enforces both (partial unique indexes).
-//! A `send_file` action goes through the never-twice guard in [`sends`]: claim, send, then
-//! confirm or release.
+//! from the evidence then. The database enforces both (partial unique indexes), so two
+//! instances asked at once make one job. A `send_file` action goes through the never-twice
+//! guard in [`sends`]: claim, send, then settle the claim from what happened.
+//!
+//! # Ownership
+//!
+//! A job belongs to the instance that created or adopted it (`owner`, with a lease renewed by
+//! heartbeat). Every change to it — an action's state, a claim, its end — is a conditional
+//! statement that holds only while this instance is the owner, so a job taken over from a
+//! starved instance cannot be advanced by both. An unfinished job whose lease ran out is
+//! adopted by one instance ([`Ledger::adopt_job`], a compare-and-set), which resumes it.
 //!
 //! # After a crash
 //!
 //! | left behind | what it means | what resuming does |
 //! |---|---|---|
+//! | job `running`, lease held | its owner is alive and working on it | nothing: never taken from a live owner |
+//! | job `running`, lease expired | its owner died (or stopped heartbeating) | one instance adopts it (compare-and-set) and resumes it from the rows below |
 //! | action `pending` | never started | run it |
-//! | `scrape` action `running` | died mid-scrape; its run is `abandoned` at start-up | scrape again: a scrape writes a new snapshot, never overwrites |
+//! | `scrape` action `running` | died mid-scrape; its run is `abandoned` once its lease expires | scrape again: a scrape writes a new snapshot, never overwrites |
 //! | `send_file` action `running`, no claim | died before claiming: nothing was sent | send it |
 //! | `send_file` action `running`, claim `sent` | died after the 2xx, before marking the action | mark it `done` |
 //! | `send_file` action `running`, claim `claimed` | died between claim and answer: Phase 2 may or may not have loaded the file | **never re-send**: mark the action `failed` with detail `unconfirmed` and report it |
@@ -22,27 +32,27 @@
 //! A claim left `claimed` is *unconfirmed* ([`Ledger::unconfirmed_file_sends`]). Nothing in
 //! backstop resends it blindly: recovery settles it from evidence (rows with that
 //! `source_file_path` in Phase 2's table → confirmed; none once the pending-load window has
-//! passed → released), recording each check with the claim ([`Ledger::settle_claim`]); what
-//! evidence cannot settle (BigQuery unreachable) waits for a person (`backstop claims`).
+//! passed → released), recording each check with the claim ([`Ledger::settle_claim`], which
+//! any instance may do: evidence does not depend on who owns the job); what evidence cannot
+//! settle (BigQuery unreachable) waits for a person (`backstop claims`).
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 
-use super::columns::{Json, RowExt, Time};
-use super::{all_rows, Doing, Ledger, LedgerError, LedgerProblem};
+use super::db::{DbError, Row, Value};
+use super::{Doing, Ledger, LedgerError, LedgerProblem};
 use crate::calendar::GameDate;
 use crate::market::MarketType;
-use crate::run::new_run_id;
 
+mod evidence;
 mod keys;
 mod names;
 pub mod sends;
 
-use keys::job_for_key;
+pub use evidence::{ClaimEvidence, JobClaim};
 pub use keys::JobKey;
 pub use names::{ActionKind, ActionState, ClaimOutcome, EvidenceSource, FileSendState};
-pub use sends::{ClaimEvidence, FileSendRecord, JobClaim};
+pub use sends::FileSendRecord;
 
 /// An action to put in a new job.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,88 +107,69 @@ pub struct ActionRecord {
 const JOB_STATES: [&str; 3] = ["running", "done", "failed"];
 
 impl Ledger {
-    /// Creates the job unless `key` names one already (see [`JobKey`]); returns the job and
-    /// whether it was created now. Atomic: two callers with one key get one job. An existing
-    /// job is returned as it was stored; `request` and `actions` of the second call are ignored.
-    pub fn create_job(
-        &self,
-        key: JobKey<'_>,
-        request: &serde_json::Value,
-        actions: &[NewAction],
-        now: DateTime<Utc>,
-    ) -> Result<(JobRecord, bool), LedgerError> {
-        let doing = || format!("creating the job for key {:?}", key.key());
-        validate_actions(key.key(), actions).doing(doing)?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .doing(doing)?;
-        if let Some(job) = job_for_key(&tx, key, now).doing(doing)? {
-            return Ok((job, false));
-        }
-        let id = new_run_id();
-        tx.execute(
-            "INSERT INTO jobs (id, idempotency_key, key_given, created_at, state, request)
-             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-            params![id, key.key(), key.is_given(), Time(now), Json(request)],
-        )
-        .doing(doing)?;
-        for (seq, a) in (1u32..).zip(actions) {
-            tx.execute(
-                "INSERT INTO job_actions (job_id, seq, kind, game_date, market, object_name,
-                     reason, state, attempts, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8)",
-                params![
-                    id,
-                    seq,
-                    a.kind.as_str(),
-                    a.game_date.to_string(),
-                    a.market.as_str(),
-                    a.object_name,
-                    a.reason,
-                    Time(now),
-                ],
-            )
-            .doing(doing)?;
-        }
-        let job = load_job(&tx, &id).doing(doing)?;
-        tx.commit().doing(doing)?;
-        job.map(|job| (job, true))
-            .ok_or_else(|| LedgerError::new(doing(), LedgerProblem::NoSuchJob))
-    }
-
-    /// The job `key` names now, if any (see [`JobKey`]).
-    pub fn job_for_key(
-        &self,
-        key: JobKey<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<JobRecord>, LedgerError> {
-        job_for_key(&self.conn(), key, now)
-            .doing(|| format!("looking up the job for key {:?}", key.key()))
-    }
-
     /// One job with its actions.
-    pub fn job(&self, id: &str) -> Result<Option<JobRecord>, LedgerError> {
-        load_job(&self.conn(), id).doing(|| format!("reading job {id}"))
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, LedgerError> {
+        let doing = || format!("reading job {id}");
+        let Some(row) = self
+            .db
+            .query_opt("SELECT * FROM jobs WHERE id = $1", &[id.into()])
+            .await
+            .doing(doing)?
+        else {
+            return Ok(None);
+        };
+        let mut job = job_from_row(&row).doing(doing)?;
+        let rows = self
+            .db
+            .query(
+                "SELECT * FROM job_actions WHERE job_id = $1 ORDER BY seq",
+                &[id.into()],
+            )
+            .await
+            .doing(doing)?;
+        job.actions = rows
+            .iter()
+            .map(action_from_row)
+            .collect::<Result<_, _>>()
+            .doing(doing)?;
+        Ok(Some(job))
     }
 
     /// The `limit` most recent jobs, newest first, with their actions.
-    pub fn recent_jobs(&self, limit: u32) -> Result<Vec<JobRecord>, LedgerError> {
-        let sql = "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1";
-        load_jobs(&self.conn(), sql, [limit])
-            .doing(|| format!("listing the {limit} most recent jobs"))
+    pub async fn recent_jobs(&self, limit: u32) -> Result<Vec<JobRecord>, LedgerError> {
+        let sql = "SELECT id FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT $1";
+        self.jobs(sql, &[limit.into()], || {
+            format!("listing the {limit} most recent jobs")
+        })
+        .await
     }
 
-    /// Jobs still `running` (to resume after a crash), oldest first.
-    pub fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, LedgerError> {
+    /// Jobs still `running`, oldest first, whoever owns them.
+    pub async fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, LedgerError> {
         let sql = "SELECT id FROM jobs WHERE state = 'running' ORDER BY created_at, rowid";
-        load_jobs(&self.conn(), sql, []).doing(|| "listing unfinished jobs".to_string())
+        self.jobs(sql, &[], || "listing unfinished jobs".to_string())
+            .await
+    }
+
+    /// The jobs whose ids `sql` selects, in its order.
+    async fn jobs(
+        &self,
+        sql: &str,
+        params: &[Value],
+        doing: impl Fn() -> String,
+    ) -> Result<Vec<JobRecord>, LedgerError> {
+        let rows = self.db.query(sql, params).await.doing(&doing)?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for r in rows {
+            jobs.extend(self.job(&r.text("id").doing(&doing)?).await?);
+        }
+        Ok(jobs)
     }
 
     /// Moves an action to `state`, recording `detail` (replacing the last one) and `run_id`
     /// (kept when `None`). Moving to `Running` counts an attempt. `Done` and `Skipped` are
-    /// final, and a finished job's actions do not change.
-    pub fn set_action_state(
+    /// final, a finished job's actions do not change, and only the job's owner changes them.
+    pub async fn set_action_state(
         &self,
         job_id: &str,
         seq: u32,
@@ -188,58 +179,64 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         let doing = || format!("setting action {seq} of job {job_id} to {state}");
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .doing(doing)?;
-        still_running(&tx, job_id).doing(doing)?;
-        let current: ActionState = tx
-            .query_row(
-                "SELECT state FROM job_actions WHERE job_id = ?1 AND seq = ?2",
-                params![job_id, seq],
-                |r| r.parsed("state"),
+        let changed = self
+            .db
+            .execute(
+                "UPDATE job_actions SET state = $3, detail = $4, run_id = COALESCE($5, run_id),
+                     attempts = attempts + $6, updated_at = $7
+                 WHERE job_id = $1 AND seq = $2 AND state NOT IN ('done', 'skipped')
+                   AND EXISTS (SELECT 1 FROM jobs
+                               WHERE id = $1 AND state = 'running' AND owner = $8)",
+                &[
+                    job_id.into(),
+                    seq.into(),
+                    state.as_str().into(),
+                    detail.into(),
+                    run_id.into(),
+                    u32::from(state == ActionState::Running).into(),
+                    now.into(),
+                    self.instance.id.as_str().into(),
+                ],
             )
-            .optional()
-            .doing(doing)?
-            .ok_or_else(|| LedgerError::new(doing(), LedgerProblem::NoSuchAction(seq)))?;
-        if current.is_final() {
-            let problem = LedgerProblem::ActionFinal {
-                seq,
-                state: current,
-            };
-            return Err(LedgerError::new(doing(), problem));
+            .await
+            .doing(doing)?;
+        if changed == 1 {
+            return Ok(());
         }
-        tx.execute(
-            "UPDATE job_actions SET state = ?3, detail = ?4, run_id = COALESCE(?5, run_id),
-                 attempts = attempts + ?6, updated_at = ?7
-             WHERE job_id = ?1 AND seq = ?2",
-            params![
-                job_id,
-                seq,
-                state.as_str(),
-                detail,
-                run_id,
-                u32::from(state == ActionState::Running),
-                Time(now),
-            ],
-        )
-        .doing(doing)?;
-        tx.commit().doing(doing)
+        self.owned_job(job_id).await.doing(doing)?;
+        let current = self
+            .db
+            .query_opt(
+                "SELECT state FROM job_actions WHERE job_id = $1 AND seq = $2",
+                &[job_id.into(), seq.into()],
+            )
+            .await
+            .doing(doing)?;
+        let problem = match current
+            .map(|r| r.parsed("state"))
+            .transpose()
+            .doing(doing)?
+        {
+            None => LedgerProblem::NoSuchAction(seq),
+            Some(state) => LedgerProblem::ActionFinal { seq, state },
+        };
+        Err(LedgerError::new(doing(), problem))
     }
 
     /// Records what detection said about the job's dates after it ran.
-    pub fn set_job_result(
+    pub async fn set_job_result(
         &self,
         job_id: &str,
         result: &serde_json::Value,
     ) -> Result<(), LedgerError> {
         let doing = || format!("recording the result of job {job_id}");
         let changed = self
-            .conn()
+            .db
             .execute(
-                "UPDATE jobs SET result = ?2 WHERE id = ?1",
-                params![job_id, Json(result)],
+                "UPDATE jobs SET result = $2 WHERE id = $1",
+                &[job_id.into(), result.into()],
             )
+            .await
             .doing(doing)?;
         if changed == 0 {
             return Err(LedgerError::new(doing(), LedgerProblem::NoSuchJob));
@@ -247,8 +244,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Ends a job as `done` (every action `done` or `skipped`) or `failed`.
-    pub fn finish_job(
+    /// Ends a job as `done` (every action `done` or `skipped`) or `failed`; only its owner can.
+    pub async fn finish_job(
         &self,
         job_id: &str,
         state: &str,
@@ -259,121 +256,97 @@ impl Ledger {
         if !JOB_STATES[1..].contains(&state) {
             return Err(invalid("a job finishes as done or failed".into()));
         }
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        let changed = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = $2, finished_at = $3, lease_until = NULL
+                 WHERE id = $1 AND state = 'running' AND owner = $4
+                   AND ($2 <> 'done' OR NOT EXISTS (
+                       SELECT 1 FROM job_actions
+                       WHERE job_id = $1 AND state NOT IN ('done', 'skipped')))",
+                &[
+                    job_id.into(),
+                    state.into(),
+                    now.into(),
+                    self.instance.id.as_str().into(),
+                ],
+            )
+            .await
             .doing(doing)?;
-        still_running(&tx, job_id).doing(doing)?;
-        if state == "done" {
-            let open: u32 = tx
-                .query_row(
-                    "SELECT count(*) FROM job_actions
-                     WHERE job_id = ?1 AND state NOT IN ('done', 'skipped')",
-                    [job_id],
-                    |r| r.get(0),
-                )
-                .doing(doing)?;
-            if open > 0 {
-                return Err(invalid(format!(
-                    "{open} action(s) are neither done nor skipped"
-                )));
-            }
+        if changed == 1 {
+            return Ok(());
         }
-        tx.execute(
-            "UPDATE jobs SET state = ?2, finished_at = ?3 WHERE id = ?1",
-            params![job_id, state, Time(now)],
-        )
-        .doing(doing)?;
-        tx.commit().doing(doing)
-    }
-}
-
-fn validate_actions(key: &str, actions: &[NewAction]) -> Result<(), LedgerProblem> {
-    if key.trim().is_empty() {
-        return Err(LedgerProblem::Invalid(
-            "the idempotency key is empty".into(),
-        ));
-    }
-    for (seq, a) in (1u32..).zip(actions) {
-        let ok = match a.kind {
-            ActionKind::SendFile => a.object_name.as_deref().is_some_and(|o| !o.is_empty()),
-            ActionKind::Scrape => a.object_name.is_none(),
+        self.owned_job(job_id).await.doing(doing)?;
+        let open = self
+            .db
+            .query_opt(
+                "SELECT count(*) AS open FROM job_actions
+                 WHERE job_id = $1 AND state NOT IN ('done', 'skipped')",
+                &[job_id.into()],
+            )
+            .await
+            .doing(doing)?;
+        let open: u64 = match open {
+            Some(r) => r.unsigned("open").doing(doing)?,
+            None => 0,
         };
-        if !ok {
-            return Err(LedgerProblem::Invalid(format!(
-                "action {seq}: a send_file action names its object and a scrape action does not"
-            )));
+        Err(invalid(format!(
+            "{open} action(s) are neither done nor skipped"
+        )))
+    }
+
+    /// Ok when the job exists, has not finished and this instance owns it; else why not.
+    pub(crate) async fn owned_job(&self, job_id: &str) -> Result<(), LedgerProblem> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT state, owner, lease_until FROM jobs WHERE id = $1",
+                &[job_id.into()],
+            )
+            .await?
+            .ok_or(LedgerProblem::NoSuchJob)?;
+        let state = row.text("state")?;
+        let owner = row.text_opt("owner")?;
+        if state != "running" {
+            return Err(LedgerProblem::JobFinished(state));
         }
-    }
-    Ok(())
-}
-
-/// Ok when the job exists and has not finished.
-fn still_running(conn: &Connection, job_id: &str) -> Result<(), LedgerProblem> {
-    let state: String = conn
-        .query_row("SELECT state FROM jobs WHERE id = ?1", [job_id], |r| {
-            r.get(0)
-        })
-        .optional()?
-        .ok_or(LedgerProblem::NoSuchJob)?;
-    match state.as_str() {
-        "running" => Ok(()),
-        _ => Err(LedgerProblem::JobFinished(state)),
+        if owner.as_deref() != Some(self.instance.id.as_str()) {
+            return Err(LedgerProblem::NotOwner {
+                owner: owner.unwrap_or_else(|| "none".into()),
+                lease_until: row.text_opt("lease_until")?.unwrap_or_else(|| "–".into()),
+                me: self.instance.id.clone(),
+            });
+        }
+        Ok(())
     }
 }
 
-/// The jobs whose ids `sql` selects, in its order.
-fn load_jobs(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<Vec<JobRecord>> {
-    let ids: Vec<String> = all_rows(conn, sql, params, |r| r.get(0))?;
-    let mut jobs = Vec::with_capacity(ids.len());
-    for id in ids {
-        jobs.extend(load_job(conn, &id)?);
-    }
-    Ok(jobs)
+fn job_from_row(r: &Row) -> Result<JobRecord, DbError> {
+    Ok(JobRecord {
+        id: r.text("id")?,
+        idempotency_key: r.text("idempotency_key")?,
+        key_given: r.flag("key_given")?,
+        created_at: r.time("created_at")?,
+        finished_at: r.time_opt("finished_at")?,
+        state: r.text("state")?,
+        request: r.json("request")?,
+        result: r.json_opt("result").ok().flatten(),
+        actions: Vec::new(),
+    })
 }
 
-fn load_job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRecord>> {
-    let Some(mut job) = conn
-        .query_row("SELECT * FROM jobs WHERE id = ?1", [id], |r| {
-            Ok(JobRecord {
-                id: r.get("id")?,
-                idempotency_key: r.get("idempotency_key")?,
-                key_given: r.get("key_given")?,
-                created_at: r.time("created_at")?,
-                finished_at: r.time_opt("finished_at")?,
-                state: r.get("state")?,
-                request: r.json("request")?,
-                result: r
-                    .get::<_, Option<String>>("result")?
-                    .and_then(|s| serde_json::from_str(&s).ok()),
-                actions: Vec::new(),
-            })
-        })
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let sql = "SELECT * FROM job_actions WHERE job_id = ?1 ORDER BY seq";
-    job.actions = all_rows(conn, sql, [id], action_from_row)?;
-    Ok(Some(job))
-}
-
-fn action_from_row(r: &Row<'_>) -> rusqlite::Result<ActionRecord> {
+fn action_from_row(r: &Row) -> Result<ActionRecord, DbError> {
     Ok(ActionRecord {
-        seq: r.get("seq")?,
+        seq: r.unsigned("seq")?,
         kind: r.parsed("kind")?,
         game_date: r.parsed("game_date")?,
         market: r.parsed("market")?,
-        object_name: r.get("object_name")?,
-        reason: r.get("reason")?,
+        object_name: r.text_opt("object_name")?,
+        reason: r.text("reason")?,
         state: r.parsed("state")?,
-        attempts: r.get("attempts")?,
-        detail: r.get("detail")?,
-        run_id: r.get("run_id")?,
+        attempts: r.unsigned("attempts")?,
+        detail: r.text_opt("detail")?,
+        run_id: r.text_opt("run_id")?,
         updated_at: r.time("updated_at")?,
     })
 }

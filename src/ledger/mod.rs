@@ -1,24 +1,32 @@
-//! The run ledger: the embedded SQLite record of every run, recovery job and file delivery.
+//! The run ledger: the record of every run, recovery job, file delivery and completion
+//! message, in SQLite (one machine) or PostgreSQL (every instance of the service shares one
+//! truth).
 //!
 //! Operators read this record to decide what happened to a date, so it keeps two promises:
 //! **zero is stored as 0, never left empty; unknown is NULL, never 0.** A finished run's known
 //! counts are numbers (a `CHECK` constraint refuses anything else); a run found `abandoned` after
 //! a crash keeps NULL counts, because nobody knows them.
 //!
-//! One [`Ledger`] holds one connection behind a mutex: it is `Send + Sync`, and every call is a
-//! few short statements, so async code calls it directly. The database runs in WAL mode with
-//! `synchronous=FULL` (a committed claim survives a power cut, not only a crash), a busy timeout
-//! for the rare second connection, and foreign keys on. The schema is created or migrated on open
-//! and its version kept in `PRAGMA user_version`; a database written by a newer build is refused
-//! rather than guessed at. One process owns a ledger file: [`Ledger::abandon_running`] at start-up
-//! assumes every `running` row belongs to a process that is gone. WAL needs a local disk (not a
-//! network or FUSE mount).
+//! `BACKSTOP_LEDGER` picks the backend ([`LedgerLocation`]); both run the same queries through
+//! one thin layer (`db`), each with its versioned migrations (`schema`). SQLite runs in WAL mode
+//! with `synchronous=FULL` (a committed claim survives a power cut) and needs a local disk.
+//!
+//! Many instances may share a PostgreSQL ledger (Cloud Run overlaps revisions during a deploy).
+//! Work is never taken from a live instance: each running run and unfinished job carries its
+//! owner ([`Instance`]) and a lease the owner renews by heartbeat ([`Ledger::heartbeat`]); only
+//! work whose lease ran out is taken over, by one conditional update, so exactly once
+//! ([`Ledger::abandon_running`], [`Ledger::adopt_job`]). The never-twice claim, idempotency keys
+//! and job ownership are constraints and conditional statements in the database, not checks in
+//! a process.
 //!
 //! # Layout
 //!
-//! - `schema`: tables, indexes and migrations.
-//! - `columns`: how typed values are written to and read from columns.
+//! - `settings`, `location`: `BACKSTOP_LEDGER` parsed (path, URL or `key=value`; passwords
+//!   redacted), the lease, the instance's name.
+//! - `db`: the layer both backends share: `Value` parameters, `Row`s by column name.
+//! - `schema`: tables and migrations for both backends, and how to add one.
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
+//! - [`lease`]: owners, heartbeats and taking over work whose owner stopped.
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
 //! - [`exports`]: the outbox those rows go out through (finished runs not yet exported).
 //! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does; which
@@ -28,30 +36,28 @@
 //! - `facts`: what gap detection remembers (games on a past date, rows a file yields), and
 //!   empty events answers kept apart until corroborated.
 //! - [`outbox`]: completion messages, recorded before they are published, until they are.
+//! - `pace`: the rate limit shared by every instance (`fetch::SharedPace` on the ledger).
 
-mod columns;
+mod db;
 pub mod export;
 pub mod exports;
 mod facts;
 pub mod jobs;
+pub mod lease;
+pub mod location;
 pub mod outbox;
+mod pace;
 pub mod runs;
 mod schema;
-
-#[cfg(test)]
-mod jobs_tests;
-#[cfg(test)]
-mod runs_tests;
+mod settings;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
-
-use rusqlite::Connection;
 
 use crate::run::RunStatus;
+use db::{Db, PgDb, SqliteDb};
 
+pub use db::DbError;
 pub use export::execution_log_row;
 pub use exports::{ExportRecord, Exported, PendingExport};
 pub use facts::EmptyAnswers;
@@ -59,96 +65,109 @@ pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,
     FileSendRecord, FileSendState, JobClaim, JobKey, JobRecord, NewAction,
 };
+pub use lease::Instance;
+pub use location::LedgerLocation;
 pub use outbox::{Announcement, OutboxEntry};
 pub use runs::{NewRun, RunCounts, RunFilter, RunOutcome, RunRecord};
+pub use settings::LedgerSettings;
 
-/// How long a statement waits for another connection's lock before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The ledger: runs, recovery jobs and file deliveries in one SQLite database.
+/// The ledger: runs, recovery jobs and file deliveries in one database.
 pub struct Ledger {
-    conn: Mutex<Connection>,
+    db: Db,
     location: String,
+    instance: Instance,
 }
 
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ledger")
             .field("location", &self.location)
+            .field("instance", &self.instance.id)
             .finish_non_exhaustive()
     }
 }
 
 impl Ledger {
-    /// Opens (creating it and its parent directories if needed) the ledger at `path`.
-    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        let doing = || format!("opening {}", path.display());
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| LedgerError::new(doing(), LedgerProblem::Io(e)))?;
-        }
-        let conn = Connection::open(path)
-            .map_err(|e| without_path_suffix(e, path))
-            .doing(doing)?;
-        Self::init(conn, path.display().to_string())
+    /// Opens (creating it and its parent directories if needed) the SQLite ledger at `path`,
+    /// as a new instance with the default lease.
+    pub async fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        Self::connect(
+            &LedgerLocation::Sqlite(path.to_path_buf()),
+            Instance::new(None, lease::DEFAULT_LEASE),
+        )
+        .await
     }
 
-    /// A ledger that lives and dies with this value (tests, dry runs).
-    pub fn open_in_memory() -> Result<Ledger, LedgerError> {
-        let conn = Connection::open_in_memory().doing(|| "opening an in-memory ledger".into())?;
-        Self::init(conn, ":memory:".into())
-    }
-
-    fn init(mut conn: Connection, location: String) -> Result<Ledger, LedgerError> {
-        let doing = || format!("opening {location}");
-        conn.busy_timeout(BUSY_TIMEOUT).doing(doing)?;
-        // Answers "memory" for an in-memory database, which is fine.
-        let _mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .doing(doing)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .doing(doing)?;
-        schema::migrate(&mut conn).map_err(|p| LedgerError::new(doing(), p))?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .doing(doing)?;
+    /// A SQLite ledger that lives and dies with this value (tests, dry runs).
+    pub async fn open_in_memory() -> Result<Ledger, LedgerError> {
+        let db = SqliteDb::open(None).doing(|| "opening an in-memory ledger".into())?;
         Ok(Ledger {
-            conn: Mutex::new(conn),
-            location,
+            db: Db::Sqlite(db),
+            location: ":memory:".into(),
+            instance: Instance::new(None, lease::DEFAULT_LEASE),
         })
     }
 
-    /// Where the database lives (a path or `:memory:`), for logs.
+    /// Opens the ledger at `location` as `instance`: the schema is created or migrated first.
+    pub async fn connect(
+        location: &LedgerLocation,
+        instance: Instance,
+    ) -> Result<Ledger, LedgerError> {
+        let shown = location.describe();
+        let doing = || format!("opening {shown}");
+        let db = match location {
+            LedgerLocation::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| LedgerError::new(doing(), LedgerProblem::Io(e)))?;
+                }
+                Db::Sqlite(SqliteDb::open(Some(path)).doing(doing)?)
+            }
+            LedgerLocation::Postgres(config) => {
+                Db::Postgres(PgDb::connect(config).await.doing(doing)?)
+            }
+        };
+        Ok(Ledger {
+            db,
+            location: shown,
+            instance,
+        })
+    }
+
+    /// Where the database lives (a path, `:memory:` or a PostgreSQL address), for logs.
     pub fn location(&self) -> &str {
         &self.location
     }
 
-    /// A cheap read that fails when the database cannot be used (schema gone, file unreadable).
-    pub fn health(&self) -> Result<(), LedgerError> {
-        let doing = || "checking health".to_string();
-        let conn = self.conn();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .doing(doing)?;
-        if version != schema::SCHEMA_VERSION {
-            return Err(LedgerError::new(
-                doing(),
-                LedgerProblem::Invalid(format!(
-                    "schema version is {version}, expected {}",
-                    schema::SCHEMA_VERSION
-                )),
-            ));
-        }
-        conn.query_row("SELECT count(*) FROM runs WHERE rowid = 0", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .doing(doing)?;
-        Ok(())
+    /// This process as the owner of the work it records.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
     }
 
-    /// The connection; a panic elsewhere while holding it does not make it unusable (an open
-    /// transaction was rolled back when its guard dropped).
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// True when other instances may share this ledger (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    /// A cheap read that fails when the database cannot be used (schema gone, server down).
+    pub async fn health(&self) -> Result<(), LedgerError> {
+        let doing = || "checking health".to_string();
+        let version = self.db.schema_version().await.doing(doing)?;
+        let expected = match self.db {
+            Db::Sqlite(_) => schema::SQLITE_VERSION,
+            Db::Postgres(_) => schema::POSTGRES_VERSION,
+        };
+        if version != expected {
+            return Err(LedgerError::new(
+                doing(),
+                LedgerProblem::Invalid(format!("schema version is {version}, expected {expected}")),
+            ));
+        }
+        self.db
+            .query("SELECT count(*) AS n FROM runs WHERE rowid = 0", &[])
+            .await
+            .doing(doing)?;
+        Ok(())
     }
 }
 
@@ -181,7 +200,7 @@ impl LedgerError {
 #[non_exhaustive]
 pub enum LedgerProblem {
     #[error("{0}")]
-    Sqlite(rusqlite::Error),
+    Database(#[from] DbError),
     #[error("{0}")]
     Io(std::io::Error),
     #[error("the database is at schema version {found}, newer than this build knows ({known}); refusing to use it")]
@@ -196,6 +215,12 @@ pub enum LedgerProblem {
     NoSuchJob,
     #[error("the job already finished as {0}")]
     JobFinished(String),
+    #[error("the job is owned by instance {owner} (lease until {lease_until}), not by this one ({me}): its work was taken over")]
+    NotOwner {
+        owner: String,
+        lease_until: String,
+        me: String,
+    },
     #[error("the job has no action {0}")]
     NoSuchAction(u32),
     #[error("action {seq} is already {state}, which is final")]
@@ -208,62 +233,20 @@ pub enum LedgerProblem {
     Invalid(String),
 }
 
-/// Attaches "what was being done" to a SQLite error.
+impl From<rusqlite::Error> for LedgerProblem {
+    fn from(e: rusqlite::Error) -> Self {
+        LedgerProblem::Database(e.into())
+    }
+}
+
+/// Attaches "what was being done" to a failure.
 trait Doing<T> {
     fn doing(self, what: impl FnOnce() -> String) -> Result<T, LedgerError>;
 }
 
-impl<T> Doing<T> for Result<T, rusqlite::Error> {
+impl<T, E: Into<LedgerProblem>> Doing<T> for Result<T, E> {
     fn doing(self, what: impl FnOnce() -> String) -> Result<T, LedgerError> {
-        self.map_err(|e| LedgerError::new(what(), LedgerProblem::Sqlite(e)))
-    }
-}
-
-impl<T> Doing<T> for Result<T, LedgerProblem> {
-    fn doing(self, what: impl FnOnce() -> String) -> Result<T, LedgerError> {
-        self.map_err(|p| LedgerError::new(what(), p))
-    }
-}
-
-impl From<rusqlite::Error> for LedgerProblem {
-    fn from(e: rusqlite::Error) -> Self {
-        LedgerProblem::Sqlite(e)
-    }
-}
-
-/// Every row `sql` yields, read by `read`.
-fn all_rows<T, P: rusqlite::Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, read)?.collect();
-    rows
-}
-
-/// SQLite's open error ends with the path, which the error already names once.
-fn without_path_suffix(e: rusqlite::Error, path: &Path) -> rusqlite::Error {
-    match e {
-        rusqlite::Error::SqliteFailure(f, Some(msg)) => {
-            let suffix = format!(": {}", path.display());
-            let msg = msg.strip_suffix(&suffix).map(str::to_string).unwrap_or(msg);
-            rusqlite::Error::SqliteFailure(f, Some(msg))
-        }
-        other => other,
-    }
-}
-
-/// The extended result code of a failed constraint (`SQLITE_CONSTRAINT_PRIMARYKEY`, …).
-fn constraint_code(e: &rusqlite::Error) -> Option<i32> {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            Some(f.extended_code)
-        }
-        _ => None,
+        self.map_err(|e| LedgerError::new(what(), e.into()))
     }
 }
 
@@ -271,15 +254,15 @@ fn constraint_code(e: &rusqlite::Error) -> Option<i32> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_newer_schema_is_refused_and_errors_say_what_was_opened() {
+    #[tokio::test]
+    async fn a_newer_schema_is_refused_and_errors_say_what_was_opened() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.db");
-        drop(Ledger::open(&path).unwrap());
+        drop(Ledger::open(&path).await.unwrap());
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.pragma_update(None, "user_version", 99).unwrap();
         drop(raw);
-        let err = Ledger::open(&path).unwrap_err().to_string();
+        let err = Ledger::open(&path).await.unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("ledger: opening {}: ", path.display())),
             "{err}"
@@ -289,11 +272,12 @@ mod tests {
         let blocker = dir.path().join("a-file");
         std::fs::write(&blocker, "not a directory").unwrap();
         let err = Ledger::open(&blocker.join("ledger.db"))
+            .await
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("ledger: opening "), "{err}");
 
-        let err = Ledger::open(dir.path()).unwrap_err().to_string();
+        let err = Ledger::open(dir.path()).await.unwrap_err().to_string();
         let want = format!(
             "ledger: opening {}: unable to open database file",
             dir.path().display()
@@ -302,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ledger_can_be_shared_between_threads() {
+    fn the_ledger_can_be_shared_between_tasks() {
         fn shared<T: Send + Sync>() {}
         shared::<Ledger>();
     }

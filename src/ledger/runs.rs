@@ -1,17 +1,25 @@
 //! Runs in the ledger: one row per scrape run, written when it starts and when it finishes.
 //!
-//! A run is inserted as `running` before any work, so a process that dies mid-run leaves a
-//! trace; [`Ledger::abandon_running`] turns such rows into `abandoned` at the next start. A
-//! finished row's counts are all numbers (zero stays 0); an abandoned row's are NULL (unknown).
-//! The game date is always the date that was asked for, whatever the outcome.
+//! A run is inserted as `running`, owned by this instance with a lease, before any work, so a
+//! process that dies mid-run leaves a trace; once the lease runs out another instance (or the
+//! next start) turns it into `abandoned` ([`Ledger::abandon_running`]). A finished row's counts
+//! are all numbers (zero stays 0); an abandoned row's are NULL (unknown). The game date is
+//! always the date that was asked for, whatever the outcome.
+//!
+//! # After a crash
+//!
+//! | left behind | what it means | what happens |
+//! |---|---|---|
+//! | `running`, lease still held | the owner is alive (another instance, mid-run) | nothing: it finishes its own run |
+//! | `running`, lease expired (or no owner: written before leases) | the owner died or stopped heartbeating | the first instance to look marks it `abandoned`, counts NULL — one conditional update, so exactly once |
+//! | `abandoned`, then the late owner finishes | the owner was only slow (its heartbeat starved) | its real outcome replaces `abandoned`: the record says what happened |
+//! | `success`/`partial`/`no_data`/`failed` | finished | final: a second finish is refused |
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 
-use super::columns::{Count, Json, RowExt, Time};
-use super::{all_rows, constraint_code, Doing, Ledger, LedgerError, LedgerProblem};
+use super::db::{DbError, Row, Value};
+use super::{Doing, Ledger, LedgerError, LedgerProblem};
 use crate::calendar::GameDate;
 use crate::market::MarketType;
 use crate::run::{RunStatus, Scraper, Trigger};
@@ -146,53 +154,41 @@ const RUN_COLUMNS: &str = r#"id, scraper, game_date, market, "trigger", started_
     players, failed_offers, dropped_lines, pages_fetched, pages_total, attempts, retries, bytes,
     object_name, generation, published, publish_error, routes, opts"#;
 
-const ABANDONED_MESSAGE: &str =
-    "the process stopped before the run finished; its counts and output are unknown";
-
 impl Ledger {
-    /// Marks every run left `running` (by a process that died) as `abandoned`, with unknown
-    /// counts. Call once at start-up, before any run starts. Returns how many were found.
-    pub fn abandon_running(&self, now: DateTime<Utc>) -> Result<u64, LedgerError> {
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE runs SET status = 'abandoned', finished_at = ?1,
-                     error_kind = 'abandoned', error_message = ?2
-                 WHERE status = 'running'",
-                params![Time(now), ABANDONED_MESSAGE],
-            )
-            .doing(|| "abandoning runs left running".into())?;
-        Ok(n as u64)
-    }
-
-    /// Records that a run has started (status `running`).
-    pub fn start_run(&self, run: &NewRun) -> Result<(), LedgerError> {
+    /// Records that a run has started (status `running`), owned by this instance.
+    pub async fn start_run(&self, run: &NewRun) -> Result<(), LedgerError> {
         let doing = || format!("starting run {}", run.run_id);
-        self.conn()
+        let inserted = self
+            .db
             .execute(
-                r#"INSERT INTO runs (id, scraper, game_date, market, "trigger", started_at, status, opts)
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)"#,
-                params![
-                    run.run_id,
-                    run.scraper.name(),
-                    run.game_date.to_string(),
-                    run.market.map(MarketType::as_str),
-                    run.trigger.as_str(),
-                    Time(run.started_at),
-                    Json(&run.opts),
+                r#"INSERT INTO runs (id, scraper, game_date, market, "trigger", started_at, status,
+                       opts, owner, lease_until)
+                   VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9)
+                   ON CONFLICT (id) DO NOTHING"#,
+                &[
+                    run.run_id.as_str().into(),
+                    run.scraper.name().into(),
+                    run.game_date.to_string().into(),
+                    run.market.map(MarketType::as_str).into(),
+                    run.trigger.as_str().into(),
+                    run.started_at.into(),
+                    (&run.opts).into(),
+                    self.instance.id.as_str().into(),
+                    self.instance.lease_from(run.started_at).into(),
                 ],
             )
-            .map_err(|e| match constraint_code(&e) {
-                Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => LedgerProblem::DuplicateRun,
-                _ => LedgerProblem::Sqlite(e),
-            })
+            .await
             .doing(doing)?;
+        if inserted == 0 {
+            return Err(LedgerError::new(doing(), LedgerProblem::DuplicateRun));
+        }
         Ok(())
     }
 
     /// Records how a run ended. Fails if the run is unknown or has already finished (a second
-    /// finish would overwrite the first record).
-    pub fn finish_run(&self, run_id: &str, outcome: &RunOutcome) -> Result<(), LedgerError> {
+    /// finish would overwrite the first record). A run of this instance that another marked
+    /// `abandoned` (its heartbeat starved) takes its real outcome.
+    pub async fn finish_run(&self, run_id: &str, outcome: &RunOutcome) -> Result<(), LedgerError> {
         let doing = || format!("finishing run {run_id}");
         if outcome.status == RunStatus::Running {
             return Err(LedgerError::new(
@@ -200,118 +196,103 @@ impl Ledger {
                 LedgerProblem::Invalid("a run cannot finish as running".into()),
             ));
         }
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .doing(doing)?;
-        let status: Option<RunStatus> = tx
-            .query_row("SELECT status FROM runs WHERE id = ?1", [run_id], |r| {
-                r.parsed("status")
-            })
-            .optional()
-            .doing(doing)?;
-        match status {
-            None => return Err(LedgerError::new(doing(), LedgerProblem::NoSuchRun)),
-            Some(RunStatus::Running) => {}
-            Some(done) => {
-                return Err(LedgerError::new(
-                    doing(),
-                    LedgerProblem::AlreadyFinished(done),
-                ))
-            }
-        }
         let c = &outcome.counts;
-        tx.execute(
-            "UPDATE runs SET status = ?2, finished_at = ?3, error_kind = ?4, error_message = ?5,
-                 events = ?6, offers_declared = ?7, offers_received = ?8, props_written = ?9,
-                 players = ?10, failed_offers = ?11, dropped_lines = ?12, pages_fetched = ?13,
-                 pages_total = ?14, attempts = ?15, retries = ?16, bytes = ?17,
-                 object_name = ?18, generation = ?19, routes = ?20
-             WHERE id = ?1",
-            params![
-                run_id,
-                outcome.status.as_str(),
-                Time(outcome.finished_at),
-                outcome.error_kind,
-                outcome.error_message,
-                c.events.map(Count),
-                c.offers_declared.map(Count),
-                Count(c.offers_received),
-                Count(c.props_written),
-                Count(c.players),
-                Count(c.failed_offers),
-                Count(c.dropped_lines),
-                c.pages_fetched,
-                c.pages_total,
-                outcome.attempts,
-                outcome.retries,
-                Count(outcome.bytes),
-                outcome.object_name,
-                outcome.generation,
-                outcome.routes,
-            ],
-        )
-        .doing(doing)?;
-        tx.commit().doing(doing)
+        let changed = self
+            .db
+            .execute(
+                "UPDATE runs SET status = $2, finished_at = $3, error_kind = $4, error_message = $5,
+                     events = $6, offers_declared = $7, offers_received = $8, props_written = $9,
+                     players = $10, failed_offers = $11, dropped_lines = $12, pages_fetched = $13,
+                     pages_total = $14, attempts = $15, retries = $16, bytes = $17,
+                     object_name = $18, generation = $19, routes = $20, lease_until = NULL
+                 WHERE id = $1 AND (status = 'running' OR (status = 'abandoned' AND owner = $21))",
+                &[
+                    run_id.into(),
+                    outcome.status.as_str().into(),
+                    outcome.finished_at.into(),
+                    outcome.error_kind.as_deref().into(),
+                    outcome.error_message.as_deref().into(),
+                    c.events.into(),
+                    c.offers_declared.into(),
+                    c.offers_received.into(),
+                    c.props_written.into(),
+                    c.players.into(),
+                    c.failed_offers.into(),
+                    c.dropped_lines.into(),
+                    c.pages_fetched.into(),
+                    c.pages_total.into(),
+                    outcome.attempts.into(),
+                    outcome.retries.into(),
+                    outcome.bytes.into(),
+                    outcome.object_name.as_deref().into(),
+                    outcome.generation.into(),
+                    outcome.routes.as_deref().into(),
+                    self.instance.id.as_str().into(),
+                ],
+            )
+            .await
+            .doing(doing)?;
+        if changed == 1 {
+            return Ok(());
+        }
+        let problem = match self.run(run_id).await? {
+            None => LedgerProblem::NoSuchRun,
+            Some(run) => LedgerProblem::AlreadyFinished(run.status),
+        };
+        Err(LedgerError::new(doing(), problem))
     }
 
     /// Records whether the completion message went out. Once a message went out the run stays
     /// `published` (Pub/Sub cannot take it back); a later attempt's error is still recorded.
-    pub fn record_publish(
+    pub async fn record_publish(
         &self,
         run_id: &str,
         published: bool,
         error: Option<&str>,
     ) -> Result<(), LedgerError> {
+        let doing = || format!("recording the publish of run {run_id}");
         let n = self
-            .conn()
+            .db
             .execute(
-                "UPDATE runs SET published = CASE WHEN published = 1 THEN 1 ELSE ?2 END,
-                     publish_error = ?3
-                 WHERE id = ?1",
-                params![run_id, published, error],
+                "UPDATE runs SET published = CASE WHEN published = 1 THEN 1 ELSE $2 END,
+                     publish_error = $3
+                 WHERE id = $1",
+                &[run_id.into(), published.into(), error.into()],
             )
-            .doing(|| format!("recording the publish of run {run_id}"))?;
+            .await
+            .doing(doing)?;
         if n == 0 {
-            return Err(LedgerError::new(
-                format!("recording the publish of run {run_id}"),
-                LedgerProblem::NoSuchRun,
-            ));
+            return Err(LedgerError::new(doing(), LedgerProblem::NoSuchRun));
         }
         Ok(())
     }
 
     /// One run by id.
-    pub fn run(&self, run_id: &str) -> Result<Option<RunRecord>, LedgerError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-                [run_id],
-                run_from_row,
-            )
-            .optional()
+    pub async fn run(&self, run_id: &str) -> Result<Option<RunRecord>, LedgerError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        let row = self.db.query_opt(&sql, &[run_id.into()]).await;
+        row.and_then(|r| r.as_ref().map(run_from_row).transpose())
             .doing(|| format!("reading run {run_id}"))
     }
 
     /// The run that wrote an object, if backstop wrote it.
-    pub fn run_by_object(&self, object_name: &str) -> Result<Option<RunRecord>, LedgerError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE object_name = ?1 ORDER BY started_at DESC LIMIT 1"),
-                [object_name],
-                run_from_row,
-            )
-            .optional()
+    pub async fn run_by_object(&self, object_name: &str) -> Result<Option<RunRecord>, LedgerError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE object_name = $1
+             ORDER BY started_at DESC LIMIT 1"
+        );
+        let row = self.db.query_opt(&sql, &[object_name.into()]).await;
+        row.and_then(|r| r.as_ref().map(run_from_row).transpose())
             .doing(|| format!("finding the run that wrote {object_name}"))
     }
 
     /// Runs matching the filter, newest first.
-    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, LedgerError> {
         let mut clauses = Vec::new();
         let mut values: Vec<Value> = Vec::new();
         let mut add = |clause: &str, value: String| {
-            values.push(Value::Text(value));
-            clauses.push(format!("{clause} = ?{}", values.len()));
+            values.push(value.into());
+            clauses.push(format!("{clause} = ${}", values.len()));
         };
         if let Some(s) = filter.scraper {
             add("scraper", s.name().into());
@@ -330,19 +311,24 @@ impl Ledger {
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
-        values.push(Value::Integer(filter.effective_limit().into()));
+        values.push(filter.effective_limit().into());
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs {filter_sql}
-             ORDER BY started_at DESC, rowid DESC LIMIT ?{}",
+             ORDER BY started_at DESC, rowid DESC LIMIT ${}",
             values.len()
         );
-        let doing = || "listing runs".to_string();
-        all_rows(&self.conn(), &sql, params_from_iter(values), run_from_row).doing(doing)
+        let rows = self.db.query(&sql, &values).await;
+        rows.and_then(|rows| rows.iter().map(run_from_row).collect())
+            .doing(|| "listing runs".to_string())
     }
 
     /// For gap reports: the latest run (by start) per (game date, scraper, market) with
     /// `from <= game_date <= to`, whatever its status, ordered by date, scraper, market.
-    pub fn last_runs(&self, from: GameDate, to: GameDate) -> Result<Vec<RunRecord>, LedgerError> {
+    pub async fn last_runs(
+        &self,
+        from: GameDate,
+        to: GameDate,
+    ) -> Result<Vec<RunRecord>, LedgerError> {
         let doing = || format!("reading the last runs from {from} to {to}");
         if from > to {
             return Err(LedgerError::new(
@@ -355,20 +341,22 @@ impl Ledger {
                  SELECT *, ROW_NUMBER() OVER (
                      PARTITION BY game_date, scraper, market
                      ORDER BY started_at DESC, rowid DESC) AS latest
-                 FROM runs WHERE game_date BETWEEN ?1 AND ?2)
+                 FROM runs WHERE game_date BETWEEN $1 AND $2) AS ranked
              WHERE latest = 1
              ORDER BY game_date, scraper, market"
         );
-        let range = [from.to_string(), to.to_string()];
-        all_rows(&self.conn(), &sql, range, run_from_row).doing(doing)
+        let range = [from.to_string().into(), to.to_string().into()];
+        let rows = self.db.query(&sql, &range).await;
+        rows.and_then(|rows| rows.iter().map(run_from_row).collect())
+            .doing(doing)
     }
 }
 
-fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+fn run_from_row(row: &Row) -> Result<RunRecord, DbError> {
     let started_at = row.time("started_at")?;
     let finished_at = row.time_opt("finished_at")?;
     Ok(RunRecord {
-        run_id: row.get("id")?,
+        run_id: row.text("id")?,
         scraper: row.parsed("scraper")?,
         game_date: row.parsed("game_date")?,
         market: row.parsed_opt("market")?,
@@ -378,25 +366,25 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         duration_seconds: finished_at
             .map(|f| (f - started_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6),
         status: row.parsed("status")?,
-        error_kind: row.get("error_kind")?,
-        error_message: row.get("error_message")?,
-        events: row.count("events")?,
-        offers_declared: row.count("offers_declared")?,
-        offers_received: row.count("offers_received")?,
-        props_written: row.count("props_written")?,
-        players: row.count("players")?,
-        failed_offers: row.count("failed_offers")?,
-        dropped_lines: row.count("dropped_lines")?,
-        pages_fetched: row.get("pages_fetched")?,
-        pages_total: row.get("pages_total")?,
-        attempts: row.get("attempts")?,
-        retries: row.get("retries")?,
-        bytes: row.count("bytes")?,
-        object_name: row.get("object_name")?,
-        generation: row.get("generation")?,
-        published: row.get("published")?,
-        publish_error: row.get("publish_error")?,
-        routes: row.get("routes")?,
+        error_kind: row.text_opt("error_kind")?,
+        error_message: row.text_opt("error_message")?,
+        events: row.unsigned_opt("events")?,
+        offers_declared: row.unsigned_opt("offers_declared")?,
+        offers_received: row.unsigned_opt("offers_received")?,
+        props_written: row.unsigned_opt("props_written")?,
+        players: row.unsigned_opt("players")?,
+        failed_offers: row.unsigned_opt("failed_offers")?,
+        dropped_lines: row.unsigned_opt("dropped_lines")?,
+        pages_fetched: row.unsigned_opt("pages_fetched")?,
+        pages_total: row.unsigned_opt("pages_total")?,
+        attempts: row.unsigned_opt("attempts")?,
+        retries: row.unsigned_opt("retries")?,
+        bytes: row.unsigned_opt("bytes")?,
+        object_name: row.text_opt("object_name")?,
+        generation: row.int_opt("generation")?,
+        published: row.flag_opt("published")?,
+        publish_error: row.text_opt("publish_error")?,
+        routes: row.text_opt("routes")?,
         opts: row.json("opts")?,
     })
 }

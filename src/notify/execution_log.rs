@@ -162,7 +162,7 @@ impl ExecutionLog {
             return done;
         }
         for _ in 0..BATCHES {
-            let batch = match ledger.claim_exports(Utc::now(), BATCH) {
+            let batch = match ledger.claim_exports(Utc::now(), BATCH).await {
                 Ok(b) if b.is_empty() => break,
                 Ok(b) => b,
                 Err(e) => {
@@ -192,14 +192,18 @@ impl ExecutionLog {
                 if !found.is_empty() {
                     let found: Vec<String> = found.iter().cloned().collect();
                     tracing::warn!(runs = ?found, "execution log: rows an unanswered send had delivered after all; not sent again");
-                    record(ledger.exports_done(&found, Exported::Found, Utc::now()));
+                    record(
+                        ledger
+                            .exports_done(&found, Exported::Found, Utc::now())
+                            .await,
+                    );
                     done.found += found.len() as u32;
                 }
                 found
             }
             // Not known whether they arrived: they wait; the ones never sent may still go.
             Err(e) => {
-                usable = self.failed(ledger, &maybe_sent, &e, false, done);
+                usable = self.failed(ledger, &maybe_sent, &e, false, done).await;
                 maybe_sent.into_iter().collect()
             }
         };
@@ -214,7 +218,7 @@ impl ExecutionLog {
         let sent: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
         match self.bq.insert_all(DATASET, TABLE, &rows, deadline).await {
             Ok(refused) if refused.is_empty() => {
-                record(ledger.exports_done(&sent, Exported::Sent, Utc::now()));
+                record(ledger.exports_done(&sent, Exported::Sent, Utc::now()).await);
                 done.sent += sent.len() as u32;
                 usable
             }
@@ -228,7 +232,7 @@ impl ExecutionLog {
                 for r in refused.iter().filter(|r| invalid.contains(&r.index)) {
                     let id = &sent[r.index];
                     tracing::error!(run_id = %id, reason = %r.reason, "execution log: BigQuery refused this run's row; it is not sent again");
-                    record(ledger.export_rejected(id, &r.reason));
+                    record(ledger.export_rejected(id, &r.reason).await);
                     done.rejected += 1;
                 }
                 let again: Vec<String> = (0..sent.len())
@@ -236,19 +240,19 @@ impl ExecutionLog {
                     .map(|i| sent[i].clone())
                     .collect();
                 let why = "not appended: another row of the request was refused";
-                record(ledger.exports_failed(&again, why, false));
+                record(ledger.exports_failed(&again, why, false).await);
                 usable
             }
             Err(e) => {
                 // An answer that never came (a timeout, 5xx, a reset) may have appended the rows.
                 let maybe = !matches!(e.failure, WarehouseFailure::Auth)
                     && !matches!(e.failure, WarehouseFailure::Status(s) if s < 500);
-                self.failed(ledger, &sent, &e, maybe, done)
+                self.failed(ledger, &sent, &e, maybe, done).await
             }
         }
     }
 
-    fn failed(
+    async fn failed(
         &self,
         ledger: &Ledger,
         ids: &[String],
@@ -257,7 +261,7 @@ impl ExecutionLog {
         done: &mut Drained,
     ) -> bool {
         tracing::error!(runs = ids.len(), error = %e, "execution log: rows not appended; they wait in the ledger and go with a later drain");
-        record(ledger.exports_failed(ids, &e.to_string(), maybe_sent));
+        record(ledger.exports_failed(ids, &e.to_string(), maybe_sent).await);
         done.failed += ids.len() as u32;
         false
     }

@@ -31,7 +31,9 @@ impl Notifier {
         message: &Value,
     ) -> Option<Result<String, PublishError>> {
         let publisher = self.publisher.as_ref()?;
-        let recorded = ledger.record_message(run_id, object_name, message, Utc::now());
+        let recorded = ledger
+            .record_message(run_id, object_name, message, Utc::now())
+            .await;
         if let Err(e) = &recorded {
             tracing::error!(run_id, error = %e,
                 "could not record the completion message in the outbox; publishing it anyway");
@@ -39,11 +41,11 @@ impl Notifier {
         let result = publisher.publish(message).await;
         let marked = match (&result, &recorded) {
             (_, Err(_)) => Ok(()),
-            (Ok(id), Ok(())) => ledger.outbox_published(run_id, id, Utc::now()),
+            (Ok(id), Ok(())) => ledger.outbox_published(run_id, id, Utc::now()).await,
             (Err(e), Ok(())) => {
                 tracing::error!(run_id, error = %e,
                     "completion message not published; it stays in the ledger's outbox and a later run announces it");
-                ledger.outbox_failed(run_id, &e.to_string())
+                ledger.outbox_failed(run_id, &e.to_string()).await
             }
         };
         if let Err(e) = marked {
@@ -61,7 +63,7 @@ impl Notifier {
             return done;
         };
         for _ in 0..limit {
-            let entry = match ledger.claim_unpublished(Utc::now()) {
+            let entry = match ledger.claim_unpublished(Utc::now()).await {
                 Ok(Some(entry)) => entry,
                 Ok(None) => break,
                 Err(e) => {
@@ -76,13 +78,16 @@ impl Notifier {
                     tracing::warn!(run_id, object = entry.object_name.as_deref(),
                         recorded_at = %entry.created_at, attempts = entry.attempts + 1,
                         "completion message announced late, from the outbox");
-                    (ledger.outbox_published(run_id, &id, Utc::now()), false)
+                    (
+                        ledger.outbox_published(run_id, &id, Utc::now()).await,
+                        false,
+                    )
                 }
                 Err(e) => {
                     done.failed += 1;
                     tracing::error!(run_id, error = %e, "completion message still not published; it stays in the outbox");
                     let stop = e.kind != PublishErrorKind::Rejected;
-                    (ledger.outbox_failed(run_id, &e.to_string()), stop)
+                    (ledger.outbox_failed(run_id, &e.to_string()).await, stop)
                 }
             };
             if let Err(e) = marked {

@@ -40,9 +40,10 @@ pub async fn list(app: &App) -> Result<Value, QueryError> {
         .collect();
     let ledger = &app.ledger;
     let mut unconfirmed = Vec::new();
-    for send in ledger.unconfirmed_file_sends()? {
+    for send in ledger.unconfirmed_file_sends().await? {
         let last = ledger
-            .claim_evidence(&send.object_name, &send.job_id)?
+            .claim_evidence(&send.object_name, &send.job_id)
+            .await?
             .pop();
         unconfirmed.push(json!({
             "object_name": send.object_name,
@@ -67,7 +68,7 @@ pub async fn settle_by_hand(app: &App, object: &str, by: ByHand) -> Result<Value
         ByHand::Confirm => (ClaimOutcome::Confirmed, "confirmed"),
         ByHand::Release => (ClaimOutcome::Released, "released"),
     };
-    let claim = ledger.file_send(object)?;
+    let claim = ledger.file_send(object).await?;
     let moved = match claim.filter(|c| c.state == FileSendState::Claimed) {
         Some(claim) => {
             let evidence = ClaimEvidence {
@@ -79,12 +80,13 @@ pub async fn settle_by_hand(app: &App, object: &str, by: ByHand) -> Result<Value
             };
             ledger
                 .settle_claim(object, &claim.job_id, &evidence)
+                .await
                 .map(|_| ())
         }
         // Not an open claim: the bare moves say what is wrong (no claim, already sent).
         None => match by {
-            ByHand::Release => ledger.release_file_send(object),
-            ByHand::Confirm => ledger.confirm_file_sent(object, chrono::Utc::now()),
+            ByHand::Release => ledger.release_file_send(object).await,
+            ByHand::Confirm => ledger.confirm_file_sent(object, chrono::Utc::now()).await,
         },
     };
     moved.map_err(|e| match e.problem {

@@ -86,10 +86,10 @@ pub async fn reprocess(
 /// `{"progress", "job", "claims"}`: the job with its actions, counts per state, and each file
 /// it was to send with its delivery record and evidence.
 pub async fn job(app: &App, id: &str) -> Result<Value, QueryError> {
-    let Some(job) = app.ledger.job(id)? else {
+    let Some(job) = app.ledger.job(id).await? else {
         return Err(QueryError::NotFound(format!("no recovery job {id}")));
     };
-    let claims = app.ledger.job_claims(id)?;
+    let claims = app.ledger.job_claims(id).await?;
     Ok(json!({ "progress": progress(&job), "job": to_json(&job)?, "claims": to_json(claims)? }))
 }
 
@@ -112,7 +112,8 @@ pub async fn jobs(app: &App, q: &Params) -> Result<Value, QueryError> {
     };
     let jobs: Vec<Value> = app
         .ledger
-        .recent_jobs(limit)?
+        .recent_jobs(limit)
+        .await?
         .iter()
         .map(|job| {
             json!({

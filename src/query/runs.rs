@@ -9,7 +9,7 @@ use crate::ledger::{Ledger, RunFilter};
 /// `{"count", "runs"}`: the runs `q` asks for, newest first.
 pub async fn runs(ledger: &Ledger, q: &Params) -> Result<Value, QueryError> {
     let filter = run_filter(q)?;
-    let runs = ledger.runs(&filter)?;
+    let runs = ledger.runs(&filter).await?;
     Ok(json!({ "count": runs.len(), "runs": to_json(runs)? }))
 }
 

@@ -28,6 +28,12 @@ type Outcome = (ActionState, String, Option<String>);
 pub struct Running(Mutex<HashSet<String>>);
 
 impl Recovery {
+    /// The jobs this process is executing now: the ones whose leases its heartbeat renews.
+    pub fn jobs_in_progress(&self) -> Vec<String> {
+        let running = self.running.0.lock().expect("running jobs");
+        running.iter().cloned().collect()
+    }
+
     /// Runs every unfinished action of a job, then records what detection says afterwards.
     pub async fn execute(&self, job_id: &str) {
         if !self
@@ -49,30 +55,33 @@ impl Recovery {
     async fn execute_inner(&self, job_id: &str) -> Result<(), RecoveryError> {
         // A send this job's last process left unanswered may be settled by now.
         self.settle_claims().await;
-        let job = self.load(job_id)?;
+        let job = self.load(job_id).await?;
         for action in job.actions.iter().filter(|a| !a.state.is_final()) {
             let (state, detail, run_id) = match action.kind {
                 ActionKind::Scrape => self.rescrape(&job, action).await,
                 ActionKind::SendFile => self.send(&job, action).await,
             };
-            self.ledger.set_action_state(
-                job_id,
-                action.seq,
-                state,
-                Some(&detail),
-                run_id.as_deref(),
-                Utc::now(),
-            )?;
+            self.ledger
+                .set_action_state(
+                    job_id,
+                    action.seq,
+                    state,
+                    Some(&detail),
+                    run_id.as_deref(),
+                    Utc::now(),
+                )
+                .await?;
             tracing::info!(job_id, seq = action.seq, kind = ?action.kind, game_date = %action.game_date,
                            market = action.market.as_str(), state = ?state, "{detail}");
         }
-        let job = self.load(job_id)?;
+        let job = self.load(job_id).await?;
         let ok = job
             .actions
             .iter()
             .all(|a| matches!(a.state, ActionState::Done | ActionState::Skipped));
         self.ledger
-            .finish_job(job_id, if ok { "done" } else { "failed" }, Utc::now())?;
+            .finish_job(job_id, if ok { "done" } else { "failed" }, Utc::now())
+            .await?;
         if job
             .actions
             .iter()
@@ -85,25 +94,27 @@ impl Recovery {
         self.record_after(&job).await
     }
 
-    fn load(&self, job_id: &str) -> Result<JobRecord, RecoveryError> {
+    async fn load(&self, job_id: &str) -> Result<JobRecord, RecoveryError> {
         self.ledger
-            .job(job_id)?
+            .job(job_id)
+            .await?
             .ok_or_else(|| RecoveryError::NoSuchJob(job_id.to_string()))
     }
 
     /// Records that an action is under way (before any effect), or why that failed.
-    fn mark_running(&self, job: &JobRecord, a: &ActionRecord) -> Option<Outcome> {
+    async fn mark_running(&self, job: &JobRecord, a: &ActionRecord) -> Option<Outcome> {
         let now = Utc::now();
-        let marked =
-            self.ledger
-                .set_action_state(&job.id, a.seq, ActionState::Running, None, None, now);
+        let marked = self
+            .ledger
+            .set_action_state(&job.id, a.seq, ActionState::Running, None, None, now)
+            .await;
         marked
             .err()
             .map(|e| (ActionState::Failed, e.to_string(), None))
     }
 
     async fn rescrape(&self, job: &JobRecord, a: &ActionRecord) -> Outcome {
-        if let Some(failed) = self.mark_running(job, a) {
+        if let Some(failed) = self.mark_running(job, a).await {
             return failed;
         }
         let req = ScrapeRequest {
@@ -135,7 +146,7 @@ impl Recovery {
     async fn send(&self, job: &JobRecord, a: &ActionRecord) -> Outcome {
         let object = a.object_name.clone().unwrap_or_default();
         let resumed = a.state == ActionState::Running;
-        match self.ledger.file_send(&object) {
+        match self.ledger.file_send(&object).await {
             Err(e) => return (ActionState::Failed, e.to_string(), None),
             Ok(Some(rec)) if rec.state == FileSendState::Sent => {
                 return if rec.job_id == job.id {
@@ -183,10 +194,14 @@ impl Recovery {
                 None,
             );
         };
-        if let Some(failed) = self.mark_running(job, a) {
+        if let Some(failed) = self.mark_running(job, a).await {
             return failed;
         }
-        match self.ledger.claim_file_send(&object, &job.id, Utc::now()) {
+        match self
+            .ledger
+            .claim_file_send(&object, &job.id, Utc::now())
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 return (
@@ -218,7 +233,7 @@ impl Recovery {
             rows_found: None,
             detail: detail.clone(),
         };
-        match self.ledger.settle_claim(&object, &job.id, &evidence) {
+        match self.ledger.settle_claim(&object, &job.id, &evidence).await {
             Ok(_) => (state, detail, None),
             Err(e) => (
                 ActionState::Failed,
@@ -233,7 +248,7 @@ impl Recovery {
     async fn record_after(&self, job: &JobRecord) -> Result<(), RecoveryError> {
         let Some((query, dates)) = scope_of(job) else {
             let nothing = json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []});
-            return Ok(self.ledger.set_job_result(&job.id, &nothing)?);
+            return Ok(self.ledger.set_job_result(&job.id, &nothing).await?);
         };
         let report = self.detector.detect(&query).await;
         let checked: Vec<_> = job
@@ -259,7 +274,7 @@ impl Recovery {
         let result = json!({
             "checked": checked, "now_complete": complete, "still_lost": lost.len(), "lost": lost,
         });
-        Ok(self.ledger.set_job_result(&job.id, &result)?)
+        Ok(self.ledger.set_job_result(&job.id, &result).await?)
     }
 }
 

@@ -5,12 +5,13 @@ pub mod execute;
 pub mod plan;
 pub mod settle;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::gaps::Detector;
+use crate::gaps::{Detector, Remedy};
 use crate::ledger::{Announcement, JobKey, JobRecord, Ledger};
 use crate::phase2::Phase2;
 use crate::scrape::Scrapes;
@@ -102,23 +103,34 @@ impl Recovery {
         self.settle_claims().await;
         let report = self.detector.detect(&scope.query).await;
         let now = chrono::Utc::now();
+        let mut histories = HashMap::new();
+        for row in &report.rows {
+            if let Remedy::SendFile { object_name } = &row.verdict.remedy {
+                let history = plan::FileHistory {
+                    sent: self.ledger.file_send(object_name).await.ok().flatten(),
+                    announced_recently: self.announced_recently(object_name, now).await,
+                };
+                histories.insert(object_name.clone(), history);
+            }
+        }
         Ok(plan::plan(&report, &scope, self.rate_per_sec, |name| {
+            let h = histories.get(name);
             plan::FileHistory {
-                sent: self.ledger.file_send(name).ok().flatten(),
-                announced_recently: self.announced_recently(name, now),
+                sent: h.and_then(|h| h.sent.clone()),
+                announced_recently: h.and_then(|h| h.announced_recently),
             }
         }))
     }
 
     /// When a file's completion message went out, if within the pending-load window; `now`
     /// while it waits in the outbox (a drain will publish it: a send would load it twice).
-    fn announced_recently(
+    async fn announced_recently(
         &self,
         name: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
         let window = chrono::Duration::from_std(self.pending_load).ok()?;
-        match self.ledger.announcement(name).ok().flatten()? {
+        match self.ledger.announcement(name).await.ok().flatten()? {
             Announcement::Pending => Some(now),
             Announcement::Published(at) => (now - at < window).then_some(at),
         }
@@ -145,7 +157,7 @@ impl Recovery {
         };
         let now = chrono::Utc::now();
         // create_job is the atomic check; this only spares a detection for a repeat.
-        let existing = self.ledger.job_for_key(key, now);
+        let existing = self.ledger.job_for_key(key, now).await;
         if let Some(job) = existing? {
             return self.existing(req, key, job);
         }
@@ -158,7 +170,8 @@ impl Recovery {
         });
         let (job, created) = self
             .ledger
-            .create_job(key, &stored, &actions, chrono::Utc::now())?;
+            .create_job(key, &stored, &actions, chrono::Utc::now())
+            .await?;
         if !created {
             return self.existing(req, key, job);
         }
@@ -191,22 +204,33 @@ impl Recovery {
         })
     }
 
-    /// Resumes the jobs a stopped process left unfinished.
+    /// Adopts and resumes the unfinished jobs whose owner stopped heartbeating (died, was
+    /// killed, or lost its CPU). Each is adopted by one instance only (a compare-and-set in the
+    /// ledger); jobs a live instance holds are left alone. Returns how many this one took.
     pub async fn resume_unfinished(self: &Arc<Self>) -> usize {
-        let jobs = match self.ledger.unfinished_jobs() {
-            Ok(j) => j,
+        let now = chrono::Utc::now();
+        let ids = match self.ledger.orphaned_jobs(now).await {
+            Ok(ids) => ids,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read unfinished recovery jobs");
                 return 0;
             }
         };
-        for job in &jobs {
-            tracing::warn!(job_id = %job.id, "resuming a recovery job left unfinished by a stopped process");
-            let me = self.clone();
-            let id = job.id.clone();
-            tokio::spawn(async move { me.execute(&id).await });
+        let mut adopted = 0;
+        for id in ids {
+            match self.ledger.adopt_job(&id, now).await {
+                Ok(true) => {
+                    tracing::warn!(job_id = %id, instance = %self.ledger.instance().id,
+                        "resuming a recovery job whose owner stopped heartbeating");
+                    let me = self.clone();
+                    tokio::spawn(async move { me.execute(&id).await });
+                    adopted += 1;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(job_id = %id, error = %e, "cannot adopt a recovery job"),
+            }
         }
-        jobs.len()
+        adopted
     }
 }
 

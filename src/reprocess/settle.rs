@@ -76,7 +76,7 @@ impl Recovery {
     /// Checks every unconfirmed claim against the table and records what was found; returns
     /// the checks. A ledger that cannot be read settles nothing (logged).
     pub async fn settle_claims(&self) -> Vec<Settled> {
-        let claims = match self.ledger.unconfirmed_file_sends() {
+        let claims = match self.ledger.unconfirmed_file_sends().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read unconfirmed hand-overs to settle them");
@@ -109,7 +109,11 @@ impl Recovery {
             .pending_load
             .max(self.phase2.settings().longest_hand_over());
         let evidence = judge(name, rows, claim.claimed_at, chrono::Utc::now(), window);
-        match self.ledger.settle_claim(name, &claim.job_id, &evidence) {
+        match self
+            .ledger
+            .settle_claim(name, &claim.job_id, &evidence)
+            .await
+        {
             Ok(true) => {
                 tracing::info!(object = %name, job_id = %claim.job_id, outcome = %evidence.outcome,
                                rows_found = evidence.rows_found, "hand-over checked: {}", evidence.detail);

@@ -113,7 +113,7 @@ impl Scrapes {
     /// [`crate::notify::outbox`]) and updates the `backstop_outbox_unpublished` gauge.
     pub async fn announce_outbox(&self) -> Drained {
         let drained = self.notifier.drain(&self.ledger, DRAIN_LIMIT).await;
-        if let Ok(n) = self.ledger.unpublished_count() {
+        if let Ok(n) = self.ledger.unpublished_count().await {
             self.metrics.set(&metrics::OUTBOX_UNPUBLISHED, [], n as f64);
         }
         drained
@@ -123,7 +123,7 @@ impl Scrapes {
     /// `backstop_execution_log_unexported` gauge.
     pub async fn export_runs(&self) -> execution_log::Drained {
         let drained = self.execution_log.drain(&self.ledger).await;
-        self.count_unexported();
+        self.count_unexported().await;
         drained
     }
 
@@ -136,13 +136,13 @@ impl Scrapes {
         let me = self.clone();
         tokio::spawn(async move {
             if me.execution_log.try_drain(&me.ledger).await.is_some() {
-                me.count_unexported();
+                me.count_unexported().await;
             }
         });
     }
 
-    fn count_unexported(&self) {
-        if let Ok(n) = self.ledger.unexported_count() {
+    async fn count_unexported(&self) {
+        if let Ok(n) = self.ledger.unexported_count().await {
             self.metrics
                 .set(&metrics::EXECUTION_LOG_UNEXPORTED, [], n as f64);
         }
@@ -152,12 +152,15 @@ impl Scrapes {
     pub async fn run(&self, req: &ScrapeRequest) -> Vec<RunReport> {
         match req.scraper {
             Scraper::Events => vec![
-                self.finish(events::run(self, self.begin(req, None)).await)
+                self.finish(events::run(self, self.begin(req, None).await).await)
                     .await,
             ],
             Scraper::PlayerProps => {
                 let markets = req.markets.markets();
-                let runs: Vec<Run> = markets.iter().map(|m| self.begin(req, Some(*m))).collect();
+                let mut runs: Vec<Run> = Vec::with_capacity(markets.len());
+                for m in &markets {
+                    runs.push(self.begin(req, Some(*m)).await);
+                }
                 let day = props::fetch_events(self, &runs[0]).await;
                 let reports = join_all(runs.into_iter().map(|run| {
                     let day = day.clone();
@@ -169,7 +172,7 @@ impl Scrapes {
         }
     }
 
-    fn begin(&self, req: &ScrapeRequest, market: Option<MarketType>) -> Run {
+    async fn begin(&self, req: &ScrapeRequest, market: Option<MarketType>) -> Run {
         let started_at = Utc::now();
         let run = Run {
             id: new_run_id(),
@@ -193,7 +196,7 @@ impl Scrapes {
                 "market_type": market.map(|m| m.as_str()),
             }),
         };
-        if let Err(e) = self.ledger.start_run(&new) {
+        if let Err(e) = self.ledger.start_run(&new).await {
             tracing::error!(run_id = %run.id, error = %e, "could not record the run's start in the ledger");
         }
         tracing::info!(run_id = %run.id, scraper = %run.scraper, game_date = %run.date,
@@ -203,7 +206,11 @@ impl Scrapes {
 
     /// Records the end of a run, counts it, and sends its completion message.
     async fn finish(&self, report: RunReport) -> RunReport {
-        if let Err(e) = self.ledger.finish_run(&report.run_id, &report.outcome()) {
+        if let Err(e) = self
+            .ledger
+            .finish_run(&report.run_id, &report.outcome())
+            .await
+        {
             tracing::error!(run_id = %report.run_id, error = %e, "could not record the run's end in the ledger");
         }
         let market = report.market.map(|m| m.as_str()).unwrap_or("");

@@ -38,7 +38,7 @@ pub(super) async fn write_file(
             report.generation = Some(generation);
             if let (StorageKey::Props { .. }, Ok(rows)) = (&key, rows_in_props_file(file)) {
                 // Gap detection compares BigQuery with this; the object never changes.
-                let _ = scrapes.ledger.remember_file_rows(&name, rows);
+                let _ = scrapes.ledger.remember_file_rows(&name, rows).await;
             }
             if matches!(key, StorageKey::Props { .. } | StorageKey::Events { .. }) {
                 report.complete_file_url = Some(format!("{}/{name}", scrapes.store.location()));

@@ -89,7 +89,10 @@ async fn two_identical_requests_at_the_same_time_run_once_and_both_get_the_resul
         .filter(|r| r.path.ends_with("/events"))
         .count();
     assert_eq!(events_requests, 1);
-    assert_eq!(t.app.ledger.runs(&Default::default()).unwrap().len(), 1);
+    assert_eq!(
+        t.app.ledger.runs(&Default::default()).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -142,7 +145,10 @@ async fn a_caller_that_hangs_up_does_not_stop_later_identical_requests_from_scra
         );
         assert_eq!(events_requests(&t), n, "request {n} reached BettingPros");
     }
-    assert_eq!(t.app.ledger.runs(&Default::default()).unwrap().len(), 3);
+    assert_eq!(
+        t.app.ledger.runs(&Default::default()).await.unwrap().len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -181,7 +187,8 @@ async fn the_ledger_counts_equal_what_was_written() {
 async fn a_run_left_running_by_a_crash_is_abandoned_at_the_next_start() {
     let t = spawn_app(Catalogue::new()).await;
     let path = t.dir.path().join("crashed.db");
-    let ledger = Ledger::open(&path).unwrap();
+    let ledger = Ledger::open(&path).await.unwrap();
+    // The crashed process started the run ten minutes ago and has not heartbeaten since.
     ledger
         .start_run(&NewRun {
             run_id: "crashed-run".into(),
@@ -189,22 +196,23 @@ async fn a_run_left_running_by_a_crash_is_abandoned_at_the_next_start() {
             game_date: date(),
             market: None,
             trigger: Trigger::Scheduler,
-            started_at: chrono::Utc::now(),
+            started_at: chrono::Utc::now() - chrono::Duration::minutes(10),
             opts: json!({}),
         })
+        .await
         .unwrap();
     drop(ledger);
     let mut config = (*t.app.config).clone();
-    config.ledger_path = path;
+    config.ledger.location = backstop::ledger::LedgerLocation::Sqlite(path);
     let restarted = backstop::app::App::build(config).await.unwrap();
-    let row = restarted.ledger.run("crashed-run").unwrap().unwrap();
+    let row = restarted.ledger.run("crashed-run").await.unwrap().unwrap();
     assert_eq!(
         row.status,
         RunStatus::Running,
         "a one-off command does not take over"
     );
     restarted.take_over().await.unwrap();
-    let row = restarted.ledger.run("crashed-run").unwrap().unwrap();
+    let row = restarted.ledger.run("crashed-run").await.unwrap().unwrap();
     assert_eq!(row.status, RunStatus::Abandoned);
     assert!(row.error_message.is_some_and(|m| !m.is_empty()));
 }
@@ -343,7 +351,7 @@ async fn sigterm_lets_runs_finish_within_the_grace_or_records_them_abandoned() {
         "stopped after {:?}",
         started.elapsed()
     );
-    let runs = t.app.ledger.runs(&Default::default()).unwrap();
+    let runs = t.app.ledger.runs(&Default::default()).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(
         runs[0].status,

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::app::{spawn_offline, unconfirmed_hand_overs, var_pairs, TestApp};
 use crate::support::logs::Captured;
-use crate::support::served::Backstop;
+use crate::support::process::Backstop;
 
 pub const TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0-admin";
 const OBJECT: &str = "bettingpros/player-props/steals/2026-01-07/20260107_120000.json";
@@ -47,7 +47,7 @@ fn guarded() -> Vec<(&'static str, String, Option<Value>, u16)> {
 /// the right token releases).
 async fn service(extra: &[(&str, &str)]) -> (TestApp, String) {
     let mut t = spawn_offline(extra).await;
-    unconfirmed_hand_overs(&t.app.ledger, &[OBJECT]);
+    unconfirmed_hand_overs(&t.app.ledger, &[OBJECT]).await;
     let url = t.serve().await;
     (t, url)
 }
@@ -99,11 +99,11 @@ async fn every_operator_route_wants_the_admin_token_and_refuses_before_doing_any
         }
         // Nothing was done: no job, the claim untouched.
         assert!(
-            t.app.ledger.recent_jobs(10).unwrap().len() == 1,
+            t.app.ledger.recent_jobs(10).await.unwrap().len() == 1,
             "{method} {path}"
         );
         assert!(
-            t.app.ledger.file_send(OBJECT).unwrap().is_some(),
+            t.app.ledger.file_send(OBJECT).await.unwrap().is_some(),
             "{method} {path}"
         );
 
@@ -115,7 +115,8 @@ async fn every_operator_route_wants_the_admin_token_and_refuses_before_doing_any
             vec![("Authorization", right.as_str())],
             vec![serverless, ("Authorization", right.as_str())],
         ] {
-            if path.contains("/release") && t.app.ledger.file_send(OBJECT).unwrap().is_none() {
+            if path.contains("/release") && t.app.ledger.file_send(OBJECT).await.unwrap().is_none()
+            {
                 // Released by the first right call: the second finds no claim.
                 let (status, _, text) = call(&url, route, &headers).await;
                 assert_eq!(status, 404, "{text}");
@@ -127,7 +128,7 @@ async fn every_operator_route_wants_the_admin_token_and_refuses_before_doing_any
         }
     }
     assert!(
-        t.app.ledger.file_send(OBJECT).unwrap().is_none(),
+        t.app.ledger.file_send(OBJECT).await.unwrap().is_none(),
         "released with the token"
     );
 

@@ -15,7 +15,7 @@ const NOT_LOADED: &str = "bettingpros/player-props/steals/2026-01-08/20260108_12
 /// A service whose BigQuery is unreachable, with an unconfirmed hand-over of each file.
 async fn service() -> (TestApp, Api) {
     let mut t = spawn_offline(&[]).await;
-    unconfirmed_hand_overs(&t.app.ledger, &[LOADED, NOT_LOADED]);
+    unconfirmed_hand_overs(&t.app.ledger, &[LOADED, NOT_LOADED]).await;
     let api = Api::new(t.serve().await);
     (t, api)
 }
@@ -58,13 +58,13 @@ async fn claims_evidence_cannot_settle_are_listed_and_settled_by_hand_by_their_o
     assert_eq!(status, 200, "{released}");
     assert_eq!(released["object_name"], NOT_LOADED);
     assert!(
-        t.app.ledger.file_send(NOT_LOADED).unwrap().is_none(),
+        t.app.ledger.file_send(NOT_LOADED).await.unwrap().is_none(),
         "released"
     );
-    let sent = t.app.ledger.file_send(LOADED).unwrap().unwrap();
+    let sent = t.app.ledger.file_send(LOADED).await.unwrap().unwrap();
     assert_eq!(sent.state.as_str(), "sent");
-    let job = &t.app.ledger.unfinished_jobs().unwrap()[0];
-    let evidence = t.app.ledger.claim_evidence(LOADED, &job.id).unwrap();
+    let job = &t.app.ledger.unfinished_jobs().await.unwrap()[0];
+    let evidence = t.app.ledger.claim_evidence(LOADED, &job.id).await.unwrap();
     assert_eq!(
         evidence.last().unwrap().source.as_str(),
         "person",
@@ -131,8 +131,10 @@ async fn a_bad_request_is_400_a_reused_key_409_and_a_broken_ledger_an_opaque_500
 
     // A ledger that breaks under the service: the answer names no table and no error, only a
     // request id, and the log has the detail under that id.
-    let path = t.app.config.ledger_path.clone();
-    rusqlite::Connection::open(&path)
+    let backstop::ledger::LedgerLocation::Sqlite(path) = &t.app.config.ledger.location else {
+        panic!("the test service's ledger is a SQLite file");
+    };
+    rusqlite::Connection::open(path)
         .unwrap()
         .execute_batch("DROP TABLE job_actions")
         .unwrap();

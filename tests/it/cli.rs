@@ -5,7 +5,7 @@ use std::process::Command;
 use backstop::ledger::Ledger;
 
 use crate::support::app::unconfirmed_hand_overs;
-use crate::support::served::backstop_in;
+use crate::support::process::backstop_in;
 
 fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
@@ -28,14 +28,15 @@ fn backstop(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_after_a_check() {
+#[tokio::test]
+async fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_after_a_check() {
     let dir = tempfile::tempdir().unwrap();
     let name = "bettingpros/player-props/points/2026-01-14/20260114_180530.json";
     unconfirmed_hand_overs(
-        &Ledger::open(&dir.path().join("ledger.db")).unwrap(),
+        &Ledger::open(&dir.path().join("ledger.db")).await.unwrap(),
         &[name],
-    );
+    )
+    .await;
     let (ok, out, err) = backstop(dir.path(), &["claims"]);
     assert!(ok, "{err}");
     assert!(out.contains(name) && out.contains("1 unconfirmed"), "{out}");
@@ -46,10 +47,10 @@ fn a_hand_over_evidence_cannot_settle_is_listed_with_why_and_can_be_released_aft
     let (ok, out, err) = backstop(dir.path(), &["claims", "release", name]);
     assert!(ok, "{err}");
     assert!(out.contains("released"), "{out}");
-    let ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
-    assert!(ledger.file_send(name).unwrap().is_none());
-    let job = &ledger.unfinished_jobs().unwrap()[0];
-    let evidence = ledger.claim_evidence(name, &job.id).unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.db")).await.unwrap();
+    assert!(ledger.file_send(name).await.unwrap().is_none());
+    let job = &ledger.unfinished_jobs().await.unwrap()[0];
+    let evidence = ledger.claim_evidence(name, &job.id).await.unwrap();
     let said: Vec<_> = evidence.iter().map(|e| e.outcome.as_str()).collect();
     assert_eq!(said, ["unconfirmed", "released"], "{evidence:#?}");
     assert!(evidence[1].detail.contains("by hand"), "{evidence:#?}");

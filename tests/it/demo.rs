@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::support::served::backstop_in as backstop;
+use crate::support::process::backstop_in as backstop;
 
 #[test]
 fn the_demo_scrapes_a_whole_game_day_offline_through_injected_faults() {

@@ -121,7 +121,7 @@ async fn every_finished_run_reaches_the_execution_log_exactly_once_through_an_ou
     let drained = t.app.scrapes.export_runs().await;
     assert_eq!((drained.sent, drained.failed), (0, 2), "{drained:?}");
     assert_eq!(rows(&bq).await.len(), 4, "they arrived");
-    let unsure = ledger.export_record(&second[0]).unwrap().unwrap();
+    let unsure = ledger.export_record(&second[0]).await.unwrap().unwrap();
     assert_eq!(
         (unsure.sends, unsure.exported_at),
         (1, None),
@@ -133,9 +133,9 @@ async fn every_finished_run_reaches_the_execution_log_exactly_once_through_an_ou
     let third = scrape(&t, d(5)).await;
     let drained = t.app.scrapes.export_runs().await;
     assert_eq!((drained.sent, drained.found), (0, 0), "{drained:?}");
-    assert_eq!(ledger.unexported_count().unwrap(), 4);
+    assert_eq!(ledger.unexported_count().await.unwrap(), 4);
     assert_eq!(rows(&bq).await.len(), 4, "nothing more arrived");
-    let waiting = ledger.export_record(&third[0]).unwrap().unwrap();
+    let waiting = ledger.export_record(&third[0]).await.unwrap().unwrap();
     assert!(waiting.last_error.unwrap().contains("BigQuery"));
     let gauge = t.app.metrics.render();
     assert!(
@@ -147,8 +147,8 @@ async fn every_finished_run_reaches_the_execution_log_exactly_once_through_an_ou
     relay.set(Mode::Up);
     let drained = t.app.scrapes.export_runs().await;
     assert_eq!((drained.found, drained.sent), (2, 2), "{drained:?}");
-    assert_eq!(ledger.unexported_count().unwrap(), 0);
-    let record = ledger.export_record(&second[1]).unwrap().unwrap();
+    assert_eq!(ledger.unexported_count().await.unwrap(), 0);
+    let record = ledger.export_record(&second[1]).await.unwrap().unwrap();
     assert_eq!((record.sends, record.how.as_deref()), (1, Some("found")));
     let all: Vec<String> = [first, second, third].concat();
     let table = rows(&bq).await;
@@ -182,19 +182,20 @@ async fn a_row_bigquery_refuses_is_kept_with_the_reason_and_the_others_go_withou
     .await;
     let ledger = &t.app.ledger;
     let now = chrono::Utc::now();
-    finished_run(ledger, "aaaa", d(3), now);
-    finished_run(ledger, "bbbb", d(3), now + chrono::Duration::seconds(1));
+    finished_run(ledger, "aaaa", d(3), now).await;
+    finished_run(ledger, "bbbb", d(3), now + chrono::Duration::seconds(1)).await;
     let drained = t.app.scrapes.export_runs().await;
     assert_eq!((drained.rejected, drained.sent), (1, 1), "{drained:?}");
     assert_eq!(bq.hits(), 2, "{:#?}", bq.requests());
     assert!(
         bq.requests()[1].contains("\"insertId\":\"bbbb\"") && !bq.requests()[1].contains("aaaa")
     );
-    let a = ledger.export_record("aaaa").unwrap().unwrap();
+    let a = ledger.export_record("aaaa").await.unwrap().unwrap();
     assert!(a.rejected && a.last_error.unwrap().contains("no such field: recovery"));
     assert_eq!(
         ledger
             .export_record("bbbb")
+            .await
             .unwrap()
             .unwrap()
             .how

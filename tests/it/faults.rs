@@ -272,7 +272,7 @@ async fn scenario(cal: Calendar, sim: SimServer) {
     cal.scrape(&api, rest).await;
     assert_eq!(api.health().await, 200);
 
-    let runs = all_runs(&t);
+    let runs = all_runs(&t).await;
     checks::burst_and_outage(&runs, &blocked_runs, &outage_runs);
     checks::page_two_made_partial_runs(&runs, &partial_runs);
     checks::wait_for_pushes(&runs, &loader, subscribed).await;
@@ -283,14 +283,14 @@ async fn scenario(cal: Calendar, sim: SimServer) {
     loader.refuse(true);
     let refused = cal.recover(&api, 1, Some(&["processor_failed"])).await;
     loader.refuse(false);
-    let refused_files = checks::sends_refused_and_released(&t, &loader, &refused);
+    let refused_files = checks::sends_refused_and_released(&t, &loader, &refused).await;
 
     // Recovery rounds, faults still on, until gaps reports nothing lost.
     let mut rounds: Vec<Vec<Value>> = Vec::new();
     let mut last = first.clone();
     for round in 2..=ROUNDS {
         rounds.push(cal.recover(&api, round, None).await);
-        checks::wait_for_pushes(&all_runs(&t), &loader, subscribed).await;
+        checks::wait_for_pushes(&all_runs(&t).await, &loader, subscribed).await;
         last = cal.gaps(&api).await;
         if problems(&last).is_empty() {
             break;
@@ -305,7 +305,7 @@ async fn scenario(cal: Calendar, sim: SimServer) {
         "still lost after {ROUNDS} rounds: {lost:#?}"
     );
 
-    let runs = all_runs(&t);
+    let runs = all_runs(&t).await;
     checks::storage_matches_the_ledger(&t, &runs).await;
     checks::lost_dates_rescraped(&cal, &runs, &d[a..a + 4]);
     checks::each_file_loaded_once(&cal, &t, &loader, &last, &refused_files).await;
@@ -314,12 +314,12 @@ async fn scenario(cal: Calendar, sim: SimServer) {
     figures::print(&cal, &t, &runs, &first, &rounds, unknown, started);
 }
 
-fn all_runs(t: &TestApp) -> Vec<RunRecord> {
+async fn all_runs(t: &TestApp) -> Vec<RunRecord> {
     let filter = RunFilter {
         limit: RunFilter::MAX_LIMIT,
         ..Default::default()
     };
-    let runs = t.app.ledger.runs(&filter).expect("the ledger reads");
+    let runs = t.app.ledger.runs(&filter).await.expect("the ledger reads");
     assert!(
         runs.len() < RunFilter::MAX_LIMIT as usize,
         "more runs than one page"

@@ -71,16 +71,16 @@ async fn a_phase2_that_loads_but_answers_late_gets_the_file_once_and_the_claim_i
     assert_eq!(w.loader.deliveries()[&file], 1, "loaded once");
 
     let ledger = &w.t.app.ledger;
-    let job = ledger.job(&job_id).unwrap().unwrap();
+    let job = ledger.job(&job_id).await.unwrap().unwrap();
     let detail = job.actions[0].detail.clone().unwrap_or_default();
     assert_eq!(job.actions[0].state, ActionState::Failed);
     assert!(
         detail.starts_with("unconfirmed") && detail.contains("outcome unknown"),
         "{detail}"
     );
-    let claim = ledger.file_send(&file).unwrap().unwrap();
+    let claim = ledger.file_send(&file).await.unwrap().unwrap();
     assert_eq!(claim.state, FileSendState::Sent, "confirmed from evidence");
-    let evidence = ledger.claim_evidence(&file, &job_id).unwrap();
+    let evidence = ledger.claim_evidence(&file, &job_id).await.unwrap();
     let outcomes: Vec<_> = evidence.iter().map(|e| e.outcome).collect();
     assert_eq!(
         outcomes,
@@ -117,10 +117,15 @@ async fn a_file_taken_but_never_loaded_is_released_after_the_window_and_sent_onc
     let (first, _) = recover(&w, "first").await;
     let ledger = &w.t.app.ledger;
     assert_eq!(
-        ledger.file_send(&file).unwrap().unwrap().state,
+        ledger.file_send(&file).await.unwrap().unwrap().state,
         FileSendState::Claimed
     );
-    let last = ledger.claim_evidence(&file, &first).unwrap().pop().unwrap();
+    let last = ledger
+        .claim_evidence(&file, &first)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(
         (last.outcome, last.rows_found),
         (ClaimOutcome::Unconfirmed, Some(0))
@@ -145,10 +150,15 @@ async fn a_file_taken_but_never_loaded_is_released_after_the_window_and_sent_onc
     assert_eq!(planned, 1, "released: no rows once the window passed");
     assert_eq!(sends(&w, &file), 2, "{:#?}", w.loader.requests());
     assert_eq!(w.loader.deliveries()[&file], 1);
-    let released = ledger.claim_evidence(&file, &first).unwrap().pop().unwrap();
+    let released = ledger
+        .claim_evidence(&file, &first)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert_eq!(released.outcome, ClaimOutcome::Released, "{released:?}");
     assert_eq!(
-        ledger.file_send(&file).unwrap().unwrap().state,
+        ledger.file_send(&file).await.unwrap().unwrap().state,
         FileSendState::Sent
     );
 

@@ -12,6 +12,8 @@ mod faults;
 mod fetch;
 mod gcp;
 mod handover;
+mod instances;
+mod ledger;
 mod markets;
 mod off_days;
 mod outbox;

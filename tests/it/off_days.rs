@@ -29,7 +29,7 @@ async fn one_empty_events_answer_does_not_hide_a_lost_date_for_ever() {
         "{}",
         row.verdict.reason
     );
-    assert_eq!(w.t.app.ledger.known_games(d(lost)).unwrap(), None);
+    assert_eq!(w.t.app.ledger.known_games(d(lost)).await.unwrap(), None);
 
     w.t.sim.clear_rules();
     let second = w.t.app.detector.detect(&steals(lost)).await;
@@ -54,7 +54,7 @@ async fn two_empty_answers_the_recheck_apart_are_remembered_as_an_off_day() {
         .verdict
         .reason;
     assert!(reason.contains("not yet corroborated"), "{reason}");
-    assert_eq!(w.t.app.ledger.known_games(d(off)).unwrap(), None);
+    assert_eq!(w.t.app.ledger.known_games(d(off)).await.unwrap(), None);
 
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let second = w.t.app.detector.detect(&steals(off)).await;
@@ -65,7 +65,7 @@ async fn two_empty_answers_the_recheck_apart_are_remembered_as_an_off_day() {
         "{}",
         row.verdict.reason
     );
-    assert_eq!(w.t.app.ledger.known_games(d(off)).unwrap(), Some(0));
+    assert_eq!(w.t.app.ledger.known_games(d(off)).await.unwrap(), Some(0));
 
     let third = w.t.app.detector.detect(&steals(off)).await;
     assert_eq!(third.work.events_requests, 0, "remembered: not asked again");

@@ -48,7 +48,7 @@ async fn unannounced_run(t: &TestApp, req: &ScrapeRequest) -> RunReport {
     let r = t.app.scrapes.run(req).await.remove(0);
     assert_eq!(r.status, RunStatus::Success, "{}", r.message);
     let object = r.object_name.clone().expect("the run wrote its file");
-    let entry = t.app.ledger.outbox_entry(&r.run_id).unwrap();
+    let entry = t.app.ledger.outbox_entry(&r.run_id).await.unwrap();
     let entry = entry.expect("the message was recorded before it was published");
     assert_eq!(entry.published_at, None);
     assert_eq!(entry.attempts, 1);
@@ -56,10 +56,10 @@ async fn unannounced_run(t: &TestApp, req: &ScrapeRequest) -> RunReport {
     assert!(error.contains("topic not found"), "{error}");
     let url = format!("gs://{BUCKET}/{object}");
     assert_eq!(entry.message["metadata"]["gcs_path"], url.as_str());
-    let row = t.app.ledger.run(&r.run_id).unwrap().unwrap();
+    let row = t.app.ledger.run(&r.run_id).await.unwrap().unwrap();
     assert_eq!(row.published, Some(false));
     assert_eq!(
-        t.app.ledger.announcement(&object).unwrap(),
+        t.app.ledger.announcement(&object).await.unwrap(),
         Some(Announcement::Pending)
     );
     r
@@ -92,7 +92,13 @@ async fn a_file_whose_message_failed_is_announced_by_the_next_run_exactly_once()
     assert_eq!(late[0]["execution_id"], first.run_id.as_str());
     assert_eq!(late[0]["game_date"], "2026-01-14");
 
-    let entry = t.app.ledger.outbox_entry(&first.run_id).unwrap().unwrap();
+    let entry = t
+        .app
+        .ledger
+        .outbox_entry(&first.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     let published_at = entry.published_at.expect("announced by the drain");
     assert!(
         published_at > second.finished_at,
@@ -100,11 +106,11 @@ async fn a_file_whose_message_failed_is_announced_by_the_next_run_exactly_once()
     );
     assert_eq!((entry.attempts, entry.message_id.is_some()), (2, true));
     assert!(entry.last_error.is_some(), "the first failure is kept");
-    let row = t.app.ledger.run(&first.run_id).unwrap().unwrap();
+    let row = t.app.ledger.run(&first.run_id).await.unwrap().unwrap();
     assert_eq!(row.published, Some(true));
     // The pending-load window counts from here, not from the run's end.
     assert_eq!(
-        t.app.ledger.announcement(&object).unwrap(),
+        t.app.ledger.announcement(&object).await.unwrap(),
         Some(Announcement::Published(published_at))
     );
     let again = t.app.scrapes.announce_outbox().await;
@@ -127,16 +133,19 @@ async fn a_starting_server_announces_what_an_earlier_process_left_unannounced() 
 }
 
 /// A ledger holding `n` finished runs whose messages nobody published, oldest first.
-fn ledger_with_unpublished(n: usize) -> Ledger {
-    let ledger = Ledger::open_in_memory().unwrap();
+async fn ledger_with_unpublished(n: usize) -> Ledger {
+    let ledger = Ledger::open_in_memory().await.unwrap();
     let long_ago = chrono::Utc::now() - chrono::Duration::hours(2);
     for i in 0..n {
         let run_id = format!("run-{i}");
         let at = long_ago + chrono::Duration::seconds(i as i64);
-        finished_run(&ledger, &run_id, d(14), at);
+        finished_run(&ledger, &run_id, d(14), at).await;
         // Claimed two hours ago by a process that died before publishing it.
         let message = json!({ "execution_id": run_id });
-        ledger.record_message(&run_id, None, &message, at).unwrap();
+        ledger
+            .record_message(&run_id, None, &message, at)
+            .await
+            .unwrap();
     }
     ledger
 }
@@ -155,7 +164,7 @@ fn notifier(url: &str) -> Notifier {
 
 #[tokio::test]
 async fn a_drain_publishes_oldest_first_up_to_its_bound_and_stops_while_pub_sub_is_down() {
-    let ledger = Arc::new(ledger_with_unpublished(5));
+    let ledger = Arc::new(ledger_with_unpublished(5).await);
     let up = CannedHttp::start(200, r#"{"messageIds":["m"]}"#).await;
     let drained = notifier(&up.url).drain(&ledger, 3).await;
     assert_eq!((drained.published, drained.failed), (3, 0));
@@ -175,7 +184,7 @@ async fn a_drain_publishes_oldest_first_up_to_its_bound_and_stops_while_pub_sub_
         (data(0), data(1), data(2)),
         (json!("run-0"), json!("run-1"), json!("run-2"))
     );
-    assert_eq!(ledger.unpublished_count().unwrap(), 2);
+    assert_eq!(ledger.unpublished_count().await.unwrap(), 2);
 
     // Down: the first failure (after the publisher's own retries) ends the drain.
     let down = CannedHttp::start(503, r#"{"error":{"message":"busy"}}"#).await;
@@ -186,7 +195,7 @@ async fn a_drain_publishes_oldest_first_up_to_its_bound_and_stops_while_pub_sub_
         2,
         "one message, two attempts, then the drain stops"
     );
-    let entry = ledger.outbox_entry("run-3").unwrap().unwrap();
+    let entry = ledger.outbox_entry("run-3").await.unwrap().unwrap();
     assert_eq!(entry.attempts, 1);
     assert!(entry.last_error.unwrap().contains("busy"));
     assert_eq!(entry.published_at, None);
@@ -195,5 +204,5 @@ async fn a_drain_publishes_oldest_first_up_to_its_bound_and_stops_while_pub_sub_
     let back = CannedHttp::start(200, r#"{"messageIds":["m"]}"#).await;
     let drained = notifier(&back.url).drain(&ledger, 10).await;
     assert_eq!((drained.published, drained.failed), (2, 0));
-    assert_eq!(ledger.unpublished_count().unwrap(), 0);
+    assert_eq!(ledger.unpublished_count().await.unwrap(), 0);
 }

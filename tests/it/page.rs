@@ -235,6 +235,7 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
             std::slice::from_ref(&action),
             now,
         )
+        .await
         .unwrap();
     let later = now + chrono::Duration::seconds(1);
     let (newer, _) = t
@@ -246,6 +247,7 @@ async fn recent_jobs_are_listed_newest_first_with_their_counts() {
             &[action.clone(), action],
             later,
         )
+        .await
         .unwrap();
     let get = |q: &'static str| {
         let url = url.clone();

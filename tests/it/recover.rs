@@ -12,7 +12,7 @@ use backstop::sim::faults::Fault;
 
 use crate::auth::TOKEN;
 use crate::support::api::Api;
-use crate::support::served::{output_of, output_with, Backstop};
+use crate::support::process::{output_of, output_with, Backstop};
 use crate::support::world::{d, history, process_env, world, NEVER_LOADED, NEVER_SCRAPED};
 
 const DAYS: u32 = 8;

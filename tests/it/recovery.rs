@@ -21,7 +21,7 @@ fn steals(from: u32, to: u32) -> GapQuery {
 async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() {
     let w = world(30, None, &[]).await;
     let files = history(&w, 30).await;
-    w.t.app.ledger.health().unwrap();
+    w.t.app.ledger.health().await.unwrap();
 
     let report = w.t.app.detector.detect(&steals(1, 30)).await;
     assert_eq!(
@@ -127,7 +127,13 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
             .unwrap();
     assert!(submitted.created);
     w.t.app.recovery.execute(&submitted.job.id).await;
-    let job = w.t.app.ledger.job(&submitted.job.id).unwrap().unwrap();
+    let job =
+        w.t.app
+            .ledger
+            .job(&submitted.job.id)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(job.state, "done", "{job:#?}");
     let result = job.result.clone().unwrap();
     assert_eq!(
@@ -261,13 +267,20 @@ async fn a_job_stopped_half_way_resumes_without_repeating_finished_actions() {
             None,
             chrono::Utc::now(),
         )
+        .await
         .unwrap();
     assert!(ledger
         .claim_file_send(&name, &job.id, chrono::Utc::now())
+        .await
         .unwrap());
     w.loader.load(&name).await;
-    ledger.confirm_file_sent(&name, chrono::Utc::now()).unwrap();
+    ledger
+        .confirm_file_sent(&name, chrono::Utc::now())
+        .await
+        .unwrap();
 
+    // The first instance stops: its heartbeat ends and its job is free for another.
+    w.t.app.stand_down().await;
     let mut config = (*w.t.app.config).clone();
     config.recovery_settle = Duration::ZERO;
     let restarted = backstop::app::App::build(config).await.unwrap();
@@ -287,14 +300,14 @@ async fn a_job_stopped_half_way_resumes_without_repeating_finished_actions() {
         "the finished send was not repeated"
     );
     assert_eq!(
-        ledger.file_send(&name).unwrap().unwrap().state,
+        ledger.file_send(&name).await.unwrap().unwrap().state,
         FileSendState::Sent
     );
 }
 
 async fn wait_finished(app: &backstop::app::App, id: &str) -> backstop::ledger::JobRecord {
     for _ in 0..200 {
-        let job = app.ledger.job(id).unwrap().unwrap();
+        let job = app.ledger.job(id).await.unwrap().unwrap();
         if job.state != "running" && job.result.is_some() {
             return job;
         }

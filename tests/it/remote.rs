@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::auth::TOKEN;
-use crate::support::served::{output_of, Backstop};
+use crate::support::process::{output_of, Backstop};
 use crate::support::world::{d, history, process_env, world, World};
 
 const DAYS: u32 = 8;

@@ -11,7 +11,7 @@ use backstop::sim::faults::Fault;
 use serde_json::json;
 
 use crate::support::api::Api;
-use crate::support::served::output_of;
+use crate::support::process::output_of;
 use crate::support::world::{d, history, process_env, world, World, NEVER_SCRAPED};
 
 const DAYS: u32 = 6;
@@ -79,7 +79,7 @@ async fn the_same_recovery_after_the_upstream_came_back_recovers_what_the_first_
     assert_eq!(code, Some(0), "nothing lost any more: exit 0\n{out}\n{err}");
     let second = job_id(&err);
     assert_ne!(second, first, "a new job, not the finished one");
-    let job = w.t.app.ledger.job(&second).unwrap().unwrap();
+    let job = w.t.app.ledger.job(&second).await.unwrap().unwrap();
     assert_eq!(job.actions.len(), 1, "{job:#?}");
     assert_eq!(job.actions[0].game_date, lost);
     let after = w.t.app.detector.detect(&range).await;

@@ -67,6 +67,7 @@ async fn a_full_game_day_lands_at_the_exact_names_with_exact_counts_everywhere()
             limit: 100,
             ..RunFilter::default()
         })
+        .await
         .unwrap();
     let messages = t.messages(7).await;
     for m in MarketType::ALL {
@@ -208,7 +209,7 @@ async fn a_page_that_keeps_failing_makes_a_partial_run_that_is_never_offered_to_
         m["error_message"].as_str().unwrap().contains("page 3"),
         "{m}"
     );
-    let row = t.app.ledger.run(&r.run_id).unwrap().unwrap();
+    let row = t.app.ledger.run(&r.run_id).await.unwrap().unwrap();
     assert_eq!(row.status, RunStatus::Partial);
     assert_eq!((row.pages_fetched, row.pages_total), (Some(2), Some(pages)));
     assert_eq!(row.props_written, Some(20));
@@ -261,7 +262,7 @@ async fn a_blocked_key_is_reported_as_blocked_after_one_retry() {
     assert_eq!(r.error_kind, Some(ErrorKind::Blocked), "{}", r.message);
     assert_eq!(t.sim.arrivals().len(), 2);
     assert!(r.message.contains("Forbidden"), "{}", r.message);
-    let row = t.app.ledger.run(&r.run_id).unwrap().unwrap();
+    let row = t.app.ledger.run(&r.run_id).await.unwrap().unwrap();
     assert_eq!(row.error_kind.as_deref(), Some("blocked"));
     assert_eq!(row.attempts, Some(2));
 }

@@ -12,19 +12,17 @@ use std::time::{Duration, Instant};
 
 use backstop::calendar::GameDate;
 use backstop::ledger::FileSendState;
-use backstop::market::{MarketSelection, MarketType};
-use backstop::run::{Scraper, Trigger};
-use backstop::scrape::ScrapeRequest;
+use backstop::market::MarketType;
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::SimConfig;
 use serde_json::{json, Value};
 
-use crate::support::api::Api;
+use crate::support::api::{action_kinds, Api};
 use crate::support::app::{spawn_app_with, var_pairs, TestApp, KEY};
 use crate::support::bq::BqEmulator;
 use crate::support::emulators::PROJECT;
-use crate::support::loader::{Loader, Route};
-use crate::support::served::Backstop;
+use crate::support::loader::{scraped_history, Loader, Route};
+use crate::support::process::Backstop;
 
 fn d(day: u32) -> GameDate {
     format!("2026-02-{day:02}").parse().unwrap()
@@ -38,31 +36,11 @@ const NEVER_SCRAPED: [u32; 3] = [2, 4, 8];
 const NEVER_LOADED: [u32; 3] = [3, 5, 9];
 
 /// Scrapes and loads February 1–10 in-process, leaving three dates never scraped and three
-/// never loaded; returns the files left unloaded, by day.
-async fn history(t: &TestApp, loader: &Loader) -> HashMap<u32, String> {
-    let mut unloaded = HashMap::new();
-    for day in (1..=DAYS).filter(|d| *d != OFF_DAY && !NEVER_SCRAPED.contains(d)) {
-        let req = ScrapeRequest {
-            scraper: Scraper::PlayerProps,
-            date: d(day),
-            markets: MarketSelection::One(MarketType::Steals),
-            trigger: Trigger::Cli,
-        };
-        let name = t
-            .app
-            .scrapes
-            .run(&req)
-            .await
-            .remove(0)
-            .object_name
-            .expect("a file");
-        if NEVER_LOADED.contains(&day) {
-            unloaded.insert(day, name);
-        } else {
-            loader.load(&name).await;
-        }
-    }
-    unloaded
+/// never loaded; returns the files left unloaded, by date.
+async fn history(t: &TestApp, loader: &Loader) -> HashMap<GameDate, String> {
+    let dates = (1..=DAYS).filter(|d| *d != OFF_DAY && !NEVER_SCRAPED.contains(d));
+    let unloaded = NEVER_LOADED.map(d);
+    scraped_history(t, loader, MarketType::Steals, dates.map(d), &unloaded).await
 }
 
 /// Polls the job until `ready` says so.
@@ -105,6 +83,8 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
         ("BACKSTOP_PHASE2_AUTH", "off"),
         ("BACKSTOP_PHASE2_TIMEOUT_SECS", "10"),
         ("BACKSTOP_RECOVERY_SETTLE_SECS", "1"),
+        // A killed instance's job is adopted once its lease runs out.
+        ("BACKSTOP_LEASE_SECS", "2"),
     ];
     let t = spawn_app_with(sim, &extra).await;
     loader.attach(t.app.store.clone());
@@ -122,12 +102,7 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     let body = json!({"from": d(1).to_string(), "to": d(DAYS).to_string(), "market": "steals"});
     let id = first.api.reprocess(&body, "sigkill-1").await;
     let job = first.api.job(&id).await;
-    let kinds: Vec<&str> = job["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap())
-        .collect();
+    let kinds = action_kinds(&job);
     assert_eq!(
         kinds,
         [
@@ -147,18 +122,26 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     .await;
     first.kill();
     let second = Backstop::start(&env, log.clone()).await;
-    let runs = second
-        .api
-        .runs(&format!("date={}&scraper=bp_player_props", d(4)))
-        .await;
-    let abandoned = runs.iter().filter(|r| r["status"] == "abandoned").count();
-    assert_eq!(
-        abandoned, 1,
-        "the killed run is recorded as such: {runs:#?}"
-    );
+    // The killed run is recorded as such once its lease (2 s) has run out.
+    let start = Instant::now();
+    loop {
+        let runs = second
+            .api
+            .runs(&format!("date={}&scraper=bp_player_props", d(4)))
+            .await;
+        let abandoned = runs.iter().filter(|r| r["status"] == "abandoned").count();
+        if abandoned == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the killed run is recorded as such: {runs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Kill 2: the file of action 4 is with Phase 2, its answer not back yet.
-    let sixth = unloaded[&5].clone();
+    let sixth = unloaded[&d(5)].clone();
     let start = Instant::now();
     while !loader
         .requests()
@@ -180,9 +163,15 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     check_work(&third.api, &loader, &unloaded).await;
     // Phase 2 loaded the interrupted hand-over: the table's rows confirm the claim.
     t.app.recovery.settle_claims().await;
-    let claim = t.app.ledger.file_send(&sixth).unwrap().expect("a claim");
+    let claim = t
+        .app
+        .ledger
+        .file_send(&sixth)
+        .await
+        .unwrap()
+        .expect("a claim");
     assert_eq!(claim.state, FileSendState::Sent, "confirmed from evidence");
-    let evidence = t.app.ledger.claim_evidence(&sixth, &id).unwrap();
+    let evidence = t.app.ledger.claim_evidence(&sixth, &id).await.unwrap();
     let confirmed = evidence.last().expect("evidence");
     assert!(confirmed.rows_found.unwrap_or(0) > 0, "{evidence:#?}");
     assert_eq!(third.api.health().await, 200);
@@ -247,7 +236,7 @@ fn check_job(job: &Value, interrupted_send: &str) {
 /// Runs: one per re-scraped date, two for the date whose run was killed (one `abandoned`).
 /// Files: each sent once, none loaded twice; the killed hand-over was loaded by Phase 2 anyway
 /// (which is why it must not be re-sent). Every date is complete at the end.
-async fn check_work(api: &Api, loader: &Loader, unloaded: &HashMap<u32, String>) {
+async fn check_work(api: &Api, loader: &Loader, unloaded: &HashMap<GameDate, String>) {
     for day in NEVER_SCRAPED {
         let runs = api
             .runs(&format!("date={}&scraper=bp_player_props", d(day)))
@@ -262,29 +251,20 @@ async fn check_work(api: &Api, loader: &Loader, unloaded: &HashMap<u32, String>)
         assert_eq!(statuses, want, "{}: {runs:#?}", d(day));
     }
     let start = Instant::now();
-    let requests = loop {
+    loop {
         let requests = loader.requests();
         if requests.iter().all(|r| r.status == 200)
             && requests.iter().filter(|r| r.route == Route::Push).count() >= 3
         {
-            break requests;
+            break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "loads still under way: {requests:#?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    for name in unloaded.values() {
-        let sends = requests
-            .iter()
-            .filter(|r| &r.name == name && r.route == Route::Send)
-            .count();
-        assert_eq!(sends, 1, "{name} handed to Phase 2 once: {requests:#?}");
     }
-    for (name, n) in loader.deliveries() {
-        assert_eq!(n, 1, "{name} loaded {n} times");
-    }
+    loader.assert_sent_once_and_none_loaded_twice(unloaded.values());
     let rows = api
         .gaps(&d(1).to_string(), &d(DAYS).to_string(), "steals")
         .await;

@@ -142,7 +142,11 @@ pub fn categories(
 
 /// While Phase 2 answered 500, every send failed, its claim was released (a 500 means "not
 /// loaded"), and nothing was loaded. Returns the files refused.
-pub fn sends_refused_and_released(t: &TestApp, loader: &Loader, jobs: &[Value]) -> Vec<String> {
+pub async fn sends_refused_and_released(
+    t: &TestApp,
+    loader: &Loader,
+    jobs: &[Value],
+) -> Vec<String> {
     let mut files = Vec::new();
     for a in jobs
         .iter()
@@ -164,7 +168,12 @@ pub fn sends_refused_and_released(t: &TestApp, loader: &Loader, jobs: &[Value]) 
                 .contains("HTTP 500"),
             "{a}"
         );
-        let claim = t.app.ledger.file_send(&name).expect("the ledger reads");
+        let claim = t
+            .app
+            .ledger
+            .file_send(&name)
+            .await
+            .expect("the ledger reads");
         assert_eq!(claim, None, "the claim on {name} was released");
         files.push(name);
     }

@@ -186,3 +186,15 @@ impl Api {
         answer["runs"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// The kinds of a job's actions, in order (`scrape`, `send_file`).
+pub fn action_kinds(job: &Value) -> Vec<&str> {
+    let actions = job["actions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    actions
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap_or_default())
+        .collect()
+}

@@ -98,7 +98,7 @@ pub async fn spawn_offline(extra: &[(&str, &str)]) -> TestApp {
 
 /// A job (the caller's key `k`) that claimed each of `objects` (raw props files) and got no
 /// answer: hand-overs whose outcome is unknown.
-pub fn unconfirmed_hand_overs(ledger: &Ledger, objects: &[&str]) -> JobRecord {
+pub async fn unconfirmed_hand_overs(ledger: &Ledger, objects: &[&str]) -> JobRecord {
     let actions: Vec<NewAction> = objects
         .iter()
         .map(|object| {
@@ -115,16 +115,17 @@ pub fn unconfirmed_hand_overs(ledger: &Ledger, objects: &[&str]) -> JobRecord {
     let now = chrono::Utc::now();
     let (job, _) = ledger
         .create_job(JobKey::Given("k"), &serde_json::json!({}), &actions, now)
+        .await
         .unwrap();
     for object in objects {
-        assert!(ledger.claim_file_send(object, &job.id, now).unwrap());
+        assert!(ledger.claim_file_send(object, &job.id, now).await.unwrap());
     }
     job
 }
 
 /// Records in `ledger` an events run `run_id` for `date` that started and ended (no data) at
 /// `at`, as a scheduled run does: no scrape, so nothing else happens after it.
-pub fn finished_run(
+pub async fn finished_run(
     ledger: &Ledger,
     run_id: &str,
     date: GameDate,
@@ -139,7 +140,7 @@ pub fn finished_run(
         started_at: at,
         opts: serde_json::json!({}),
     };
-    ledger.start_run(&new).unwrap();
+    ledger.start_run(&new).await.unwrap();
     let outcome = RunOutcome {
         status: RunStatus::NoData,
         finished_at: at,
@@ -153,7 +154,7 @@ pub fn finished_run(
         generation: None,
         routes: None,
     };
-    ledger.finish_run(run_id, &outcome).unwrap();
+    ledger.finish_run(run_id, &outcome).await.unwrap();
 }
 
 pub async fn spawn_app_with(sim: SimConfig, extra: &[(&str, &str)]) -> TestApp {

@@ -233,3 +233,52 @@ async fn load(
     }
     Ok(rows.len())
 }
+
+/// Scrapes `market` on each of `dates` in-process and has each file loaded, except the files
+/// of the `unloaded` dates: those are returned by date (what a recovery must send).
+pub async fn scraped_history(
+    t: &super::app::TestApp,
+    loader: &Loader,
+    market: backstop::market::MarketType,
+    dates: impl IntoIterator<Item = backstop::calendar::GameDate>,
+    unloaded: &[backstop::calendar::GameDate],
+) -> HashMap<backstop::calendar::GameDate, String> {
+    let mut left = HashMap::new();
+    for date in dates {
+        let req = backstop::scrape::ScrapeRequest {
+            scraper: backstop::run::Scraper::PlayerProps,
+            date,
+            markets: backstop::market::MarketSelection::One(market),
+            trigger: backstop::run::Trigger::Cli,
+        };
+        let report = t.app.scrapes.run(&req).await.remove(0);
+        let name = report.object_name.expect("a file");
+        if unloaded.contains(&date) {
+            left.insert(date, name);
+        } else {
+            loader.load(&name).await;
+        }
+    }
+    left
+}
+
+impl Loader {
+    /// Each of `names` was handed to Phase 2 by a recovery exactly once, and no file was
+    /// loaded twice by any route.
+    pub fn assert_sent_once_and_none_loaded_twice<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a String>,
+    ) {
+        let requests = self.requests();
+        for name in names {
+            let sends = requests
+                .iter()
+                .filter(|r| &r.name == name && r.route == Route::Send)
+                .count();
+            assert_eq!(sends, 1, "{name} handed to Phase 2 once: {requests:#?}");
+        }
+        for (name, n) in self.deliveries() {
+            assert_eq!(n, 1, "{name} loaded {n} times");
+        }
+    }
+}

@@ -8,9 +8,10 @@ pub mod emulators;
 pub mod loader;
 pub mod logs;
 pub mod phase2;
+pub mod postgres;
+pub mod process;
 pub mod proxy;
 pub mod relay;
-pub mod served;
 pub mod upstream;
 pub mod world;
 

@@ -1,6 +1,6 @@
-//! `backstop serve` as a child process, configured by its environment (the settings of the
-//! in-process harness, so both share the emulators, the ledger and Phase 2), its output in a
-//! log file; SIGKILLed when the test ends.
+//! `backstop serve` as a child process, configured by its environment alone (as on Cloud Run),
+//! on a free port; SIGKILLed if the test ends early. And a command (the binary, a script) run
+//! to its end without blocking the test's runtime.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -63,6 +63,27 @@ impl Backstop {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Everything the process logged so far (its log file may be shared with earlier ones),
+    /// without terminal colours: `field=value` as written.
+    pub fn log_text(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut plain = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // CSI: ESC [ parameters final-letter
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+                continue;
+            }
+            plain.push(c);
+        }
+        plain
     }
 
     /// SIGKILL: no handler runs, nothing is flushed or marked.

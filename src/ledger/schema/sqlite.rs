@@ -1,13 +1,9 @@
-//! The ledger's tables and indexes, and the migrations that bring any older file up to date.
-//!
-//! `MIGRATIONS[i]` takes a database from version `i` to `i + 1`; the version lives in
-//! `PRAGMA user_version`. Migrations only ever append: a released one is never edited.
+//! The SQLite migrations, oldest first. V1–V4 are the schema the embedded ledger has been
+//! released with (a file written by any earlier build migrates in place): they are never
+//! edited. V5 adds leases and the shared rate limit's table: the queries are the same on both
+//! backends, and `backstop serve` and a CLI command on one file are two instances too.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-
-use super::LedgerProblem;
-
-const V1: &str = r#"
+pub(super) const V1: &str = r#"
 CREATE TABLE runs (
     id              TEXT PRIMARY KEY,
     scraper         TEXT NOT NULL,
@@ -94,7 +90,7 @@ CREATE INDEX file_sends_by_state ON file_sends (state, claimed_at);
 "#;
 
 /// Recovery results, remembered facts for gap detection, runs found by the object they wrote.
-const V2: &str = r#"
+pub(super) const V2: &str = r#"
 -- What detection said about the job's dates afterwards (JSON), once it ran.
 ALTER TABLE jobs ADD COLUMN result TEXT;
 
@@ -114,7 +110,7 @@ CREATE INDEX runs_by_object ON runs (object_name);
 "#;
 
 /// The outbox of completion messages.
-const V3: &str = r#"
+pub(super) const V3: &str = r#"
 -- A run's completion message, recorded before it is published. `object_name` is the complete
 -- file it announces (NULL when it announces none). `claimed_at` is when a publisher took it (the
 -- run itself, or a drain); a claim older than the lease belongs to a process that is gone.
@@ -135,8 +131,8 @@ CREATE INDEX outbox_by_object ON outbox (object_name);
 "#;
 
 /// Repeatable recoveries; claims settled from evidence; "no games" remembered only when
-/// corroborated. (Rebuilding `jobs` needs foreign keys off: [`migrate`] runs so.)
-const V4: &str = r#"
+/// corroborated. (Rebuilding `jobs` needs foreign keys off: `migrate_sqlite` runs so.)
+pub(super) const V4: &str = r#"
 -- A request's own key (a hash of its content) names at most one *unfinished* job, so the same
 -- request plans anew once its job finished; a key given by the caller (Idempotency-Key,
 -- --key) names one job for ever. Both enforced by the database: partial unique indexes.
@@ -190,143 +186,23 @@ CREATE TABLE empty_events_answers (
 );
 "#;
 
-/// The execution-log outbox (`ledger::exports`): how each finished run's row of BigQuery's
-/// `nba_orchestration.scraper_execution_log` went out. A finished run without an exported row
-/// here is pending: its finish was the enqueue.
-const V5: &str = r#"
-CREATE TABLE execution_log (
-    run_id      TEXT PRIMARY KEY REFERENCES runs (id),
-    -- When a drain took it; a claim older than the lease belongs to a process that is gone.
-    claimed_at  TEXT,
-    -- Sends that may have reached BigQuery: before another, the table is searched for the run.
-    sends       INTEGER NOT NULL DEFAULT 0 CHECK (sends >= 0),
-    last_error  TEXT,
-    -- BigQuery refused the row itself: it is not sent again.
-    rejected    INTEGER NOT NULL DEFAULT 0 CHECK (rejected IN (0, 1)),
-    exported_at TEXT,
-    -- 'sent' (BigQuery took it), 'found' (an earlier send had reached it after all).
-    how         TEXT CHECK (how IN ('sent', 'found')),
-    CHECK ((exported_at IS NULL) = (how IS NULL))
+/// Leases (who owns a running run or an unfinished job, and until when) and the shared rate
+/// limit.
+pub(super) const V5: &str = r#"
+-- The instance that owns the work, and until when its heartbeat holds it. NULL on work
+-- recorded before leases existed: its owner is unknown, so it may be taken over at once.
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN lease_until TEXT;
+ALTER TABLE jobs ADD COLUMN owner TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until TEXT;
+CREATE INDEX runs_by_owner ON runs (owner, status);
+CREATE INDEX jobs_by_owner ON jobs (owner, state);
+
+-- One rate limit per upstream host across every instance (GCRA): the next free slot and a
+-- pause asked for by a 429 / Retry-After, in microseconds since the Unix epoch.
+CREATE TABLE rate_slots (
+    host            TEXT PRIMARY KEY,
+    next_slot_us    INTEGER NOT NULL,
+    paused_until_us INTEGER NOT NULL
 );
-CREATE INDEX runs_by_finished ON runs (finished_at);
 "#;
-
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
-
-/// The version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// Brings the database to [`SCHEMA_VERSION`] in one transaction, or refuses a newer one.
-/// Foreign keys are off meanwhile (a table is rebuilt as SQLite prescribes) and checked before
-/// the commit; the caller turns them on afterwards.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<(), LedgerProblem> {
-    conn.pragma_update(None, "foreign_keys", "OFF")?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(LedgerProblem::SchemaTooNew {
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    for sql in &MIGRATIONS[found.max(0) as usize..] {
-        tx.execute_batch(sql)?;
-    }
-    let broken: Option<String> = tx
-        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-        .optional()?;
-    if let Some(table) = broken {
-        return Err(LedgerProblem::Invalid(format!(
-            "migrating left a row of {table} without its parent"
-        )));
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_2_ledger_keeps_its_jobs_and_a_finished_request_may_run_again() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(V1).unwrap();
-        conn.execute_batch(V2).unwrap();
-        conn.pragma_update(None, "user_version", 2).unwrap();
-        conn.execute_batch(
-            "INSERT INTO jobs (id, idempotency_key, created_at, finished_at, state, request)
-                 VALUES ('a', 'content-1', 't', 't', 'done', '{}'), ('b', 'mine', 't', NULL, 'running', '{}');
-             INSERT INTO job_actions (job_id, seq, kind, game_date, market, reason, state, updated_at)
-                 VALUES ('a', 1, 'scrape', '2026-01-14', 'points', 'r', 'done', 't');
-             INSERT INTO file_sends (object_name, job_id, state, claimed_at) VALUES ('o', 'b', 'claimed', 't');",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        let given: Vec<(String, bool)> = conn
-            .prepare("SELECT id, key_given FROM jobs ORDER BY id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(given, [("a".into(), false), ("b".into(), true)]);
-        let insert = |id: &str, key: &str, given: bool, state: &str| {
-            let finished = (state != "running").then_some("t");
-            conn.execute(
-                "INSERT INTO jobs (id, idempotency_key, key_given, created_at, finished_at, state, request)
-                 VALUES (?1, ?2, ?3, 't', ?4, ?5, '{}')",
-                rusqlite::params![id, key, given, finished, state],
-            )
-        };
-        insert("c", "content-1", false, "running").expect("the finished one does not block it");
-        assert!(
-            insert("d", "content-1", false, "running").is_err(),
-            "one unfinished per key"
-        );
-        assert!(
-            insert("e", "mine", true, "done").is_err(),
-            "a given key names one job"
-        );
-        let orphan = conn.execute(
-            "INSERT INTO job_actions (job_id, seq, kind, game_date, market, reason, state, updated_at)
-             VALUES ('zz', 1, 'scrape', '2026-01-14', 'points', 'r', 'done', 't')",
-            [],
-        );
-        assert!(orphan.is_err(), "foreign keys still hold after the rebuild");
-    }
-
-    #[test]
-    fn a_version_1_ledger_is_brought_up_to_date_and_keeps_its_rows() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(V1).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute(
-            "INSERT INTO jobs (id, idempotency_key, created_at, state, request) VALUES ('j', 'k', 't', 'running', '{}')",
-            [],
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let kept: Option<String> = conn
-            .query_row("SELECT result FROM jobs WHERE id = 'j'", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(kept, None, "the old job is there, with no result yet");
-        conn.execute("INSERT INTO known_games VALUES ('2026-01-14', 8, 't')", [])
-            .unwrap();
-        conn.execute("INSERT INTO known_file_rows VALUES ('o', 12)", [])
-            .unwrap();
-        let empty: i64 = conn
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(empty, 0, "the outbox starts empty");
-    }
-}
