@@ -10,6 +10,7 @@ use crate::gaps::Detector;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::notify::completion::Notifier;
+use crate::notify::execution_log::ExecutionLog;
 use crate::notify::pubsub::Publisher;
 use crate::phase2::Phase2;
 use crate::reprocess::{Recovery, RecoverySettings};
@@ -62,6 +63,10 @@ impl App {
         } else {
             None
         };
+        let bucket = match &config.storage {
+            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
+            StorageLocation::Local(_) => None,
+        };
         let (rate, burst) = (config.fetch.rate_per_sec, config.fetch.burst);
         // A shared ledger carries one rate limit per upstream host for every instance.
         let limits = Arc::new(if ledger.is_shared() {
@@ -80,6 +85,12 @@ impl App {
             store: store.clone(),
             ledger: ledger.clone(),
             notifier: Arc::new(Notifier::new(publisher)),
+            execution_log: Arc::new(ExecutionLog::new(
+                config.execution_log.clone(),
+                &config.warehouse,
+                config.warehouse.credentials(&config.gcp),
+                bucket.clone(),
+            )),
             metrics: metrics.clone(),
             run_deadline: config.run_deadline,
         };
@@ -93,10 +104,6 @@ impl App {
             )
             .with_no_games_recheck(config.no_games_recheck),
         );
-        let bucket = match &config.storage {
-            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
-            StorageLocation::Local(_) => None,
-        };
         let recovery = Arc::new(Recovery::new(
             scrapes.clone(),
             detector.clone(),
@@ -126,8 +133,9 @@ impl App {
 
     /// For a serving instance: work whose owner stopped heartbeating is taken over now and
     /// from then on at every heartbeat — its runs become `abandoned`, its unfinished recovery
-    /// jobs are adopted and resumed (each by one instance) — and completion messages left in
-    /// the outbox are published (each claimed by one drain, on whichever instance). Work a live
+    /// jobs are adopted and resumed (each by one instance) — completion messages left in the
+    /// outbox are published (each claimed by one drain, on whichever instance), and finished
+    /// runs not yet in the execution log go there. Work a live
     /// instance holds is never touched, so starting during a deploy leaves the old revision's
     /// runs alone. One-off commands do not call this. Returns how many jobs this instance
     /// resumed now.
@@ -136,7 +144,10 @@ impl App {
         // Completion messages an earlier process recorded but did not publish.
         let scrapes = self.scrapes.clone();
         tokio::spawn(async move { scrapes.announce_outbox().await });
-        Ok(take_over(&self.ledger, &self.recovery).await?)
+        let resumed = take_over(&self.ledger, &self.recovery).await?;
+        // Runs not yet in the execution log (runs abandoned just now too).
+        self.scrapes.export_runs_soon();
+        Ok(resumed)
     }
 
     /// This instance stops: no more heartbeats, and its unfinished jobs are released so that

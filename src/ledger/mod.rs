@@ -28,6 +28,7 @@
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
 //! - [`lease`]: owners, heartbeats and taking over work whose owner stopped.
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
+//! - [`exports`]: the outbox those rows go out through (finished runs not yet exported).
 //! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does; which
 //!   request names which job (`jobs::keys`).
 //! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2, and the
@@ -39,6 +40,7 @@
 
 mod db;
 pub mod export;
+pub mod exports;
 mod facts;
 pub mod jobs;
 pub mod lease;
@@ -57,6 +59,7 @@ use db::{Db, PgDb, SqliteDb};
 
 pub use db::DbError;
 pub use export::execution_log_row;
+pub use exports::{ExportRecord, Exported, PendingExport};
 pub use facts::EmptyAnswers;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,

@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::plan::scope_from_json;
-use super::Recovery;
+use super::{Recovery, RecoveryError};
 use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery};
 use crate::ledger::{
@@ -52,7 +52,7 @@ impl Recovery {
         self.running.0.lock().expect("running jobs").remove(job_id);
     }
 
-    async fn execute_inner(&self, job_id: &str) -> Result<(), String> {
+    async fn execute_inner(&self, job_id: &str) -> Result<(), RecoveryError> {
         // A send this job's last process left unanswered may be settled by now.
         self.settle_claims().await;
         let job = self.load(job_id).await?;
@@ -70,8 +70,7 @@ impl Recovery {
                     run_id.as_deref(),
                     Utc::now(),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             tracing::info!(job_id, seq = action.seq, kind = ?action.kind, game_date = %action.game_date,
                            market = action.market.as_str(), state = ?state, "{detail}");
         }
@@ -82,8 +81,7 @@ impl Recovery {
             .all(|a| matches!(a.state, ActionState::Done | ActionState::Skipped));
         self.ledger
             .finish_job(job_id, if ok { "done" } else { "failed" }, Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if job
             .actions
             .iter()
@@ -96,12 +94,11 @@ impl Recovery {
         self.record_after(&job).await
     }
 
-    async fn load(&self, job_id: &str) -> Result<JobRecord, String> {
+    async fn load(&self, job_id: &str) -> Result<JobRecord, RecoveryError> {
         self.ledger
             .job(job_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no recovery job {job_id}"))
+            .await?
+            .ok_or_else(|| RecoveryError::NoSuchJob(job_id.to_string()))
     }
 
     /// Records that an action is under way (before any effect), or why that failed.
@@ -248,16 +245,10 @@ impl Recovery {
 
     /// Detection again over the job's range: which of its actions' dates are complete now,
     /// and what in the range is still lost or cannot be judged (`still_lost`, `lost`).
-    async fn record_after(&self, job: &JobRecord) -> Result<(), String> {
+    async fn record_after(&self, job: &JobRecord) -> Result<(), RecoveryError> {
         let Some((query, dates)) = scope_of(job) else {
-            return self
-                .ledger
-                .set_job_result(
-                    &job.id,
-                    &json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []}),
-                )
-                .await
-                .map_err(|e| e.to_string());
+            let nothing = json!({"checked": [], "now_complete": 0, "still_lost": 0, "lost": []});
+            return Ok(self.ledger.set_job_result(&job.id, &nothing).await?);
         };
         let report = self.detector.detect(&query).await;
         let checked: Vec<_> = job
@@ -283,10 +274,7 @@ impl Recovery {
         let result = json!({
             "checked": checked, "now_complete": complete, "still_lost": lost.len(), "lost": lost,
         });
-        self.ledger
-            .set_job_result(&job.id, &result)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(self.ledger.set_job_result(&job.id, &result).await?)
     }
 }
 

@@ -28,6 +28,7 @@ use crate::ledger::{Ledger, NewRun, RunCounts};
 use crate::market::{MarketSelection, MarketType};
 use crate::metrics::{self, Metrics};
 use crate::notify::completion::{completion_message, Notifier};
+use crate::notify::execution_log::{self, ExecutionLog};
 use crate::notify::outbox::{Drained, DRAIN_LIMIT};
 use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
 use crate::storage::ObjectStore;
@@ -52,6 +53,8 @@ pub struct Scrapes {
     pub store: Arc<dyn ObjectStore>,
     pub ledger: Arc<Ledger>,
     pub notifier: Arc<Notifier>,
+    /// Finished runs to the old dashboards' BigQuery table, through the ledger.
+    pub execution_log: Arc<ExecutionLog>,
     pub metrics: Arc<Metrics>,
     pub run_deadline: Duration,
 }
@@ -140,6 +143,35 @@ impl Scrapes {
             self.metrics.set(&metrics::OUTBOX_UNPUBLISHED, [], n as f64);
         }
         drained
+    }
+
+    /// Appends finished runs to the execution log (after any drain under way) and updates the
+    /// `backstop_execution_log_unexported` gauge.
+    pub async fn export_runs(&self) -> execution_log::Drained {
+        let drained = self.execution_log.drain(&self.ledger).await;
+        self.count_unexported().await;
+        drained
+    }
+
+    /// [`Scrapes::export_runs`] in the background, unless a drain is under way: a BigQuery
+    /// outage neither fails nor slows a run.
+    pub fn export_runs_soon(&self) {
+        if !self.execution_log.is_on() {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            if me.execution_log.try_drain(&me.ledger).await.is_some() {
+                me.count_unexported().await;
+            }
+        });
+    }
+
+    async fn count_unexported(&self) {
+        if let Ok(n) = self.ledger.unexported_count().await {
+            self.metrics
+                .set(&metrics::EXECUTION_LOG_UNEXPORTED, [], n as f64);
+        }
     }
 
     /// Runs a request: one report for `bp_events`, one per market for `bp_player_props`.
@@ -277,6 +309,7 @@ impl Scrapes {
                 self.announce_outbox().await;
             }
         }
+        self.export_runs_soon();
         report
     }
 }

@@ -1,11 +1,14 @@
 //! The one integration-test binary: each module below is one area, sharing `support`.
 
 mod api;
+mod auth;
 mod barrage;
+mod claims;
 mod cli;
 mod demo;
 mod deploy;
 mod events_file;
+mod execution_log;
 mod faults;
 mod fetch;
 mod gcp;
@@ -20,7 +23,9 @@ mod phase2;
 mod properties;
 mod proxies;
 mod pubsub;
+mod recover;
 mod recovery;
+mod remote;
 mod rerun;
 mod scrape;
 mod sigkill;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use backstop::calendar::GameDate;
-use backstop::ledger::{Announcement, Ledger, NewRun, RunFilter, RunOutcome};
+use backstop::ledger::{Announcement, Ledger, RunFilter};
 use backstop::market::{MarketSelection, MarketType};
 use backstop::notify::completion::Notifier;
 use backstop::notify::pubsub::{PubSubSettings, Publisher};
@@ -14,7 +14,7 @@ use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::SimConfig;
 use serde_json::json;
 
-use crate::support::app::{spawn_app_with, TestApp, BUCKET, KEY};
+use crate::support::app::{finished_run, spawn_app_with, TestApp, BUCKET, KEY};
 use crate::support::canned_http::CannedHttp;
 use crate::support::emulators::PROJECT;
 use crate::support::quick_retry;
@@ -152,30 +152,7 @@ async fn ledger_with_unpublished(n: usize) -> Ledger {
     for i in 0..n {
         let run_id = format!("run-{i}");
         let at = long_ago + chrono::Duration::seconds(i as i64);
-        let new = NewRun {
-            run_id: run_id.clone(),
-            scraper: Scraper::Events,
-            game_date: d(14),
-            market: None,
-            trigger: Trigger::Scheduler,
-            started_at: at,
-            opts: json!({}),
-        };
-        ledger.start_run(&new).await.unwrap();
-        let outcome = RunOutcome {
-            status: RunStatus::NoData,
-            finished_at: at,
-            error_kind: None,
-            error_message: None,
-            counts: Default::default(),
-            attempts: 1,
-            retries: 0,
-            bytes: 2,
-            object_name: None,
-            generation: None,
-            routes: None,
-        };
-        ledger.finish_run(&run_id, &outcome).await.unwrap();
+        finished_run(&ledger, &run_id, d(14), at).await;
         // Claimed two hours ago by a process that died before publishing it.
         let message = json!({ "execution_id": run_id });
         ledger

@@ -32,10 +32,38 @@ mod sqlite;
 use super::LedgerProblem;
 
 /// The SQLite migrations.
-pub(crate) const SQLITE: &[&str] = &[sqlite::V1, sqlite::V2, sqlite::V3, sqlite::V4, sqlite::V5];
+pub(crate) const SQLITE: &[&str] = &[
+    sqlite::V1,
+    sqlite::V2,
+    sqlite::V3,
+    sqlite::V4,
+    sqlite::V5,
+    EXECUTION_LOG,
+];
 
 /// The PostgreSQL migrations.
-pub(crate) const POSTGRES: &[&str] = &[postgres::V1];
+pub(crate) const POSTGRES: &[&str] = &[postgres::V1, EXECUTION_LOG];
+
+/// Both backends: the execution-log outbox (`ledger::exports`), how each finished run's row
+/// of BigQuery's `nba_orchestration.scraper_execution_log` went out. A finished run without
+/// an exported row here is pending: its finish was the enqueue.
+const EXECUTION_LOG: &str = r#"
+CREATE TABLE execution_log (
+    run_id      TEXT PRIMARY KEY REFERENCES runs (id),
+    -- When a drain took it; a claim older than the lease belongs to a process that is gone.
+    claimed_at  TEXT,
+    -- Sends that may have reached BigQuery: before another, the table is searched for the run.
+    sends       BIGINT NOT NULL DEFAULT 0 CHECK (sends >= 0),
+    last_error  TEXT,
+    -- BigQuery refused the row itself: it is not sent again.
+    rejected    BIGINT NOT NULL DEFAULT 0 CHECK (rejected IN (0, 1)),
+    exported_at TEXT,
+    -- 'sent' (BigQuery took it), 'found' (an earlier send had reached it after all).
+    how         TEXT CHECK (how IN ('sent', 'found')),
+    CHECK ((exported_at IS NULL) = (how IS NULL))
+);
+CREATE INDEX runs_by_finished ON runs (finished_at);
+"#;
 
 /// The version this build writes to a SQLite file.
 pub(crate) const SQLITE_VERSION: i64 = SQLITE.len() as i64;
