@@ -122,17 +122,17 @@ impl Recovery {
         }))
     }
 
-    /// When a file's completion message went out, if within the pending-load window; `now`
-    /// while it waits in the outbox (a drain will publish it: a send would load it twice).
+    /// The file's completion message if it may still bring the file to Phase 2: waiting in
+    /// the outbox (a drain will publish it), or published within the pending-load window.
     async fn announced_recently(
         &self,
         name: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<chrono::DateTime<chrono::Utc>> {
+    ) -> Option<Announcement> {
         let window = chrono::Duration::from_std(self.pending_load).ok()?;
         match self.ledger.announcement(name).await.ok().flatten()? {
-            Announcement::Pending => Some(now),
-            Announcement::Published(at) => (now - at < window).then_some(at),
+            Announcement::Published(at) if now - at >= window => None,
+            pending_or_recent => Some(pending_or_recent),
         }
     }
 

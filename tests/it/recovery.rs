@@ -369,6 +369,11 @@ async fn a_file_is_not_sent_while_its_message_waits_in_the_outbox_nor_soon_after
     assert!(plan.actions.is_empty(), "{:?}", plan.actions);
     assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
     assert_eq!(&plan.skipped[0].object_name, name);
+    assert!(
+        plan.skipped[0].reason.contains("still waits in the outbox"),
+        "the reason says why, not a made-up time: {}",
+        plan.skipped[0].reason
+    );
 
     // Pub/Sub is back and the message goes out now: the window counts from now.
     w.t.pubsub.create_topic(&missing).await;
