@@ -2,6 +2,7 @@
 # Deploys backstop to Cloud Run and creates or updates its Cloud Scheduler jobs.
 # Needs: gcloud (authenticated), an Artifact Registry repo, the secret bettingpros-api-key,
 # the service account backstop@…, and a Filestore share for the ledger (see service.yaml).
+# The secret backstop-admin-token (the operators' token) is made on the first deploy.
 # Every gcloud call that fails stops the deploy with a non-zero exit.
 set -euo pipefail
 
@@ -9,7 +10,8 @@ usage() {
   cat <<'EOF'
 Usage: deploy/deploy.sh [--dry-run]
 
-Builds the image, replaces the Cloud Run service (deploy/service.yaml), makes it private
+Makes the operators' admin token (secret backstop-admin-token) if it does not exist yet,
+builds the image, replaces the Cloud Run service (deploy/service.yaml), makes it private
 (only the scheduler's service account may invoke it) and creates or updates one Cloud
 Scheduler job per schedule entry in scrapers/*.json.
 
@@ -17,7 +19,8 @@ Scheduler job per schedule entry in scrapers/*.json.
   -h, --help  print this help
 
 Environment: GCP_PROJECT_ID (nba-props-platform), REGION (us-west2),
-SCHEDULER_SA (scheduler-invoker@PROJECT.iam.gserviceaccount.com).
+SCHEDULER_SA (scheduler-invoker@PROJECT.iam.gserviceaccount.com),
+SERVICE_SA (backstop@PROJECT.iam.gserviceaccount.com).
 Exit status: 0 deployed, 1 a command failed, 2 bad arguments.
 EOF
 }
@@ -37,6 +40,8 @@ REGION=${REGION:-us-west2}
 SERVICE=backstop
 IMAGE="$REGION-docker.pkg.dev/$PROJECT/backstop/backstop:$(git rev-parse --short HEAD 2>/dev/null || echo latest)"
 SCHEDULER_SA=${SCHEDULER_SA:-scheduler-invoker@$PROJECT.iam.gserviceaccount.com}
+SERVICE_SA=${SERVICE_SA:-backstop@$PROJECT.iam.gserviceaccount.com}
+ADMIN_SECRET=backstop-admin-token
 WHERE=(--project "$PROJECT" --region "$REGION")
 
 # A command that changes something: printed on a dry run, run otherwise.
@@ -54,6 +59,26 @@ for path in sys.argv[1:]:
         body = json.dumps({"scraper": d["name"], "date": "TODAY", "market_type": j["market_type"], "group": "prod"})
         print("\t".join([j["job"], j["cron"], j["time_zone"], body]))
 PY
+}
+
+# The operators' admin token (BACKSTOP_ADMIN_TOKEN in service.yaml): made once, 32 random
+# bytes as hex, straight from openssl into Secret Manager (never on a command line, never
+# printed); the service's account may read it. Operators read it with
+#   gcloud secrets versions access latest --secret=backstop-admin-token
+ensure_admin_token() {
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "# dry run: the secret $ADMIN_SECRET is not looked up; it is shown made (an existing one is kept)"
+  elif gcloud secrets describe "$ADMIN_SECRET" --project "$PROJECT" >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "+ openssl rand -hex 32 | gcloud secrets create $ADMIN_SECRET --project $PROJECT --replication-policy=automatic --data-file=-"
+  else
+    openssl rand -hex 32 | tr -d '\n' | gcloud secrets create "$ADMIN_SECRET" --project "$PROJECT" \
+      --replication-policy=automatic --data-file=-
+  fi
+  run gcloud secrets add-iam-policy-binding "$ADMIN_SECRET" --project "$PROJECT" \
+    --member="serviceAccount:$SERVICE_SA" --role=roles/secretmanager.secretAccessor
 }
 
 deploy_service() {
@@ -107,6 +132,7 @@ deploy_scheduler_jobs() {
   done <<<"$jobs"
 }
 
+ensure_admin_token
 deploy_service
 make_private
 deploy_scheduler_jobs

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use crate::bettingpros::Upstream;
 use crate::config::Config;
 use crate::fetch::{Fetcher, RateLimits};
-use crate::gaps::Detector;
+use crate::gaps::{Detector, GapAnswer, GapQuery};
 use crate::ledger::Ledger;
 use crate::ledger::LedgerError;
 use crate::metrics::Metrics;
 use crate::notify::completion::Notifier;
+use crate::notify::execution_log::ExecutionLog;
 use crate::notify::pubsub::Publisher;
 use crate::phase2::Phase2;
 use crate::reprocess::slice::Advanced;
@@ -67,6 +68,10 @@ impl App {
         } else {
             None
         };
+        let bucket = match &config.storage {
+            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
+            StorageLocation::Local(_) => None,
+        };
         let (rate, burst) = (config.fetch.rate_per_sec, config.fetch.burst);
         // A shared ledger carries one rate limit per upstream host for every instance.
         let limits = Arc::new(if ledger.is_shared() {
@@ -74,6 +79,7 @@ impl App {
         } else {
             RateLimits::new(rate, burst)
         });
+        let tasks = Tasks::new();
         let scrapes = Scrapes {
             fetcher: Fetcher::with_routes(
                 config.fetch.clone(),
@@ -85,8 +91,15 @@ impl App {
             store: store.clone(),
             ledger: ledger.clone(),
             notifier: Arc::new(Notifier::new(publisher)),
+            execution_log: Arc::new(ExecutionLog::new(
+                config.execution_log.clone(),
+                &config.warehouse,
+                config.warehouse.credentials(&config.gcp),
+                bucket.clone(),
+            )),
             metrics: metrics.clone(),
             run_deadline: config.run_deadline,
+            tasks: tasks.clone(),
         };
         let detector = Arc::new(
             Detector::new(
@@ -98,10 +111,6 @@ impl App {
             )
             .with_no_games_recheck(config.no_games_recheck),
         );
-        let bucket = match &config.storage {
-            StorageLocation::Gcs { bucket, .. } => Some(bucket.clone()),
-            StorageLocation::Local(_) => None,
-        };
         let recovery = Arc::new(Recovery::new(
             scrapes.clone(),
             detector.clone(),
@@ -115,7 +124,6 @@ impl App {
             },
         ));
         let leases = Arc::new(Leases::start(ledger.clone(), recovery.clone()));
-        let tasks = Tasks::new();
         tracing::info!(ledger = %ledger.location(), instance = %ledger.instance().id,
             rate_limit_shared = ledger.is_shared(), "ledger open");
         Ok(App {
@@ -145,14 +153,42 @@ impl App {
     /// owns: a caller that hangs up does not cut it short, and shutdown drains it.
     pub async fn advance_job(&self, job_id: &str) -> Result<Advanced, LedgerError> {
         let (recovery, id, budget) = (self.recovery.clone(), job_id.to_string(), self.config.slice);
-        let slice = self
-            .tasks
-            .spawn(format!("slice of recovery job {job_id}"), async move {
-                recovery.advance(&id, budget).await
-            });
-        slice.await.unwrap_or_else(|e| {
-            let problem = crate::ledger::LedgerProblem::Invalid(format!("the slice stopped: {e}"));
-            Err(LedgerError::new(format!("advancing job {job_id}"), problem))
+        let what = format!("slice of recovery job {job_id}");
+        self.owned(what, async move { recovery.advance(&id, budget).await })
+            .await
+    }
+
+    /// `GET /gaps`: the gaps of `q` within a slice's budget — whole, or the rows judged and a
+    /// detection job that carries the rest on (see [`crate::gaps::job`]) — as an owned task.
+    pub async fn gaps(&self, q: GapQuery) -> Result<GapAnswer, LedgerError> {
+        let (detector, budget) = (self.detector.clone(), self.config.slice);
+        let what = format!("gaps {} to {}", q.from, q.to);
+        self.owned(what, async move { detector.answer(&q, budget).await })
+            .await
+    }
+
+    /// `GET /gaps/{id}`: a slice of the detection job (when nobody live holds it), then what
+    /// it knows; `None` for no such detection.
+    pub async fn detection(&self, id: &str) -> Result<Option<GapAnswer>, LedgerError> {
+        let (detector, budget, owned_id) =
+            (self.detector.clone(), self.config.slice, id.to_string());
+        let what = format!("slice of detection {id}");
+        self.owned(what, async move {
+            detector.advance_detection(&owned_id, budget).await
+        })
+        .await
+    }
+
+    /// Runs `work` as a task this process owns and waits for it.
+    async fn owned<T: Send + 'static>(
+        &self,
+        what: String,
+        work: impl std::future::Future<Output = Result<T, LedgerError>> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let task = self.tasks.spawn(what.clone(), work);
+        task.await.unwrap_or_else(|e| {
+            let problem = crate::ledger::LedgerProblem::Invalid(format!("it stopped: {e}"));
+            Err(LedgerError::new(what, problem))
         })
     }
 

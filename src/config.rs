@@ -31,6 +31,9 @@ pub struct Config {
     pub gcp: crate::gcp::GcpSettings,
     pub pubsub: crate::notify::pubsub::PubSubSettings,
     pub warehouse: crate::warehouse::WarehouseSettings,
+    /// Each finished run's row of `nba_orchestration.scraper_execution_log`, in the warehouse's
+    /// project: on Cloud Run by default.
+    pub execution_log: crate::notify::execution_log::ExecutionLogSettings,
     pub phase2: crate::phase2::Phase2Settings,
     /// How long a recovery waits for Phase 2 to load re-scraped files before checking again.
     pub recovery_settle: Duration,
@@ -42,6 +45,11 @@ pub struct Config {
     /// remembered (minutes, fractions allowed).
     pub no_games_recheck: Duration,
     pub port: u16,
+    /// `BACKSTOP_ADMIN_TOKEN`: what the operator routes want as `Authorization: Bearer …`;
+    /// `None` leaves them open (and `serve` warns).
+    pub admin_token: Option<Secret>,
+    /// Whether `BACKSTOP_LEDGER` was set, rather than defaulted.
+    pub ledger_given: bool,
     /// How long in-flight requests and the tasks the service owns may finish after SIGTERM
     /// (Cloud Run allows 10 s).
     pub shutdown_grace: Duration,
@@ -72,6 +80,7 @@ impl Config {
             storage,
             pubsub: crate::notify::pubsub::PubSubSettings::from_vars(vars, &gcp)?,
             warehouse: crate::warehouse::WarehouseSettings::from_vars(vars, &gcp)?,
+            execution_log: crate::notify::execution_log::ExecutionLogSettings::from_vars(vars)?,
             phase2: crate::phase2::Phase2Settings::from_vars(vars, &gcp)?,
             gcp,
             recovery_settle: Duration::from_secs(vars.whole(
@@ -82,6 +91,8 @@ impl Config {
             pending_load: minutes(vars, "BACKSTOP_PENDING_LOAD_MINS", 360.0)?,
             no_games_recheck: minutes(vars, "BACKSTOP_NO_GAMES_RECHECK_MINS", 360.0)?,
             port: vars.whole("PORT", 8080, 1..=u16::MAX.into())? as u16,
+            admin_token: admin_token(vars)?,
+            ledger_given: vars.get("BACKSTOP_LEDGER").is_some(),
             shutdown_grace: vars.secs("BACKSTOP_SHUTDOWN_GRACE_SECS", Duration::from_secs(8))?,
             slice: vars.secs("BACKSTOP_SLICE_SECS", DEFAULT_SLICE)?,
             sweep_days: vars.whole("BACKSTOP_SWEEP_DAYS", 3, 0..=31)? as u32,
@@ -92,6 +103,34 @@ impl Config {
 /// The budget of one slice when `BACKSTOP_SLICE_SECS` is not set: a status poll answers within
 /// it (plus the one action under way), well inside Cloud Run's request timeout.
 pub const DEFAULT_SLICE: Duration = Duration::from_secs(20);
+
+/// `BACKSTOP_ADMIN_TOKEN`, read by the service (which wants it) and the command line (which
+/// sends it): at least 16 characters a bearer token may hold (RFC 6750: letters, digits and
+/// `-._~+/`, then `=` padding), e.g. from `openssl rand -hex 32`. Never quoted in an error.
+pub fn admin_token(vars: &Vars) -> Result<Option<Secret>, ConfigError> {
+    let Some(token) = vars.get("BACKSTOP_ADMIN_TOKEN") else {
+        return Ok(None);
+    };
+    let body = token.trim_end_matches('=');
+    let plain = body
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c));
+    let reason = if !plain || body.is_empty() {
+        "may hold only letters, digits, - . _ ~ + / and trailing =: make one with `openssl rand -hex 32`".to_string()
+    } else if token.len() < 16 {
+        format!(
+            "is {} characters long; at least 16 are needed (`openssl rand -hex 32` makes 64)",
+            token.len()
+        )
+    } else {
+        return Ok(Some(Secret::new(token)));
+    };
+    Err(ConfigError {
+        var: "BACKSTOP_ADMIN_TOKEN",
+        value: "[redacted]".into(),
+        reason,
+    })
+}
 
 /// A span in minutes (fractions allowed), 0 up to a day.
 fn minutes(vars: &Vars, var: &'static str, default: f64) -> Result<Duration, ConfigError> {
@@ -125,11 +164,15 @@ mod tests {
     }
 
     #[test]
-    fn the_api_key_never_shows_in_debug_output() {
-        let c =
-            Config::from_vars(&Vars::from_pairs([("BETTINGPROS_API_KEY", "sk-live-123")])).unwrap();
+    fn the_api_key_and_the_admin_token_never_show_in_debug_output() {
+        let c = Config::from_vars(&Vars::from_pairs([
+            ("BETTINGPROS_API_KEY", "sk-live-123"),
+            ("BACKSTOP_ADMIN_TOKEN", "admin-0123456789abcdef"),
+        ]))
+        .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("sk-live-123"), "{shown}");
+        assert!(!shown.contains("admin-0123456789abcdef"), "{shown}");
         assert_eq!(c.upstream.api_key.unwrap().expose(), "sk-live-123");
     }
 }

@@ -127,6 +127,13 @@ pub const OUTBOX_UNPUBLISHED: Family<0, Gauge> = Family {
     kind: Gauge,
 };
 
+pub const EXECUTION_LOG_UNEXPORTED: Family<0, Gauge> = Family {
+    name: "backstop_execution_log_unexported",
+    help: "Finished runs whose row of BigQuery's scraper_execution_log has not gone out yet.",
+    labels: [],
+    kind: Gauge,
+};
+
 pub const HTTP_REQUESTS: Family<2, Counter> = Family {
     name: "backstop_http_requests_total",
     help: "Requests to backstop's own API, by route and status.",
@@ -135,7 +142,7 @@ pub const HTTP_REQUESTS: Family<2, Counter> = Family {
 };
 
 /// Every metric backstop exports, in the order `/metrics` lists them.
-pub const FAMILIES: [Declared; 11] = [
+pub const FAMILIES: [Declared; 12] = [
     UPSTREAM_ATTEMPTS.declared(),
     UPSTREAM_RETRIES.declared(),
     RATE_LIMITER_WAIT_SECONDS.declared(),
@@ -146,6 +153,7 @@ pub const FAMILIES: [Declared; 11] = [
     PROPS_WRITTEN.declared(),
     LAST_SUCCESS_TIMESTAMP_SECONDS.declared(),
     OUTBOX_UNPUBLISHED.declared(),
+    EXECUTION_LOG_UNEXPORTED.declared(),
     HTTP_REQUESTS.declared(),
 ];
 
@@ -273,6 +281,7 @@ mod tests {
             1_768_413_930.0,
         );
         m.set(&OUTBOX_UNPUBLISHED, [], 2.0);
+        m.set(&EXECUTION_LOG_UNEXPORTED, [], 3.0);
         m.inc(&HTTP_REQUESTS, ["/scrape", "200"]);
         m
     }
@@ -312,6 +321,9 @@ backstop_last_success_timestamp_seconds{scraper="bp_player_props",market="points
 # HELP backstop_outbox_unpublished Completion messages recorded but not yet published (the ledger's outbox).
 # TYPE backstop_outbox_unpublished gauge
 backstop_outbox_unpublished 2
+# HELP backstop_execution_log_unexported Finished runs whose row of BigQuery's scraper_execution_log has not gone out yet.
+# TYPE backstop_execution_log_unexported gauge
+backstop_execution_log_unexported 3
 # HELP backstop_http_requests_total Requests to backstop's own API, by route and status.
 # TYPE backstop_http_requests_total counter
 backstop_http_requests_total{route="/scrape",status="200"} 1

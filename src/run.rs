@@ -87,6 +87,15 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Running,
+        RunStatus::Success,
+        RunStatus::Partial,
+        RunStatus::NoData,
+        RunStatus::Failed,
+        RunStatus::Abandoned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
@@ -102,17 +111,10 @@ impl RunStatus {
 impl FromStr for RunStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            RunStatus::Running,
-            RunStatus::Success,
-            RunStatus::Partial,
-            RunStatus::NoData,
-            RunStatus::Failed,
-            RunStatus::Abandoned,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-        .ok_or_else(|| format!("unknown run status {s:?}"))
+        RunStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown run status {s:?}"))
     }
 }
 

@@ -17,6 +17,9 @@ pub async fn run() -> ExitCode {
         }
     };
     let (port, grace) = (config.port, config.shutdown_grace);
+    if config.admin_token.is_none() {
+        tracing::warn!("BACKSTOP_ADMIN_TOKEN is not set: the operator routes (/gaps, /reprocess, /claims, /runs, /proxies) answer anyone who reaches the service; mount the secret backstop-admin-token");
+    }
     if config.upstream.api_key.is_none() {
         tracing::error!("BETTINGPROS_API_KEY is not set: every scrape will fail until the secret bettingpros-api-key is mounted");
     }

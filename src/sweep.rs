@@ -3,7 +3,8 @@
 //! gives CPU only while it answers one. In order, within one budget (`BACKSTOP_SLICE_SECS`):
 //!
 //! 1. runs whose owner's lease ran out become `abandoned` (one conditional update);
-//! 2. the completion-message outbox is drained (each message claimed by one drain);
+//! 2. the completion-message outbox is drained (each message claimed by one drain), and
+//!    finished runs not yet in the execution log go there (`notify::execution_log`);
 //! 3. hand-overs whose outcome is unknown are settled from BigQuery's rows;
 //! 4. once a night (the first sweep past the declared hour): the last `BACKSTOP_SWEEP_DAYS`
 //!    days (0: no nightly check) are checked and what is safe to recover automatically is recovered — re-scrape
@@ -12,7 +13,9 @@
 //!    across instances (the ledger's unique index decides); the instance that creates it logs
 //!    one line per lost (date, market) ([`LOST_MESSAGE`], severity error);
 //! 5. recovery jobs nobody live owns, and finished ones whose check is due, advance by a slice
-//!    (at least one per sweep, more while the budget lasts).
+//!    (at least one per sweep, more while the budget lasts);
+//! 6. so do detection jobs (`gaps::job`: a long range's `GET /gaps`), and finished ones older
+//!    than a day are forgotten.
 //!
 //! Every step is idempotent and decided in the ledger, so two instances sweeping at once do
 //! each thing once.
@@ -29,7 +32,7 @@ use crate::gaps::GapReport;
 use crate::ledger::{Ledger, LedgerError};
 use crate::reprocess::plan::Plan;
 use crate::reprocess::slice::Advanced;
-use crate::reprocess::{Recovery, ReprocessRequest, SubmitError};
+use crate::reprocess::{Recovery, RecoveryError, ReprocessRequest};
 
 /// The message of the line logged for each lost (date, market) the nightly check finds: a
 /// log-based alert matches it (`jsonPayload.message`, severity `ERROR`). Never reworded.
@@ -48,12 +51,16 @@ pub struct Swept {
     pub abandoned_runs: u64,
     pub messages_published: u32,
     pub messages_failed: u32,
+    /// Runs appended to the execution log (or found there already).
+    pub runs_exported: u32,
     /// Unconfirmed hand-overs checked against the table.
     pub claims_checked: usize,
     /// The nightly check, once it is due (`None` before its hour).
     pub nightly: Option<Nightly>,
     /// Each job a slice was given, and what it did.
     pub jobs: Vec<JobSlice>,
+    /// Each detection job a slice was given, and whether it is whole now.
+    pub detections: Vec<DetectionSlice>,
     /// What went wrong (the ledger unreachable, …): the sweep answers 500 when any.
     pub problems: Vec<String>,
     pub seconds: f64,
@@ -68,6 +75,12 @@ pub struct Nightly {
     pub created: bool,
     /// Lost (date, market) pairs found, when made now.
     pub lost: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DetectionSlice {
+    pub detection_id: String,
+    pub whole: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,6 +108,10 @@ impl Sweeper {
         }
         let drained = recovery.scrapes.announce_outbox().await;
         (swept.messages_published, swept.messages_failed) = (drained.published, drained.failed);
+        if recovery.scrapes.execution_log.is_on() {
+            let exported = recovery.scrapes.export_runs().await;
+            swept.runs_exported = exported.sent + exported.found;
+        }
         swept.claims_checked = recovery.settle_claims().await.len();
         match self.nightly(now).await {
             Ok(Some((nightly, slice))) => {
@@ -110,12 +127,21 @@ impl Sweeper {
         swept
             .jobs
             .extend(due.into_iter().map(|(id, a)| job_slice(&id, a)));
+        let detections = recovery.detector.advance_due_detections(deadline).await;
+        swept.detections = detections
+            .into_iter()
+            .map(|(detection_id, whole)| DetectionSlice {
+                detection_id,
+                whole,
+            })
+            .collect();
         swept.seconds = started.elapsed().as_secs_f64();
         tracing::info!(
             abandoned_runs = swept.abandoned_runs,
             published = swept.messages_published,
             claims_checked = swept.claims_checked,
             jobs = swept.jobs.len(),
+            detections = swept.detections.len(),
             problems = swept.problems.len(),
             seconds = swept.seconds,
             "sweep done"
@@ -139,7 +165,7 @@ impl Sweeper {
         let req = nightly_request(night, self.days);
         let submitted = match self.recovery.submit(&req, Some(&key), Duration::ZERO).await {
             Ok(s) => s,
-            Err(e @ SubmitError::KeyReused { .. }) => {
+            Err(e @ RecoveryError::KeyReused { .. }) => {
                 // BACKSTOP_SWEEP_DAYS changed since tonight's check: it ran; tomorrow's uses it.
                 tracing::warn!(error = %e, "tonight's check already ran over another range");
                 return Ok(None);

@@ -1,5 +1,7 @@
 //! Log set-up: one JSON object per line in Cloud Logging's shape, or readable text.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::EnvFilter;
 
@@ -50,13 +52,16 @@ pub fn check(vars: &Vars) -> Result<(), ConfigError> {
 }
 
 /// Installs the global subscriber; `RUST_LOG` filters (default `default_level`). Logs go to
-/// stderr so that `--json` output on stdout stays clean.
+/// stderr so that `--json` output on stdout stays clean; colour only on a terminal (never in a
+/// file or a pipe, nor with `NO_COLOR` set).
 pub fn init(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_span_events(FmtSpan::NONE);
     let _ = match format {
         LogFormat::Json => builder

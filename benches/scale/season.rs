@@ -1,6 +1,6 @@
 //! Case 5's world, built once per bench process: a synthetic 180-day season (one date in ten
 //! without games, the others 5–12 games) scraped with `market all` from the local BettingPros
-//! into a local store, and the BigQuery emulator holding Phase 2's rows for most files — some
+//! into a local store (each request storing the day's events file too), and the BigQuery emulator holding Phase 2's rows for most files — some
 //! partly, some not at all, some under the `unknown` path — with the verdict each (date,
 //! market) should get.
 
@@ -24,8 +24,9 @@ use crate::upstream::{build_app, KEY};
 pub const DAYS: u64 = 180;
 const SEED: u64 = 2025;
 const PROJECT: &str = "bench-proj";
-/// backstop's rate towards the local BettingPros (which adds no latency and sets no limit).
-pub const RATE: f64 = 2000.0;
+/// backstop's rate towards the local BettingPros (which adds no latency and sets no limit):
+/// the most `BACKSTOP_RATE_PER_SEC` accepts.
+pub const RATE: f64 = 1000.0;
 /// Files per DML statement when loading counted rows.
 pub const PER_INSERT: usize = 100;
 
@@ -100,6 +101,8 @@ pub struct Setup {
     /// Requests the local BettingPros answered during the scrape, and its wall time.
     pub requests: usize,
     pub scrape_s: f64,
+    /// Events files the props requests stored, one per scraped date.
+    pub events_files: usize,
     pub file_bytes: u64,
     /// Rows the files yield, and rows put in the table.
     pub yielded: u64,
@@ -207,6 +210,7 @@ pub async fn build() -> Result<World, String> {
             game_days: days.iter().filter(|d| d.1 > 0).count(),
             requests: 0,
             scrape_s: 0.0,
+            events_files: 0,
             file_bytes: 0,
             yielded: 0,
             in_table: 0,
@@ -220,6 +224,8 @@ pub async fn build() -> Result<World, String> {
     let (files, requests) = scrape(&app, &world.sim, &days).await?;
     world.setup.scrape_s = started.elapsed().as_secs_f64();
     world.setup.requests = requests;
+    let events = app.store.list("bettingpros/events/").await;
+    world.setup.events_files = events.map_err(|e| e.to_string())?.len();
     for &(date, games) in &days {
         let none = match games {
             0 => Category::OffDay,

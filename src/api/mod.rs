@@ -1,5 +1,8 @@
-//! The HTTP API (`backstop serve`): routes, limits, request metrics and graceful shutdown.
+//! The HTTP API (`backstop serve`): routes, admin authentication, limits, request metrics and
+//! graceful shutdown.
 
+pub mod auth;
+pub mod claims;
 pub mod error;
 pub mod page;
 pub mod recovery;
@@ -27,17 +30,32 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Every route. The operator routes (evidence, recovery, claims, runs, routes: everything the
+/// status page reads) want the admin token when one is configured ([`auth`]); `/scrape` and
+/// `/sweep` (Cloud Scheduler, behind IAM: they take no operator's input and do only what the
+/// service does on its own schedule), `/health`, `/metrics` (counters only, for a collector
+/// that holds no operator token) and the status page's static files (no data; its login form
+/// must load) stay open.
 pub fn router(app: App) -> Router {
+    let operator = Router::new()
+        .route("/runs", get(runs::runs))
+        .route("/proxies", get(runs::proxies))
+        .route("/gaps", get(recovery::gaps))
+        .route("/gaps/{id}", get(recovery::detection))
+        .route("/reprocess", post(recovery::submit).get(recovery::jobs))
+        .route("/reprocess/{id}", get(recovery::status))
+        .route("/claims", get(claims::list))
+        .route("/claims/{*rest}", post(claims::settle))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::require_admin,
+        ));
     Router::new()
         .route("/health", get(runs::health))
         .route("/scrape", post(scrape::scrape))
         .route("/sweep", post(sweep::sweep))
-        .route("/runs", get(runs::runs))
         .route("/metrics", get(runs::metrics))
-        .route("/proxies", get(runs::proxies))
-        .route("/gaps", get(recovery::gaps))
-        .route("/reprocess", post(recovery::submit).get(recovery::jobs))
-        .route("/reprocess/{id}", get(recovery::status))
+        .merge(operator)
         .merge(page::routes())
         .fallback(|| async {
             ApiError::NotFound("no such route: see README.md for the API".into())

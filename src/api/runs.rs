@@ -1,7 +1,5 @@
 //! `GET /runs`, `GET /health` and `GET /metrics`: what the ledger and the process know.
 
-use std::collections::HashMap;
-
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -10,19 +8,13 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use crate::app::App;
-use crate::query::runs::run_filter;
+use crate::query::Params;
 
 pub async fn runs(
     State(app): State<App>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = run_filter(&q)?;
-    let runs = app
-        .ledger
-        .runs(&filter)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(json!({ "count": runs.len(), "runs": runs })))
+    Ok(Json(crate::query::runs::runs(&app.ledger, &q).await?))
 }
 
 pub async fn health(State(app): State<App>) -> impl IntoResponse {

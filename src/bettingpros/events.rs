@@ -153,6 +153,13 @@ pub fn validate_events_file(file: &Value) -> Result<(), PayloadError> {
     Ok(())
 }
 
+/// The number of events in a stored events file, once it passes the checks a file passes
+/// before it is written.
+pub fn events_in_file(file: &Value) -> Result<u64, PayloadError> {
+    validate_events_file(file)?;
+    Ok(file["events"].as_object().map_or(0, |e| e.len() as u64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +180,7 @@ mod tests {
         assert_eq!(answer.event_ids(), [20879, 20880, 20881]);
         let file = events_file(date(), "20211021_180512", &answer);
         validate_events_file(&file).unwrap();
+        assert_eq!(events_in_file(&file), Ok(3));
         assert_eq!(file["event_count"], 3);
         assert_eq!(file["rowCount"], 3);
         assert_eq!(file["date"], "2021-10-21");
@@ -267,6 +275,10 @@ mod tests {
         file["event_count"] = json!(2);
         let err = validate_events_file(&file).unwrap_err().to_string();
         assert!(err.contains("\"event_count\" is 2"), "{err}");
+        assert!(
+            events_in_file(&file).is_err(),
+            "a stored file is checked as it was"
+        );
         let mut file = events_file(date(), "2021-10-21", &answer);
         assert!(validate_events_file(&file).is_err(), "bad timestamp");
         file["timestamp"] = json!("20211021_000000");

@@ -27,7 +27,7 @@ use crate::fetch::{Class, Failure, FetchError, FetchRequest};
 use crate::market::MarketType;
 use crate::settings::ConfigError;
 
-pub use events::{events_file, parse_events, validate_events_file, EventsAnswer};
+pub use events::{events_file, events_in_file, parse_events, validate_events_file, EventsAnswer};
 pub use offers::{parse_offers_page, OffersPage};
 pub use props::{book_name, transform_offers, Transformed};
 pub use props_file::{props_file, rows_in_props_file, validate_props_file, PropsFileInput};

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use crate::app::App;
 use crate::calendar::GameDate;
 use crate::config::{Config, Vars};
+use crate::ledger::RunFilter;
 use crate::market::MarketSelection;
 use crate::run::{Scraper, Trigger};
 use crate::scrape::ScrapeRequest;
@@ -81,19 +82,15 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
         }
     };
     println!("backstop demo: scraping {date} from a local BettingPros at {base} into {store}");
-    let mut reports = Vec::new();
-    for (scraper, markets) in [
-        (Scraper::Events, MarketSelection::All),
-        (Scraper::PlayerProps, MarketSelection::All),
-    ] {
-        let req = ScrapeRequest {
-            scraper,
-            date,
-            markets,
-            trigger: Trigger::Cli,
-        };
-        reports.extend(app.scrapes.run(&req).await);
-    }
+    // As the deployed schedule does: the props scraper asks for the day's events once and
+    // stores them as the events file (a `bp_events` run of its own), then the six markets.
+    let req = ScrapeRequest {
+        scraper: Scraper::PlayerProps,
+        date,
+        markets: MarketSelection::All,
+        trigger: Trigger::Cli,
+    };
+    let reports = app.scrapes.run(&req).await;
     super::print_reports(&reports);
     let arrivals = sim.arrivals();
     let faults = arrivals
@@ -105,10 +102,23 @@ pub async fn run(date: &str, out: &Path) -> ExitCode {
         .filter(|r| r.scraper == Scraper::PlayerProps)
         .map(|r| r.counts.props_written)
         .sum();
+    let day = RunFilter {
+        game_date: Some(date),
+        ..RunFilter::default()
+    };
+    let runs = app
+        .ledger
+        .runs(&day)
+        .await
+        .map_or(reports.len(), |r| r.len());
     println!(
-        "{} runs, {props} props written, {} upstream requests ({faults} answered with an injected fault and retried); ledger at {ledger}",
-        reports.len(),
+        "{runs} runs (the events file and six markets), {props} props written, {} upstream requests ({faults} answered with an injected fault and retried); ledger at {ledger}",
         arrivals.len()
+    );
+    let runs = super::demo_runs(&out.join("ledger.db"));
+    println!(
+        "see its runs: {runs} (from a checkout: {})",
+        runs.replace("backstop runs", "cargo run -- runs")
     );
     super::exit_code(&reports)
 }

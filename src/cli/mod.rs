@@ -1,9 +1,14 @@
-//! The command line: `serve`, `scrape`, `runs`, `gaps`, `reprocess`, `demo`. Thin: each
-//! command calls the library.
+//! The command line: `serve`, `scrape`, `runs`, `gaps`, `reprocess`, `claims`, `demo`. Thin:
+//! each command calls the library. `runs`, `gaps`, `reprocess` and `claims` work here or on a
+//! running service (`--url`, or `BACKSTOP_URL`), through the same answers ([`service`]).
 
+mod args;
 #[cfg(feature = "sim")]
 mod demo;
 mod recovery;
+mod remote;
+mod service;
+mod show;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,11 +16,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::config::Config;
-use crate::query::runs::run_filter;
+use crate::config::{Config, Vars};
+use crate::market::{MarketSelection, MarketType};
 use crate::query::scrape::{answer, parse_scrape};
+use crate::query::{Params, QueryError};
 use crate::report::RunReport;
-use crate::run::RunStatus;
+use crate::run::{RunStatus, Scraper};
+use args::Actionable;
+use service::Service;
 
 #[derive(Parser)]
 #[command(
@@ -24,9 +32,20 @@ use crate::run::RunStatus;
     about = "Keeps the BettingPros part of the NBA props pipeline from losing data"
 )]
 pub struct Cli {
+    /// A running service to ask instead of this machine's ledger and storage (runs, gaps,
+    /// reprocess, claims): e.g. https://backstop-….a.run.app. Sends BACKSTOP_ADMIN_TOKEN and,
+    /// for https, Google's identity token (gcloud auth print-identity-token).
+    #[arg(long, global = true, env = "BACKSTOP_URL", value_name = "URL")]
+    pub url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Dates: YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
+const DATE: &str = "DATE";
+
+/// Where `backstop demo` writes by default: its store, and its ledger beside it.
+const DEMO_OUT: &str = "backstop-data/demo";
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -34,43 +53,53 @@ pub enum Command {
     Serve,
     /// Scrape one date now: `backstop scrape bp_player_props --date YESTERDAY --market all`.
     Scrape {
-        /// bp_events or bp_player_props.
-        scraper: String,
-        /// YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
-        #[arg(long, default_value = "TODAY")]
+        /// Which scraper.
+        #[arg(value_enum)]
+        scraper: Scraper,
+        /// The game date: YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
+        #[arg(long, default_value = "TODAY", value_name = DATE)]
         date: String,
-        /// points, rebounds, assists, threes, steals, blocks or all (props only).
-        #[arg(long, default_value = "points")]
-        market: String,
+        /// One market, or all six (props only).
+        #[arg(long, value_enum, ignore_case = true, default_value = "points")]
+        market: MarketSelection,
         /// Print the `/scrape` answer as JSON instead of a summary.
         #[arg(long)]
         json: bool,
     },
     /// List runs from the ledger, newest first.
     Runs {
-        #[arg(long)]
-        scraper: Option<String>,
-        #[arg(long)]
+        /// Only this scraper's runs.
+        #[arg(long, value_enum)]
+        scraper: Option<Scraper>,
+        /// Only runs for this game date: YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
+        #[arg(long, value_name = DATE)]
         date: Option<String>,
-        #[arg(long)]
-        market: Option<String>,
-        #[arg(long)]
-        status: Option<String>,
+        /// Only this market's runs.
+        #[arg(long, value_enum, ignore_case = true)]
+        market: Option<MarketType>,
+        /// Only runs that ended so (or are still running).
+        #[arg(long, value_enum)]
+        status: Option<RunStatus>,
+        /// At most this many runs (1 to 1000).
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Print the runs as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Lost dates: evidence and verdict per date and market (exit 1 when something is lost).
     Gaps {
-        #[arg(long)]
+        /// First date: YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
+        #[arg(long, value_name = DATE)]
         from: String,
-        #[arg(long)]
+        /// Last date, included (at most 400 days after --from).
+        #[arg(long, value_name = DATE)]
         to: String,
         /// One market, or all six; by default the markets the schedule scrapes
         /// (scrapers/bp_player_props.json).
-        #[arg(long)]
-        market: Option<String>,
+        #[arg(long, value_enum, ignore_case = true)]
+        market: Option<MarketSelection>,
+        /// Print the report as JSON (as GET /gaps answers).
         #[arg(long)]
         json: bool,
         /// Show complete days and off days too.
@@ -79,19 +108,21 @@ pub enum Command {
     },
     /// Recover lost dates: re-scrape what was never scraped, send unloaded files to Phase 2 once.
     Reprocess {
-        #[arg(long)]
+        /// First date: YYYY-MM-DD, TODAY or YESTERDAY (US Eastern).
+        #[arg(long, value_name = DATE)]
         from: Option<String>,
-        #[arg(long)]
+        /// Last date, included.
+        #[arg(long, value_name = DATE)]
         to: Option<String>,
         /// Instead of a range: comma-separated dates.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_name = "DATES")]
         dates: Option<Vec<String>>,
         /// One market, or all six; by default the markets the schedule scrapes.
-        #[arg(long)]
-        market: Option<String>,
-        /// Only these categories (scraper_failed, processor_failed), comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        category: Option<Vec<String>>,
+        #[arg(long, value_enum, ignore_case = true)]
+        market: Option<MarketSelection>,
+        /// Only these categories, comma-separated (default both).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        category: Option<Vec<Actionable>>,
         /// Print the plan only.
         #[arg(long)]
         dry_run: bool,
@@ -99,6 +130,7 @@ pub enum Command {
         /// Without one, the same request starts a new job once the last one finished.
         #[arg(long)]
         key: Option<String>,
+        /// Print the plan or the finished job as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -116,24 +148,35 @@ pub enum Command {
     /// injected faults) into a local store, and print what was written. Needs the `sim`
     /// feature (on by default; the production image leaves it out).
     Demo {
-        #[arg(long, default_value = "2026-01-14")]
+        /// The game date to make up and scrape.
+        #[arg(long, default_value = "2026-01-14", value_name = DATE)]
         date: String,
         /// Where the local store and ledger go.
-        #[arg(long, default_value = "backstop-data/demo")]
+        #[arg(long, default_value = DEMO_OUT)]
         out: PathBuf,
     },
 }
 
 /// Exit codes: 0 success or no data; 1 failed; 2 partial; 3 bad input or configuration.
 pub async fn main(cli: Cli) -> ExitCode {
+    let url = cli.url;
+    let service = || service(url.as_deref());
     match cli.command {
         Command::Serve => crate::serve::run().await,
+        Command::Scrape { .. } | Command::Demo { .. } if url.is_some() => usage(format!(
+            "--url (or BACKSTOP_URL) works with runs, gaps, reprocess and claims; this command runs here: unset BACKSTOP_URL, or ask the service with POST {}/scrape",
+            url.as_deref().unwrap_or_default().trim_end_matches('/')
+        )),
         Command::Scrape {
             scraper,
             date,
             market,
             json,
-        } => scrape(&scraper, &date, &market, json).await,
+        } => scrape(scraper, &date, market, json).await,
+        #[cfg(feature = "sim")]
+        Command::Demo { date, out } => demo::run(&date, &out).await,
+        #[cfg(not(feature = "sim"))]
+        Command::Demo { .. } => usage(DEMO_LEFT_OUT),
         Command::Runs {
             scraper,
             date,
@@ -141,13 +184,21 @@ pub async fn main(cli: Cli) -> ExitCode {
             status,
             limit,
             json,
-        } => runs(scraper, date, market, status, limit, json).await,
-        #[cfg(feature = "sim")]
-        Command::Demo { date, out } => demo::run(&date, &out).await,
-        #[cfg(not(feature = "sim"))]
-        Command::Demo { .. } => usage(DEMO_LEFT_OUT),
-        Command::Claims { action, object } => match build().await {
-            Ok(app) => recovery::claims(&app, &action, object.as_deref()).await,
+        } => {
+            let q = params([
+                ("scraper", scraper.map(|s| s.name().to_string())),
+                ("date", date),
+                ("market", market.map(|m| m.as_str().to_string())),
+                ("status", status.map(|s| s.as_str().to_string())),
+                ("limit", Some(limit.to_string())),
+            ]);
+            match service().await {
+                Ok(s) => runs(&s, &q, json).await,
+                Err(code) => code,
+            }
+        }
+        Command::Claims { action, object } => match service().await {
+            Ok(s) => recovery::claims(&s, &action, object.as_deref()).await,
             Err(code) => code,
         },
         Command::Gaps {
@@ -156,10 +207,17 @@ pub async fn main(cli: Cli) -> ExitCode {
             market,
             json,
             all,
-        } => match build().await {
-            Ok(app) => recovery::gaps(&app, &from, &to, market.as_deref(), json, all).await,
-            Err(code) => code,
-        },
+        } => {
+            let q = params([
+                ("from", Some(from)),
+                ("to", Some(to)),
+                ("market", market.map(|m| m.to_string())),
+            ]);
+            match service().await {
+                Ok(s) => recovery::gaps(&s, &q, json, all).await,
+                Err(code) => code,
+            }
+        }
         Command::Reprocess {
             from,
             to,
@@ -174,12 +232,13 @@ pub async fn main(cli: Cli) -> ExitCode {
                 from,
                 to,
                 dates,
-                market,
-                categories: category,
+                market: market.map(|m| m.to_string()),
+                categories: category
+                    .map(|list| list.iter().map(|c| c.0.as_str().to_string()).collect()),
                 dry_run,
             };
-            match build().await {
-                Ok(app) => recovery::reprocess(&app, req, key, json).await,
+            match service().await {
+                Ok(s) => recovery::reprocess(&s, req, key, json).await,
                 Err(code) => code,
             }
         }
@@ -197,21 +256,51 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(3)
 }
 
-async fn build() -> Result<App, ExitCode> {
-    let config = Config::from_env().map_err(usage)?;
-    App::build(config).await.map_err(usage)
+/// The parameters that were given.
+fn params<const N: usize>(pairs: [(&str, Option<String>); N]) -> Params {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect()
 }
 
-async fn scrape(scraper: &str, date: &str, market: &str, json: bool) -> ExitCode {
-    let req = match parse_scrape(scraper, date, market) {
+/// The service at `url`, or this machine's configuration.
+async fn service(url: Option<&str>) -> Result<Service, ExitCode> {
+    let vars = Vars::from_env();
+    let made = match url {
+        Some(url) => remote::Remote::connect(url, &vars)
+            .await
+            .map(Service::Remote),
+        None => Config::from_vars(&vars)
+            .map(Service::local)
+            .map_err(|e| QueryError::Invalid(e.to_string())),
+    };
+    made.map_err(|e| {
+        eprintln!("backstop: {e}");
+        ExitCode::from(e.exit_code())
+    })
+}
+
+async fn scrape(scraper: Scraper, date: &str, market: MarketSelection, json: bool) -> ExitCode {
+    let req = match parse_scrape(scraper.name(), date, &market.to_string()) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
-    let app = match build().await {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    // Configuration, said once before any run (not once per market, each a failed run).
+    if config.upstream.api_key.is_none() {
+        return usage("BETTINGPROS_API_KEY is not set, so nothing can be scraped: set it (on Cloud Run the secret bettingpros-api-key is mounted as it)");
+    }
+    let app = match App::build(config).await {
         Ok(a) => a,
-        Err(code) => return code,
+        Err(e) => return usage(e),
     };
     let reports = app.scrapes.run(&req).await;
+    // Before the process ends: its runs' rows of the execution log (when that is on).
+    app.scrapes.export_runs().await;
     if json {
         println!(
             "{}",
@@ -221,6 +310,48 @@ async fn scrape(scraper: &str, date: &str, market: &str, json: bool) -> ExitCode
         print_reports(&reports);
     }
     exit_code(&reports)
+}
+
+/// `backstop runs`: the table (or JSON) of the runs asked for.
+async fn runs(service: &Service, q: &Params, json: bool) -> ExitCode {
+    match service.runs(q).await {
+        Ok(answer) if json => {
+            recovery::pretty(&answer["runs"]);
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            print!("{}", show::runs(&answer));
+            if answer["count"] == 0 {
+                eprintln!("{}", no_runs(service));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => recovery::failed("runs", e),
+    }
+}
+
+/// What `runs` says when it found none: where it looked, and where the demo's runs are when
+/// it looked in the default ledger and the demo wrote one.
+fn no_runs(service: &Service) -> String {
+    let Service::Local(local) = service else {
+        return "no runs match on the service".into();
+    };
+    let config = &local.config;
+    let ledger = config.ledger.location.describe();
+    let demo = std::path::Path::new(DEMO_OUT).join("ledger.db");
+    if !config.ledger_given && demo.is_file() {
+        return format!(
+            "no runs in {ledger}; `backstop demo` keeps its runs in {}: see them with\n  {}",
+            demo.display(),
+            demo_runs(&demo)
+        );
+    }
+    format!("no runs in {ledger} match (BACKSTOP_LEDGER names the ledger)")
+}
+
+/// The command that lists the runs in the ledger at `ledger`.
+fn demo_runs(ledger: &std::path::Path) -> String {
+    format!("BACKSTOP_LEDGER={} backstop runs", ledger.display())
 }
 
 pub fn print_reports(reports: &[RunReport]) {
@@ -250,76 +381,4 @@ pub fn exit_code(reports: &[RunReport]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-async fn runs(
-    scraper: Option<String>,
-    date: Option<String>,
-    market: Option<String>,
-    status: Option<String>,
-    limit: u32,
-    json: bool,
-) -> ExitCode {
-    let mut q = std::collections::HashMap::new();
-    for (k, v) in [
-        ("scraper", scraper),
-        ("date", date),
-        ("market", market),
-        ("status", status),
-    ] {
-        if let Some(v) = v {
-            q.insert(k.to_string(), v);
-        }
-    }
-    q.insert("limit".into(), limit.to_string());
-    let filter = match run_filter(&q) {
-        Ok(f) => f,
-        Err(e) => return usage(e),
-    };
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => return usage(e),
-    };
-    let ledger = &config.ledger;
-    let ledger = match crate::ledger::Ledger::connect(&ledger.location, ledger.instance()).await {
-        Ok(l) => l,
-        Err(e) => return usage(e),
-    };
-    let runs = match ledger.runs(&filter).await {
-        Ok(r) => r,
-        Err(e) => return usage(e),
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&runs).unwrap_or_default()
-        );
-    } else {
-        println!(
-            "{:<16}  {:<15}  {:<10}  {:<8}  {:<9}  {:>5}  {:>7}  {:<20}  message",
-            "run", "scraper", "date", "market", "status", "props", "pages", "started (UTC)"
-        );
-        for r in &runs {
-            let pages = match (r.pages_fetched, r.pages_total) {
-                (Some(f), Some(t)) => format!("{f}/{t}"),
-                (Some(f), None) => f.to_string(),
-                _ => "-".into(),
-            };
-            println!(
-                "{:<16}  {:<15}  {:<10}  {:<8}  {:<9}  {:>5}  {:>7}  {:<20}  {}",
-                r.run_id,
-                r.scraper.name(),
-                r.game_date.to_string(),
-                r.market.map(|m| m.as_str()).unwrap_or("-"),
-                r.status.as_str(),
-                r.props_written
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                pages,
-                r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                r.error_message.as_deref().unwrap_or("")
-            );
-        }
-    }
-    ExitCode::SUCCESS
 }

@@ -115,6 +115,7 @@ fn an_unknown_word_is_refused() {
     for (var, value) in [
         ("BACKSTOP_NOTIFY", "yes"),
         ("BACKSTOP_PHASE2_AUTH", "maybe"),
+        ("BACKSTOP_EXECUTION_LOG", "sometimes"),
         ("BACKSTOP_PROXY_MODE", "sometimes"),
         ("BACKSTOP_LOG_FORMAT", "xml"),
         ("RUST_LOG", "backstop=loud"),
@@ -188,6 +189,7 @@ fn a_name_that_cannot_be_used_is_refused() {
         ("BACKSTOP_TOPIC", "1st"),
         ("BACKSTOP_BQ_DATASET", "nba raw"),
         ("BACKSTOP_BQ_TABLE", "t` WHERE 1=1 --"),
+        ("BACKSTOP_ENVIRONMENT", "Prod West"),
         ("GCS_BUCKET_RAW", "Nba_Scraped"),
         ("BACKSTOP_STORAGE", "gs://bucket/raw"),
     ] {
@@ -196,4 +198,24 @@ fn a_name_that_cannot_be_used_is_refused() {
     // The key itself is never repeated, even in the error.
     let err = refused("BETTINGPROS_API_KEY", "sk-live\n123", &[]);
     assert!(!err.to_string().contains("sk-live"), "{err}");
+}
+
+#[test]
+fn an_admin_token_too_short_or_not_a_bearer_token_is_refused_without_repeating_it() {
+    for value in [
+        "short-token",
+        "a token with spaces in it",
+        "tok\u{e9}n-0123456789abcdef",
+        "==================",
+    ] {
+        let err = refused("BACKSTOP_ADMIN_TOKEN", value, &[]);
+        assert!(!err.to_string().contains(value), "{err}");
+        assert!(err.reason.contains("openssl rand -hex 32"), "{err}");
+    }
+    let ok = Config::from_vars(&Vars::from_pairs([(
+        "BACKSTOP_ADMIN_TOKEN",
+        "3q2+7w/9-._~abcdXYZ0==",
+    )]))
+    .unwrap();
+    assert_eq!(ok.admin_token.unwrap().expose(), "3q2+7w/9-._~abcdXYZ0==");
 }

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::calendar::GameDate;
 use crate::market::MarketType;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal<T> {
     Known(T),
@@ -25,6 +25,9 @@ impl<T> Signal<T> {
         }
     }
 }
+
+/// What the schedule says about one date: the games, and how sure a zero is.
+pub type Games = (Signal<u64>, Option<NoGames>);
 
 /// One complete raw props file for the date and market.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,18 +67,19 @@ pub struct LastRun {
 
 /// How sure "no games" is, when the schedule says there were none. One empty answer is not
 /// proof (contract section 6): the zero is remembered only when corroborated.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoGames {
     /// Remembered as a fact: empty answers at least the recheck interval apart, and nothing
     /// disagreeing. Until then every detection asks the events API again.
     pub corroborated: bool,
-    /// Empty answers for the date once it was over, first and last (none for a remembered
-    /// fact, or a date not over yet).
+    /// Empty answers for the date, first and last: the events API's once the date was over,
+    /// and with them its stored empty events files' (each counted once, at its timestamp).
+    /// None for a remembered fact, or a date not over yet.
     pub answers: u32,
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
     /// Signals that say there were games after all: a file with rows, rows in the table for
-    /// the date, a run that saw events.
+    /// the date, a run that saw events, an older stored events file that lists games.
     pub disagreeing: Vec<String>,
 }
 

@@ -1,5 +1,6 @@
 //! Gathering the evidence for a range of dates: games from the events API (cached for past
-//! dates), one storage listing per market prefix, one BigQuery query for the whole range, the
+//! dates; from stored events files where a past date has one, with one listing for the range),
+//! one storage listing per market prefix, one BigQuery query for the whole range, the
 //! files' own row counts (read only where a verdict needs them), and the ledger's last runs.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
 
+use super::bound::{Bound, Detected, NOT_CHECKED_YET};
 use super::evidence::{Evidence, FileEvidence, LastRun, LegacyFigure, Loaded, Signal};
 use super::report::{GapReport, GapRow, Work};
 use super::verdict::judge;
@@ -30,11 +32,14 @@ pub struct Detector {
     pub(super) games: Mutex<HashMap<GameDate, u64>>,
     /// Rows per object: objects are written once and never change.
     rows: Mutex<HashMap<String, u64>>,
-    listings: AtomicU64,
+    pub(super) listings: AtomicU64,
     pub(super) events_requests: AtomicU64,
     files_read: AtomicU64,
+    pub(super) events_files_read: AtomicU64,
     /// How far apart empty events answers must be to prove a date had no games.
     pub(super) no_games_recheck: std::time::Duration,
+    /// The detection jobs a slice of this process works on.
+    pub(super) slicing: super::bound::Slicing,
 }
 
 impl Detector {
@@ -47,7 +52,9 @@ impl Detector {
             listings: AtomicU64::new(0),
             events_requests: AtomicU64::new(0),
             files_read: AtomicU64::new(0),
+            events_files_read: AtomicU64::new(0),
             no_games_recheck: std::time::Duration::from_secs(6 * 3600),
+            slicing: Default::default(),
         }
     }
 
@@ -63,12 +70,19 @@ impl Detector {
         &self.warehouse
     }
 
+    /// Every (date, market) of `q`, judged: every signal asked for and read.
     pub async fn detect(&self, q: &GapQuery) -> GapReport {
+        self.detect_within(q, &Bound::none()).await.report
+    }
+
+    /// As [`Detector::detect`], but no events request or file read starts once `bound`'s
+    /// deadline has passed: the pairs that needed one are left pending.
+    pub async fn detect_within(&self, q: &GapQuery, bound: &Bound) -> Detected {
         let started = std::time::Instant::now();
         let before = self.work();
         let dates: Vec<GameDate> = q.from.through(q.to).collect();
         let (games, files, loaded) =
-            tokio::join!(self.games(&dates), self.files(q), self.loaded(q));
+            tokio::join!(self.games(&dates, bound), self.files(q), self.loaded(q));
         let last = self.last_runs(q).await;
         let mut rows = Vec::new();
         for &date in &dates {
@@ -97,7 +111,7 @@ impl Detector {
                 let legacy = legacy(&games, &loaded, date);
                 let last_run = last.get(&(date, market)).cloned();
                 async move {
-                    let files = self.with_rows(files).await;
+                    let files = self.with_rows(files, bound, date, market).await;
                     Evidence {
                         date,
                         market,
@@ -122,7 +136,7 @@ impl Detector {
             })
             .collect();
         let after = self.work();
-        GapReport::new(
+        let report = GapReport::new(
             q,
             rows,
             Work {
@@ -130,9 +144,11 @@ impl Detector {
                 bigquery_queries: after.bigquery_queries - before.bigquery_queries,
                 events_requests: after.events_requests - before.events_requests,
                 files_read: after.files_read - before.files_read,
+                events_files_read: after.events_files_read - before.events_files_read,
                 seconds: started.elapsed().as_secs_f64(),
             },
-        )
+        );
+        Detected::new(report, games, bound)
     }
 
     fn work(&self) -> Work {
@@ -141,6 +157,7 @@ impl Detector {
             bigquery_queries: self.warehouse.queries_made(),
             events_requests: self.events_requests.load(Ordering::Relaxed),
             files_read: self.files_read.load(Ordering::Relaxed),
+            events_files_read: self.events_files_read.load(Ordering::Relaxed),
             seconds: 0.0,
         }
     }
@@ -220,8 +237,15 @@ impl Detector {
     }
 
     /// Reads the rows a file yields, for the files a verdict needs: newest first, up to the
-    /// first that yields rows (or cannot be read) — the newest complete file.
-    async fn with_rows(&self, files: Signal<Vec<ObjectInfo>>) -> Signal<Vec<FileEvidence>> {
+    /// first that yields rows (or cannot be read) — the newest complete file. Within a bound,
+    /// a file not remembered is read only before the deadline.
+    async fn with_rows(
+        &self,
+        files: Signal<Vec<ObjectInfo>>,
+        bound: &Bound,
+        date: GameDate,
+        market: MarketType,
+    ) -> Signal<Vec<FileEvidence>> {
         let files = match files {
             Signal::Known(f) => f,
             Signal::Unknown(why) => return Signal::Unknown(why),
@@ -232,7 +256,9 @@ impl Detector {
             let rows = if found {
                 Signal::Unknown("not read: an older snapshot".into())
             } else {
-                let rows = self.rows_of(&f.name).await;
+                let rows = self
+                    .rows_of(&f.name, || bound.defers_rows(date, market))
+                    .await;
                 found = !matches!(rows, Signal::Known(0));
                 rows
             };
@@ -245,7 +271,9 @@ impl Detector {
         Signal::Known(out)
     }
 
-    async fn rows_of(&self, name: &str) -> Signal<u64> {
+    /// The rows `name` yields: remembered, or read from the file unless `defer` says the
+    /// bound's deadline has passed.
+    async fn rows_of(&self, name: &str, defer: impl FnOnce() -> bool) -> Signal<u64> {
         if let Some(n) = self.rows.lock().expect("rows cache").get(name) {
             return Signal::Known(*n);
         }
@@ -255,6 +283,9 @@ impl Detector {
                 .expect("rows cache")
                 .insert(name.to_string(), n);
             return Signal::Known(n);
+        }
+        if defer() {
+            return Signal::Unknown(NOT_CHECKED_YET.into());
         }
         self.files_read.fetch_add(1, Ordering::Relaxed);
         let bytes = match self.scrapes.store.get(name).await {

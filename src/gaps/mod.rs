@@ -1,10 +1,14 @@
 //! Lost-date detection: gather the evidence for every (date, market), then apply the table of
-//! contract section 6. `verdict` is pure; `gather` does the reading.
+//! contract section 6. `verdict` is pure; `gather` does the reading, within a `bound` when a
+//! request's time limits it; `job` carries a long range on in detection jobs.
 
+pub mod bound;
 pub mod evidence;
 pub mod gather;
+pub mod job;
 pub mod report;
 mod schedule;
+mod stored_schedule;
 pub mod verdict;
 #[cfg(test)]
 mod verdict_tests;
@@ -13,7 +17,10 @@ use crate::calendar::GameDate;
 use crate::market::{MarketSelection, MarketType};
 use crate::scrapers::scheduled_markets;
 
+pub use bound::{Bound, Detected};
+pub use evidence::Games;
 pub use gather::Detector;
+pub use job::GapAnswer;
 pub use report::GapReport;
 pub use verdict::{Category, Remedy, Verdict};
 

@@ -5,12 +5,20 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
+use serde_json::Value;
 
-use super::evidence::{Evidence, Signal};
+use super::evidence::Evidence;
 use super::verdict::{Category, Verdict};
 use super::GapQuery;
 use crate::calendar::GameDate;
 use crate::market::MarketType;
+
+/// The categories that count as a problem: lost, or not judged.
+const LOST: [Category; 3] = [
+    Category::ScraperFailed,
+    Category::ProcessorFailed,
+    Category::Unknown,
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GapRow {
@@ -25,7 +33,10 @@ pub struct Work {
     pub storage_listings: u64,
     pub bigquery_queries: u64,
     pub events_requests: u64,
+    /// Props files read for the rows they yield.
     pub files_read: u64,
+    /// Stored events files read for a date's schedule.
+    pub events_files_read: u64,
     pub seconds: f64,
 }
 
@@ -69,79 +80,84 @@ impl GapReport {
 
     /// The rows that are lost or cannot be judged.
     pub fn problems(&self) -> impl Iterator<Item = &GapRow> {
-        self.rows.iter().filter(|r| {
-            matches!(
-                r.verdict.category,
-                Category::ScraperFailed | Category::ProcessorFailed | Category::Unknown
-            )
-        })
+        self.rows
+            .iter()
+            .filter(|r| LOST.contains(&r.verdict.category))
     }
 
-    /// A table for people: every row that is not plainly fine (short loads are shown), then
-    /// the totals.
+    /// A table for people ([`table`] of this report's JSON).
     pub fn table(&self, all: bool) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<10}  {:<8}  {:<16}  {:>5}  {:>5}  {:>13}  {:<9}  reason",
-            "date", "market", "verdict", "games", "files", "rows file/bq", "last run"
-        );
-        for r in &self.rows {
-            let fine = matches!(
-                r.verdict.category,
-                Category::Complete | Category::OffDay | Category::LegitimateZero
-            ) && r.verdict.short_load.is_none();
-            if fine && !all {
-                continue;
-            }
-            let e = &r.evidence;
-            let games = match &e.games {
-                Signal::Known(n) => n.to_string(),
-                Signal::Unknown(_) => "?".into(),
-            };
-            let (files, file_rows) = match &e.files {
-                Signal::Known(f) => (
-                    f.len().to_string(),
-                    f.first()
-                        .and_then(|f| f.rows.known().copied())
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                ),
-                Signal::Unknown(_) => ("?".into(), "?".into()),
-            };
-            let bq = match &e.loaded {
-                Signal::Known(l) => l.total.to_string(),
-                Signal::Unknown(_) => "?".into(),
-            };
-            let last = e
-                .last_run
-                .as_ref()
-                .map(|l| l.status.as_str())
-                .unwrap_or("-");
-            let _ = writeln!(
-                out,
-                "{:<10}  {:<8}  {:<16}  {:>5}  {:>5}  {:>13}  {:<9}  {}",
-                e.date.to_string(),
-                e.market.as_str(),
-                r.verdict.category.as_str(),
-                games,
-                files,
-                format!("{file_rows}/{bq}"),
-                last,
-                r.verdict.reason
-            );
-        }
-        let totals: Vec<String> = self
-            .counts
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "{} to {}: {} (date, market) pairs: {}; {} short load(s). Work: {} storage listings, {} BigQuery queries, {} events requests, {} files read, {:.1} s.",
-            self.from, self.to, self.rows.len(), totals.join(", "), self.short_loads,
-            self.work.storage_listings, self.work.bigquery_queries, self.work.events_requests, self.work.files_read, self.work.seconds
-        );
-        out
+        table(&serde_json::to_value(self).unwrap_or_default(), all)
     }
+}
+
+/// A report as JSON (`GET /gaps`, `backstop gaps --json`), as a table for people: every row
+/// that is not plainly fine (short loads are shown; `all` shows every row), then the totals.
+/// The command line renders what it got, in-process or from a service, through this one table.
+pub fn table(report: &Value, all: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<10}  {:<8}  {:<16}  {:>5}  {:>5}  {:>13}  {:<9}  reason",
+        "date", "market", "verdict", "games", "files", "rows file/bq", "last run"
+    );
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let number = |v: &Value| v.as_u64().map(|n| n.to_string());
+    for r in report["rows"].as_array().into_iter().flatten() {
+        let verdict = &r["verdict"];
+        let fine = ["complete", "off_day", "legitimate_zero"]
+            .contains(&verdict["category"].as_str().unwrap_or_default())
+            && verdict["short_load"].is_null();
+        if fine && !all {
+            continue;
+        }
+        let games = number(&r["games"]["known"]).unwrap_or_else(|| "?".into());
+        let (files, file_rows) = match r["files"]["known"].as_array() {
+            Some(f) => (
+                f.len().to_string(),
+                f.first()
+                    .and_then(|f| number(&f["rows"]["known"]))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            None => ("?".into(), "?".into()),
+        };
+        let bq = number(&r["loaded"]["known"]["total"]).unwrap_or_else(|| "?".into());
+        let last = r["last_run"]["status"].as_str().unwrap_or("-");
+        let _ = writeln!(
+            out,
+            "{:<10}  {:<8}  {:<16}  {:>5}  {:>5}  {:>13}  {:<9}  {}",
+            text(&r["date"]),
+            text(&r["market"]),
+            text(&verdict["category"]),
+            games,
+            files,
+            format!("{file_rows}/{bq}"),
+            last,
+            text(&verdict["reason"])
+        );
+    }
+    let counts = report["counts"].as_object();
+    let totals: Vec<String> = counts
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let rows = report["rows"].as_array().map_or(0, Vec::len);
+    let w = &report["work"];
+    let _ = writeln!(
+        out,
+        "{} to {}: {rows} (date, market) pairs: {}; {} short load(s). Work: {} storage listings, {} BigQuery queries, {} events requests, {} files read, {} events files read, {:.1} s.",
+        text(&report["from"]), text(&report["to"]), totals.join(", "), report["short_loads"],
+        w["storage_listings"], w["bigquery_queries"], w["events_requests"], w["files_read"],
+        w["events_files_read"], w["seconds"].as_f64().unwrap_or_default()
+    );
+    out
+}
+
+/// Whether a report (as JSON) holds anything lost or that cannot be judged.
+pub fn has_problems(report: &Value) -> bool {
+    report["rows"].as_array().into_iter().flatten().any(|r| {
+        let category = r["verdict"]["category"].as_str().unwrap_or_default();
+        LOST.iter().any(|c| c.as_str() == category)
+    })
 }

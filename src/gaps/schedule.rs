@@ -1,5 +1,6 @@
 //! Games per date for gap detection: remembered facts first (the ledger, a finished run's
-//! events count), the events API through the fetch core otherwise.
+//! events count), then a past date's stored events files (`stored_schedule`: no request when
+//! the newest lists games), the events API through the fetch core otherwise.
 //!
 //! A past date's game count is remembered once seen, except zero: "no games" is a strong claim
 //! and one empty answer is not proof (contract section 6; an upstream may lose a schedule for a
@@ -9,7 +10,9 @@
 //! a file of the date with rows, rows in the table for the date (any market), a run that saw
 //! events. Until then the date is reported `off_day` "not yet corroborated" and every detection
 //! asks again, so a date the upstream later shows games for becomes `scraper_failed`; a date
-//! with a disagreeing signal is never an off day.
+//! with a disagreeing signal is never an off day. A stored empty events file is one more empty
+//! answer, at its timestamp, added to the events API's — never one on its own
+//! (`stored_schedule` says why).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
@@ -18,16 +21,15 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
-use super::evidence::{Evidence, Loaded, NoGames, Signal};
+use super::bound::{Bound, NOT_CHECKED_YET};
+use super::evidence::{Evidence, Games, Loaded, NoGames, Signal};
 use super::gather::Detector;
+use super::stored_schedule::{empty_answers, Stored, StoredEvents};
 use crate::bettingpros::parse_events;
 use crate::calendar::GameDate;
 use crate::ledger::{EmptyAnswers, RunFilter};
 use crate::market::MarketType;
 use crate::run::RunStatus;
-
-/// What the schedule says about one date.
-pub(super) type Games = (Signal<u64>, Option<NoGames>);
 
 /// Whether empty answers prove there were no games: two, at least `recheck` apart, and
 /// nothing disagreeing.
@@ -43,19 +45,49 @@ pub(super) fn corroborated(
 }
 
 impl Detector {
-    /// Games per date, concurrently; the shared rate limiter paces the requests.
-    pub(super) async fn games(&self, dates: &[GameDate]) -> HashMap<GameDate, Games> {
+    /// Games per date, concurrently; the shared rate limiter paces the requests. Within a
+    /// bound, a date an earlier slice asked is not asked again, and none is asked once the
+    /// deadline has passed; the requests under way then (at most two seconds' worth at the
+    /// configured rate) finish.
+    pub(super) async fn games(
+        &self,
+        dates: &[GameDate],
+        bound: &Bound,
+    ) -> HashMap<GameDate, Games> {
         let now = Utc::now();
         let today = GameDate::resolve("TODAY", now).expect("TODAY resolves");
+        let (Some(&from), Some(&to)) = (dates.iter().min(), dates.iter().max()) else {
+            return HashMap::new();
+        };
+        let stored = &StoredEvents::new(from, to);
+        let at_once = if bound.is_bounded() {
+            let rate = self.scrapes.fetcher.settings().rate_per_sec;
+            ((rate * 2.0).ceil() as usize).clamp(1, 16)
+        } else {
+            16
+        };
         let answers = stream::iter(dates.iter().copied())
-            .map(|date| async move { (date, self.games_on(date, today, now).await) })
-            .buffer_unordered(16)
+            .map(|date| async move {
+                let games = match bound.earlier(date) {
+                    Some(games) => games,
+                    None => self.games_on(date, today, now, stored, bound).await,
+                };
+                (date, games)
+            })
+            .buffer_unordered(at_once)
             .collect::<Vec<_>>()
             .await;
         answers.into_iter().collect()
     }
 
-    async fn games_on(&self, date: GameDate, today: GameDate, now: DateTime<Utc>) -> Games {
+    async fn games_on(
+        &self,
+        date: GameDate,
+        today: GameDate,
+        now: DateTime<Utc>,
+        stored: &StoredEvents,
+        bound: &Bound,
+    ) -> Games {
         let known = |n: u64| {
             let fact = (n == 0).then(|| NoGames {
                 corroborated: true,
@@ -70,11 +102,23 @@ impl Detector {
             self.games.lock().expect("games cache").insert(date, n);
             return known(n);
         }
+        let mut stored_empty = None;
         if date < today {
             if let Some(n) = self.games_seen_by_a_run(date).await {
                 self.remember(date, n).await;
                 return known(n);
             }
+            match stored.of(self, date).await {
+                Some(Stored::Games(n)) => {
+                    self.remember(date, n).await;
+                    return known(n);
+                }
+                Some(Stored::Empty(answers)) => stored_empty = Some(answers),
+                None => {}
+            }
+        }
+        if bound.defers_games(date) {
+            return (Signal::Unknown(NOT_CHECKED_YET.into()), None);
         }
         let deadline = Some(Instant::now() + self.scrapes.run_deadline);
         let context = format!("gap detection {date} events");
@@ -95,7 +139,14 @@ impl Detector {
                     return (Signal::Unknown(why), None);
                 }
             },
-            Err(e) => return (Signal::Unknown(format!("events API: {}", e.cause())), None),
+            Err(e) => {
+                let stored = match stored_empty {
+                    Some(_) => " (its stored events file lists no games: one answer, not proof)",
+                    None => "",
+                };
+                let why = format!("events API: {}{stored}", e.cause());
+                return (Signal::Unknown(why), None);
+            }
         };
         if n > 0 {
             if date < today {
@@ -111,11 +162,7 @@ impl Detector {
                 .record_empty_events_answer(date, now)
                 .await
             {
-                Ok(a) => {
-                    no_games.answers = a.answers;
-                    no_games.first_at = Some(a.first_at);
-                    no_games.last_at = Some(a.last_at);
-                }
+                Ok(a) => no_games = empty_answers(&a, stored_empty.as_ref()),
                 Err(e) => tracing::warn!(error = %e, "an empty events answer was not recorded"),
             }
         }
@@ -164,7 +211,7 @@ impl Detector {
             else {
                 continue;
             };
-            no_games.disagreeing = disagreeing;
+            no_games.disagreeing.extend(disagreeing);
             if let (Some(first_at), Some(last_at)) = (no_games.first_at, no_games.last_at) {
                 let answers = EmptyAnswers {
                     answers: no_games.answers,

@@ -214,7 +214,7 @@ fn judge_loaded(games: &str, files: &[FileEvidence], loaded: &Loaded) -> Verdict
         return verdict(
             Category::Unknown,
             format!(
-                "{games} games but none of the {} raw file(s) has rows to load",
+                "{games} but none of the {} raw file(s) has rows to load",
                 files.len()
             ),
             Remedy::None,
@@ -250,7 +250,7 @@ fn judge_loaded(games: &str, files: &[FileEvidence], loaded: &Loaded) -> Verdict
         };
         return verdict(
             Category::Unknown,
-            format!("{games} games; the newest file {name} has no rows in the table and cannot be read: {why}"),
+            format!("{games}; the newest file {name} has no rows in the table and cannot be read: {why}"),
             Remedy::None,
         );
     };
@@ -283,9 +283,7 @@ fn judge_loaded(games: &str, files: &[FileEvidence], loaded: &Loaded) -> Verdict
         .unwrap_or_default();
     verdict(
         Category::ProcessorFailed,
-        format!(
-            "{games} games; the newest file {name} yields {yields} rows, none in the table{older}"
-        ),
+        format!("{games}; the newest file {name} yields {yields} rows, none in the table{older}"),
         Remedy::SendFile {
             object_name: name.clone(),
         },

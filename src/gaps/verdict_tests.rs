@@ -133,6 +133,11 @@ fn a_newest_file_without_rows_means_the_processor_failed_and_it_is_sent() {
         }
     );
     assert!(v.reason.contains("yields 40"), "{}", v.reason);
+    assert!(
+        v.reason.starts_with("8 games; the newest file"),
+        "the reason reads well: {}",
+        v.reason
+    );
 }
 
 #[test]

@@ -138,21 +138,29 @@ impl Ledger {
     /// Unfinished jobs whose owner's lease ran out at `now`, oldest first: candidates for
     /// [`Ledger::adopt_job`].
     pub async fn orphaned_jobs(&self, now: DateTime<Utc>) -> Result<Vec<String>, LedgerError> {
-        let doing = || "listing jobs whose owner stopped heartbeating".to_string();
+        let sql = "SELECT id FROM jobs WHERE state = 'running'
+                     AND (lease_until IS NULL OR lease_until < $1)
+                   ORDER BY created_at, rowid";
+        self.ids(sql, now, "listing jobs whose owner stopped heartbeating")
+            .await
+    }
+
+    /// The `id`s a query over leased work at `now` selects, in its order.
+    pub(crate) async fn ids(
+        &self,
+        sql: &str,
+        now: DateTime<Utc>,
+        doing: &str,
+    ) -> Result<Vec<String>, LedgerError> {
         let rows = self
             .db
-            .query(
-                "SELECT id FROM jobs WHERE state = 'running'
-                   AND (lease_until IS NULL OR lease_until < $1)
-                 ORDER BY created_at, rowid",
-                &[now.into()],
-            )
+            .query(sql, &[now.into()])
             .await
-            .doing(doing)?;
+            .doing(|| doing.into())?;
         rows.iter()
             .map(|r| r.text("id"))
             .collect::<Result<_, _>>()
-            .doing(doing)
+            .doing(|| doing.into())
     }
 
     /// Makes this instance the owner of an unfinished job if nobody live owns it (its lease ran

@@ -28,17 +28,21 @@
 //! - [`runs`]: one row per scrape run: start, finish, publish, queries.
 //! - [`lease`]: owners, heartbeats and taking over work whose owner stopped.
 //! - [`export`]: a run as a row of the pipeline's `scraper_execution_log`.
+//! - [`exports`]: the outbox those rows go out through (finished runs not yet exported).
 //! - [`jobs`]: recovery jobs and their actions, and what resuming after a crash does; which
 //!   request names which job (`jobs::keys`).
 //! - [`jobs::sends`]: the never-twice guard on handing a stored file to Phase 2, and the
 //!   evidence that settles each claim.
+//! - [`detections`]: detection jobs, a long range's gaps gathered slice by slice.
 //! - `facts`: what gap detection remembers (games on a past date, rows a file yields), and
 //!   empty events answers kept apart until corroborated.
 //! - [`outbox`]: completion messages, recorded before they are published, until they are.
 //! - `pace`: the rate limit shared by every instance (`fetch::SharedPace` on the ledger).
 
 mod db;
+pub mod detections;
 pub mod export;
+pub mod exports;
 mod facts;
 pub mod jobs;
 pub mod lease;
@@ -56,7 +60,9 @@ use crate::run::RunStatus;
 use db::{Db, PgDb, SqliteDb};
 
 pub use db::DbError;
+pub use detections::DetectionRecord;
 pub use export::execution_log_row;
+pub use exports::{ExportRecord, Exported, PendingExport};
 pub use facts::EmptyAnswers;
 pub use jobs::{
     ActionKind, ActionRecord, ActionState, ClaimEvidence, ClaimOutcome, EvidenceSource,

@@ -1,12 +1,20 @@
-//! Which runs to list: `GET /runs?…` and `backstop runs --…` take the same five keys.
+//! Which runs to list: `GET /runs?…` and `backstop runs --…` take the same five keys, and get
+//! the same answer.
 
-use std::collections::HashMap;
+use serde_json::{json, Value};
 
-use super::QueryError;
-use crate::ledger::RunFilter;
+use super::{to_json, Params, QueryError};
+use crate::ledger::{Ledger, RunFilter};
+
+/// `{"count", "runs"}`: the runs `q` asks for, newest first.
+pub async fn runs(ledger: &Ledger, q: &Params) -> Result<Value, QueryError> {
+    let filter = run_filter(q)?;
+    let runs = ledger.runs(&filter).await?;
+    Ok(json!({ "count": runs.len(), "runs": to_json(runs)? }))
+}
 
 /// Reads `scraper`, `date`, `market`, `status`, `limit`; an unknown key or value is a 400.
-pub fn run_filter(q: &HashMap<String, String>) -> Result<RunFilter, QueryError> {
+pub fn run_filter(q: &Params) -> Result<RunFilter, QueryError> {
     let bad = QueryError::Invalid;
     let mut f = RunFilter::default();
     for (k, v) in q {

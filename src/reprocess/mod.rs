@@ -53,9 +53,10 @@ pub struct RecoverySettings {
 /// a second recovery. The command line waits for its job, so it never repeats one that finished.
 pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Why a recovery could not be submitted.
+/// Why a recovery could not be planned, submitted or carried on. The ways in map each kind
+/// once: a bad request, a conflict with what the ledger holds, or a failure of ours.
 #[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
+pub enum RecoveryError {
     /// The request is not valid: what is wrong.
     #[error("{0}")]
     Invalid(String),
@@ -64,9 +65,12 @@ pub enum SubmitError {
         "the key {key:?} already names job {job_id}, made for a different request: use a new key"
     )]
     KeyReused { key: String, job_id: String },
-    /// The ledger failed.
-    #[error("{0}")]
-    Failed(String),
+    /// No job has this id.
+    #[error("no recovery job {0}")]
+    NoSuchJob(String),
+    /// The ledger failed; the message says what was being done.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
 }
 
 /// A submitted job: the one created now, or the one this request created before.
@@ -102,13 +106,16 @@ impl Recovery {
 
     /// Settles unconfirmed hand-overs from evidence, detects, then plans. Nothing else is
     /// changed.
-    pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, String> {
+    pub async fn plan(&self, req: &ReprocessRequest) -> Result<Plan, RecoveryError> {
         Ok(self.detect_and_plan(req).await?.0)
     }
 
     /// [`Recovery::plan`], with the report it planned from.
-    async fn detect_and_plan(&self, req: &ReprocessRequest) -> Result<(Plan, GapReport), String> {
-        let scope = req.scope()?;
+    async fn detect_and_plan(
+        &self,
+        req: &ReprocessRequest,
+    ) -> Result<(Plan, GapReport), RecoveryError> {
+        let scope = req.scope().map_err(RecoveryError::Invalid)?;
         self.settle_claims().await;
         let report = self.detector.detect(&scope.query).await;
         let now = chrono::Utc::now();
@@ -132,17 +139,17 @@ impl Recovery {
         Ok((plan, report))
     }
 
-    /// When a file's completion message went out, if within the pending-load window; `now`
-    /// while it waits in the outbox (a drain will publish it: a send would load it twice).
+    /// The file's completion message if it may still bring the file to Phase 2: waiting in
+    /// the outbox (a drain will publish it), or published within the pending-load window.
     async fn announced_recently(
         &self,
         name: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<chrono::DateTime<chrono::Utc>> {
+    ) -> Option<Announcement> {
         let window = chrono::Duration::from_std(self.pending_load).ok()?;
         match self.ledger.announcement(name).await.ok().flatten()? {
-            Announcement::Pending => Some(now),
-            Announcement::Published(at) => (now - at < window).then_some(at),
+            Announcement::Published(at) if now - at >= window => None,
+            pending_or_recent => Some(pending_or_recent),
         }
     }
 
@@ -156,8 +163,8 @@ impl Recovery {
         req: &ReprocessRequest,
         key: Option<&str>,
         repeat_window: std::time::Duration,
-    ) -> Result<Submitted, SubmitError> {
-        let scope = req.scope().map_err(SubmitError::Invalid)?;
+    ) -> Result<Submitted, RecoveryError> {
+        let scope = req.scope().map_err(RecoveryError::Invalid)?;
         let content = content_key(&req.canonical());
         let key = match key {
             Some(k) => JobKey::Given(k),
@@ -169,13 +176,10 @@ impl Recovery {
         let now = chrono::Utc::now();
         // create_job is the atomic check; this only spares a detection for a repeat.
         let existing = self.ledger.job_for_key(key, now).await;
-        if let Some(job) = existing.map_err(|e| SubmitError::Failed(e.to_string()))? {
+        if let Some(job) = existing? {
             return self.existing(req, key, job);
         }
-        let (plan, report) = self
-            .detect_and_plan(req)
-            .await
-            .map_err(SubmitError::Invalid)?;
+        let (plan, report) = self.detect_and_plan(req).await?;
         let actions: Vec<_> = plan.actions.iter().map(|a| a.to_new()).collect();
         let stored = json!({
             "request": req.canonical(),
@@ -185,8 +189,7 @@ impl Recovery {
         let (job, created) = self
             .ledger
             .create_job(key, &stored, &actions, chrono::Utc::now())
-            .await
-            .map_err(|e| SubmitError::Failed(e.to_string()))?;
+            .await?;
         if !created {
             return self.existing(req, key, job);
         }
@@ -204,9 +207,9 @@ impl Recovery {
         req: &ReprocessRequest,
         key: JobKey<'_>,
         job: JobRecord,
-    ) -> Result<Submitted, SubmitError> {
+    ) -> Result<Submitted, RecoveryError> {
         if key.is_given() && job.request["request"] != req.canonical() {
-            return Err(SubmitError::KeyReused {
+            return Err(RecoveryError::KeyReused {
                 key: key.key().to_string(),
                 job_id: job.id,
             });

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::calendar::GameDate;
 use crate::gaps::{Category, GapQuery, GapReport, Remedy};
-use crate::ledger::{ActionKind, FileSendRecord, FileSendState, NewAction};
+use crate::ledger::{ActionKind, Announcement, FileSendRecord, FileSendState, NewAction};
 use crate::market::MarketType;
 
 /// What an operator or script asks for (`POST /reprocess`, `backstop reprocess`).
@@ -158,9 +158,10 @@ const SECONDS_PER_SEND: f64 = 5.0;
 pub struct FileHistory {
     /// A recovery already handed it to Phase 2.
     pub sent: Option<FileSendRecord>,
-    /// When its completion message went out, if that was less than the pending-load window
-    /// ago: Phase 2 may still be loading it (Pub/Sub keeps retrying for days).
-    pub announced_recently: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its completion message, while it may still bring the file to Phase 2: waiting in the
+    /// outbox, or published less than the pending-load window ago (Pub/Sub keeps retrying
+    /// for days).
+    pub announced_recently: Option<Announcement>,
 }
 
 /// Chooses the actions.
@@ -225,10 +226,13 @@ pub fn plan(
                             rec.job_id, rec.claimed_at
                         ),
                     }));
-                } else if let Some(at) = h.announced_recently {
-                    skipped.push(skip(format!(
-                        "announced on Pub/Sub at {at}: Phase 2 may still be delivering it, and a send would load it twice; a recovery sends it once BACKSTOP_PENDING_LOAD_MINS have passed"
-                    )));
+                } else if let Some(announced) = h.announced_recently {
+                    skipped.push(skip(match announced {
+                        Announcement::Pending => "its completion message still waits in the outbox: when it goes out Phase 2 loads the file, and a send would load it twice".to_string(),
+                        Announcement::Published(at) => format!(
+                            "announced on Pub/Sub at {at}: Phase 2 may still be delivering it, and a send would load it twice; a recovery sends it once BACKSTOP_PENDING_LOAD_MINS have passed"
+                        ),
+                    }));
                 } else {
                     actions.push(PlannedAction {
                         kind: "send_file",

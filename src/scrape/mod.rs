@@ -3,6 +3,10 @@
 //! Every run is recorded in the ledger when it starts and finalised when it ends, writes a
 //! file only after validating it, and announces itself with one completion message, kept in the
 //! ledger's outbox until it went out.
+//!
+//! A `bp_player_props` request fetches the day's events once for all its markets and stores
+//! that answer as the day's events file through a `bp_events` run of its own, beside the
+//! markets' runs (see `events`): the request's answer is the markets' reports alone.
 
 mod events;
 pub mod inflight;
@@ -24,9 +28,11 @@ use crate::ledger::{Ledger, NewRun, RunCounts};
 use crate::market::{MarketSelection, MarketType};
 use crate::metrics::{self, Metrics};
 use crate::notify::completion::{completion_message, Notifier};
+use crate::notify::execution_log::{self, ExecutionLog};
 use crate::notify::outbox::{Drained, DRAIN_LIMIT};
 use crate::run::{new_run_id, RunStatus, Scraper, Trigger};
 use crate::storage::ObjectStore;
+use crate::tasks::Tasks;
 
 pub use crate::report::RunReport;
 
@@ -48,11 +54,17 @@ pub struct Scrapes {
     pub store: Arc<dyn ObjectStore>,
     pub ledger: Arc<Ledger>,
     pub notifier: Arc<Notifier>,
+    /// Finished runs to the old dashboards' BigQuery table, through the ledger.
+    pub execution_log: Arc<ExecutionLog>,
     pub metrics: Arc<Metrics>,
     pub run_deadline: Duration,
+    /// Where work that outlives its run is spawned (the execution-log export): owned by the
+    /// application, drained at shutdown.
+    pub tasks: Tasks,
 }
 
 /// A run in progress: its identity and the bookkeeping shared by both scrapers.
+#[derive(Clone)]
 struct Run {
     id: String,
     scraper: Scraper,
@@ -62,13 +74,34 @@ struct Run {
     started_at: chrono::DateTime<Utc>,
     timestamp: String,
     deadline: Instant,
+    /// The props run whose events answer this `bp_events` run stores, if it is one.
+    for_run: Option<String>,
 }
 
 impl Run {
     fn context(&self) -> String {
-        match self.market {
-            Some(m) => format!("{} {} {} (run {})", self.scraper, self.date, m, self.id),
-            None => format!("{} {} (run {})", self.scraper, self.date, self.id),
+        match (self.market, &self.for_run) {
+            (Some(m), _) => format!("{} {} {} (run {})", self.scraper, self.date, m, self.id),
+            (None, Some(props)) => format!(
+                "{} {} (run {}, the events of {} run {props})",
+                self.scraper,
+                self.date,
+                self.id,
+                Scraper::PlayerProps
+            ),
+            (None, None) => format!("{} {} (run {})", self.scraper, self.date, self.id),
+        }
+    }
+
+    /// The `bp_events` run that stores the events answer this props run fetched: same date,
+    /// trigger, start and file timestamp, a run id of its own.
+    fn events_of(&self) -> Run {
+        Run {
+            id: new_run_id(),
+            scraper: Scraper::Events,
+            market: None,
+            for_run: Some(self.id.clone()),
+            ..self.clone()
         }
     }
 
@@ -116,6 +149,36 @@ impl Scrapes {
         drained
     }
 
+    /// Appends finished runs to the execution log (after any drain under way) and updates the
+    /// `backstop_execution_log_unexported` gauge.
+    pub async fn export_runs(&self) -> execution_log::Drained {
+        let drained = self.execution_log.drain(&self.ledger).await;
+        self.count_unexported().await;
+        drained
+    }
+
+    /// [`Scrapes::export_runs`] as a task of the application's, unless a drain is under way: a
+    /// BigQuery outage neither fails nor slows a run. What it does not finish (it may get no
+    /// CPU once the request that ran the run has answered) the sweep exports.
+    pub fn export_runs_soon(&self) {
+        if !self.execution_log.is_on() {
+            return;
+        }
+        let me = self.clone();
+        self.tasks.spawn("execution-log export", async move {
+            if me.execution_log.try_drain(&me.ledger).await.is_some() {
+                me.count_unexported().await;
+            }
+        });
+    }
+
+    async fn count_unexported(&self) {
+        if let Ok(n) = self.ledger.unexported_count().await {
+            self.metrics
+                .set(&metrics::EXECUTION_LOG_UNEXPORTED, [], n as f64);
+        }
+    }
+
     /// Runs a request: one report for `bp_events`, one per market for `bp_player_props`.
     pub async fn run(&self, req: &ScrapeRequest) -> Vec<RunReport> {
         match req.scraper {
@@ -130,19 +193,32 @@ impl Scrapes {
                     runs.push(self.begin(req, Some(*m)).await);
                 }
                 let day = props::fetch_events(self, &runs[0]).await;
-                let reports = join_all(runs.into_iter().map(|run| {
+                // The answer is stored as the events file by a `bp_events` run of its own,
+                // beside the markets: its failure is that run's, never theirs.
+                let stored = self.store_events(runs[0].events_of(), &day);
+                let markets = join_all(runs.into_iter().map(|run| {
                     let day = day.clone();
                     async move { self.finish(props::run(self, run, day).await).await }
-                }))
-                .await;
+                }));
+                let (_, reports) = tokio::join!(stored, markets);
                 reports
             }
         }
     }
 
+    /// Writes the events file of a props request's events answer as the `bp_events` run `run`
+    /// (see [`events::store`]), recorded and announced as any run; no run when there was no
+    /// answer to store.
+    async fn store_events(&self, run: Run, day: &props::Day) {
+        if let props::Day::Events { answer, .. } = day {
+            let run = self.record_start(run).await;
+            self.finish(events::store(self, run, answer).await).await;
+        }
+    }
+
     async fn begin(&self, req: &ScrapeRequest, market: Option<MarketType>) -> Run {
         let started_at = Utc::now();
-        let run = Run {
+        self.record_start(Run {
             id: new_run_id(),
             scraper: req.scraper,
             date: req.date,
@@ -151,24 +227,35 @@ impl Scrapes {
             started_at,
             timestamp: run_timestamp(started_at),
             deadline: Instant::now() + self.run_deadline,
-        };
+            for_run: None,
+        })
+        .await
+    }
+
+    /// Records a run's start in the ledger.
+    async fn record_start(&self, run: Run) -> Run {
+        let mut opts = serde_json::json!({
+            "date": run.date.to_string(),
+            "market_type": run.market.map(|m| m.as_str()),
+        });
+        if let Some(props) = &run.for_run {
+            opts["for_run"] = props.as_str().into();
+        }
         let new = NewRun {
             run_id: run.id.clone(),
             scraper: run.scraper,
             game_date: run.date,
-            market,
+            market: run.market,
             trigger: run.trigger,
-            started_at,
-            opts: serde_json::json!({
-                "date": run.date.to_string(),
-                "market_type": market.map(|m| m.as_str()),
-            }),
+            started_at: run.started_at,
+            opts,
         };
         if let Err(e) = self.ledger.start_run(&new).await {
             tracing::error!(run_id = %run.id, error = %e, "could not record the run's start in the ledger");
         }
         tracing::info!(run_id = %run.id, scraper = %run.scraper, game_date = %run.date,
-                       market = market.map(|m| m.as_str()), trigger = run.trigger.as_str(), "run started");
+                       market = run.market.map(|m| m.as_str()), trigger = run.trigger.as_str(),
+                       for_run = run.for_run.as_deref(), "run started");
         run
     }
 
@@ -227,6 +314,7 @@ impl Scrapes {
                 self.announce_outbox().await;
             }
         }
+        self.export_runs_soon();
         report
     }
 }

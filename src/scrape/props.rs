@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{Run, Scrapes};
 use crate::bettingpros::offers::parse_offers_page;
-use crate::bettingpros::{events::parse_events, validate_props_file, MAX_PAGES};
+use crate::bettingpros::{events::parse_events, validate_props_file, EventsAnswer, MAX_PAGES};
 use crate::bettingpros::{props_file, transform_offers, PropsFileInput};
 use crate::fetch::FetchError;
 use crate::report::RunReport;
@@ -20,6 +20,8 @@ pub(super) enum Day {
     Events {
         ids: Vec<u64>,
         tally: Tally,
+        /// The answer itself, stored as the day's events file.
+        answer: EventsAnswer,
     },
     Failed {
         kind: ErrorKind,
@@ -48,6 +50,7 @@ pub(super) async fn fetch_events(scrapes: &Scrapes, run: &Run) -> Arc<Day> {
             Ok(answer) => Day::Events {
                 ids: answer.event_ids(),
                 tally: Tally::of(&f),
+                answer,
             },
             Err(e) => Day::Failed {
                 kind: ErrorKind::InvalidPayload,
@@ -82,7 +85,7 @@ pub(super) async fn run(scrapes: &Scrapes, run: Run, day: Arc<Day>) -> RunReport
             tally.apply(&mut r);
             return r;
         }
-        Day::Events { ids, tally } => (ids.clone(), tally.clone()),
+        Day::Events { ids, tally, .. } => (ids.clone(), tally.clone()),
     };
     if ids.is_empty() {
         let mut r = run.report(

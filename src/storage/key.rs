@@ -135,6 +135,15 @@ impl StorageKey {
         format!("{EVENTS}{date}/")
     }
 
+    /// The narrowest prefix holding the events files of every date from `from` to `to`: one
+    /// listing for a range (`bettingpros/events/2026-01-` for a January). It may hold dates
+    /// outside the range too; callers filter by [`StorageKey::date`].
+    pub fn events_range_prefix(from: GameDate, to: GameDate) -> String {
+        let (a, b) = (Self::events_date_prefix(from), Self::events_date_prefix(to));
+        let common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        a[..common].to_string()
+    }
+
     pub fn date(&self) -> GameDate {
         match self {
             StorageKey::Events { date, .. }
@@ -285,5 +294,23 @@ mod tests {
             .starts_with(&StorageKey::events_date_prefix(date())));
         assert_eq!(props.market(), Some(MarketType::Assists));
         assert_eq!(events.market(), None);
+    }
+
+    #[test]
+    fn a_range_of_dates_has_one_events_prefix() {
+        let d = |s: &str| s.parse::<GameDate>().unwrap();
+        for (from, to, prefix) in [
+            ("2026-01-14", "2026-01-14", "bettingpros/events/2026-01-14/"),
+            ("2026-01-01", "2026-01-31", "bettingpros/events/2026-01-"),
+            ("2026-01-10", "2026-01-19", "bettingpros/events/2026-01-1"),
+            ("2025-10-21", "2026-04-18", "bettingpros/events/202"),
+        ] {
+            let got = StorageKey::events_range_prefix(d(from), d(to));
+            assert_eq!(got, prefix, "{from}..{to}");
+            for date in d(from).through(d(to)) {
+                let name = StorageKey::events(date, started()).object_name();
+                assert!(name.starts_with(&got), "{name}");
+            }
+        }
     }
 }

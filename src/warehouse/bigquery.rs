@@ -170,6 +170,60 @@ impl BigQuery {
             .await
     }
 
+    /// `tabledata.insertAll` of `rows` (each with its `insertId`) into `dataset.table`: the
+    /// rows BigQuery refused, with why (none: all were taken). One attempt, never retried here:
+    /// a request whose answer was lost may have appended its rows, so the caller looks in the
+    /// table before sending them again.
+    pub async fn insert_all(
+        &self,
+        dataset: &str,
+        table: &str,
+        rows: &[(String, serde_json::Value)],
+        deadline: Instant,
+    ) -> Result<Vec<RowRefused>, WarehouseError> {
+        let url = format!(
+            "{}/bigquery/v2/projects/{}/datasets/{dataset}/tables/{table}/insertAll",
+            self.base, self.project
+        );
+        let body = json!({
+            "rows": rows.iter().map(|(id, row)| json!({"insertId": id, "json": row})).collect::<Vec<_>>(),
+        });
+        let step = format!("insertAll into {dataset}.{table}");
+        let answer: InsertAnswer = self
+            .attempt(&step, deadline, self.http.post(&url).json(&body))
+            .await
+            .map_err(|e| {
+                e.with_doing(&format!(
+                    "appending {} row(s) to {dataset}.{table}",
+                    rows.len()
+                ))
+            })?;
+        Ok(answer
+            .insert_errors
+            .into_iter()
+            .map(|e| RowRefused {
+                index: e.index,
+                // Rows that were fine but stopped because another was not say `stopped`.
+                invalid: e
+                    .errors
+                    .iter()
+                    .any(|p| p.reason.as_deref() != Some("stopped")),
+                reason: e
+                    .errors
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{}: {}",
+                            p.reason.as_deref().unwrap_or("error"),
+                            p.message.as_deref().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })
+            .collect())
+    }
+
     /// One request with retries for transient failures; the token is fetched per attempt.
     async fn call(
         &self,
@@ -186,12 +240,12 @@ impl BigQuery {
         .map_err(|(e, _)| e)
     }
 
-    async fn attempt(
+    async fn attempt<T: serde::de::DeserializeOwned>(
         &self,
         step: &str,
         deadline: Instant,
         request: reqwest::RequestBuilder,
-    ) -> Result<Answer, WarehouseError> {
+    ) -> Result<T, WarehouseError> {
         let fail =
             |failure, detail: String| WarehouseError::new(failure, "", format!("{step}: {detail}"));
         let mut request = request.timeout(
@@ -227,10 +281,33 @@ impl BigQuery {
         serde_json::from_slice(&body).map_err(|e| {
             fail(
                 WarehouseFailure::BadAnswer,
-                format!("not a query answer ({e}): {}", excerpt(&body)),
+                format!("not an answer BigQuery gives ({e}): {}", excerpt(&body)),
             )
         })
     }
+}
+
+/// A row `insertAll` refused: its place in the request, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRefused {
+    pub index: usize,
+    /// The row itself is at fault; otherwise it was only stopped with the others (send it again).
+    pub invalid: bool,
+    pub reason: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InsertAnswer {
+    #[serde(default)]
+    insert_errors: Vec<InsertError>,
+}
+
+#[derive(serde::Deserialize)]
+struct InsertError {
+    index: usize,
+    #[serde(default)]
+    errors: Vec<super::answer::ErrorProto>,
 }
 
 /// How long BigQuery may hold a request open waiting for the job: what is left of the deadline.

@@ -20,7 +20,7 @@ use crate::gcp::{endpoint, Credentials, GcpSettings};
 use crate::settings::{ConfigError, Vars, ATTEMPTS};
 
 pub use answer::QueryResult;
-pub use bigquery::{BigQuery, QueryParam};
+pub use bigquery::{BigQuery, QueryParam, RowRefused};
 pub use error::{WarehouseError, WarehouseFailure};
 
 /// Read-only access to BigQuery is all that is needed.

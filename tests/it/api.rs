@@ -89,9 +89,12 @@ async fn two_identical_requests_at_the_same_time_run_once_and_both_get_the_resul
         .filter(|r| r.path.ends_with("/events"))
         .count();
     assert_eq!(events_requests, 1);
+    let runs = t.app.ledger.runs(&Default::default()).await.unwrap();
+    let of = |scraper: Scraper| runs.iter().filter(|r| r.scraper == scraper).count();
     assert_eq!(
-        t.app.ledger.runs(&Default::default()).await.unwrap().len(),
-        1
+        (of(Scraper::PlayerProps), of(Scraper::Events)),
+        (1, 1),
+        "one run, and the bp_events run that stored its events answer: {runs:#?}"
     );
 }
 

@@ -125,6 +125,10 @@ fn the_cloud_run_service_keeps_the_key_secret_and_the_region() {
     assert!(svc.contains("cloud.googleapis.com/location: us-west2"));
     assert!(svc.contains("name: BETTINGPROS_API_KEY") && svc.contains("name: bettingpros-api-key"));
     assert!(
+        svc.contains("name: BACKSTOP_ADMIN_TOKEN") && svc.contains("name: backstop-admin-token"),
+        "the operators' token comes from Secret Manager"
+    );
+    assert!(
         svc.contains("autoscaling.knative.dev/maxScale: \"1\""),
         "one writer for the SQLite ledger"
     );

@@ -1,10 +1,15 @@
 //! The one integration-test binary: each module below is one area, sharing `support`.
 
 mod api;
+mod auth;
 mod barrage;
+mod claims;
 mod cli;
 mod demo;
 mod deploy;
+mod detections;
+mod events_file;
+mod execution_log;
 mod faults;
 mod fetch;
 mod gcp;
@@ -19,11 +24,14 @@ mod phase2;
 mod properties;
 mod proxies;
 mod pubsub;
+mod recover;
 mod recovery;
+mod remote;
 mod rerun;
 mod scrape;
 mod sigkill;
 mod slices;
 mod storage;
+mod stored_schedule;
 mod support;
 mod warehouse;

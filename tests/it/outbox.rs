@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use backstop::calendar::GameDate;
-use backstop::ledger::{Announcement, Ledger, NewRun, RunOutcome};
+use backstop::ledger::{Announcement, Ledger, RunFilter};
 use backstop::market::{MarketSelection, MarketType};
 use backstop::notify::completion::Notifier;
 use backstop::notify::pubsub::{PubSubSettings, Publisher};
@@ -14,7 +14,7 @@ use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::SimConfig;
 use serde_json::json;
 
-use crate::support::app::{spawn_app_with, TestApp, BUCKET, KEY};
+use crate::support::app::{finished_run, spawn_app_with, TestApp, BUCKET, KEY};
 use crate::support::canned_http::CannedHttp;
 use crate::support::emulators::PROJECT;
 use crate::support::quick_retry;
@@ -82,7 +82,8 @@ async fn a_file_whose_message_failed_is_announced_by_the_next_run_exactly_once()
 
     let second = t.app.scrapes.run(&props(15)).await.remove(0);
     assert_eq!(second.status, RunStatus::Success, "{}", second.message);
-    let messages = t.messages_on(&subscription, 2).await;
+    // Each request also stored its events answer through a bp_events run, with its message.
+    let messages = t.messages_on(&subscription, 4).await;
     let url = format!("gs://{BUCKET}/{object}");
     let late: Vec<_> = messages
         .iter()
@@ -100,9 +101,16 @@ async fn a_file_whose_message_failed_is_announced_by_the_next_run_exactly_once()
         .unwrap()
         .unwrap();
     let published_at = entry.published_at.expect("announced by the drain");
+    let next = RunFilter {
+        game_date: Some(d(15)),
+        ..RunFilter::default()
+    };
+    let next = t.app.ledger.runs(&next).await.unwrap();
+    assert_eq!(next.len(), 2, "the props run and its events run: {next:#?}");
+    let first_done = next.iter().filter_map(|r| r.finished_at).min().unwrap();
     assert!(
-        published_at > second.finished_at,
-        "after the second run's own message"
+        published_at > first_done,
+        "after a run of the next request published its own message"
     );
     assert_eq!((entry.attempts, entry.message_id.is_some()), (2, true));
     assert!(entry.last_error.is_some(), "the first failure is kept");
@@ -132,10 +140,15 @@ async fn a_sweep_announces_what_an_earlier_process_left_unannounced() {
         "starting publishes nothing: no work outside a request"
     );
     let swept = t.app.sweep().await;
-    assert_eq!(swept.messages_published, 1, "{swept:?}");
-    let messages = t.messages_on(&subscription, 1).await;
-    assert_eq!(messages[0]["execution_id"], first.run_id.as_str());
-    assert!(messages[0]["metadata"]["gcs_path"].is_string());
+    assert_eq!(swept.messages_published, 2, "{swept:?}");
+    // The props run's message, and that of the bp_events run that stored its events answer.
+    let messages = t.messages_on(&subscription, 2).await;
+    let props: Vec<_> = messages
+        .iter()
+        .filter(|m| m["execution_id"] == first.run_id.as_str())
+        .collect();
+    assert_eq!(props.len(), 1, "{messages:#?}");
+    assert!(props[0]["metadata"]["gcs_path"].is_string());
 }
 
 /// A ledger holding `n` finished runs whose messages nobody published, oldest first.
@@ -145,30 +158,7 @@ async fn ledger_with_unpublished(n: usize) -> Ledger {
     for i in 0..n {
         let run_id = format!("run-{i}");
         let at = long_ago + chrono::Duration::seconds(i as i64);
-        let new = NewRun {
-            run_id: run_id.clone(),
-            scraper: Scraper::Events,
-            game_date: d(14),
-            market: None,
-            trigger: Trigger::Scheduler,
-            started_at: at,
-            opts: json!({}),
-        };
-        ledger.start_run(&new).await.unwrap();
-        let outcome = RunOutcome {
-            status: RunStatus::NoData,
-            finished_at: at,
-            error_kind: None,
-            error_message: None,
-            counts: Default::default(),
-            attempts: 1,
-            retries: 0,
-            bytes: 2,
-            object_name: None,
-            generation: None,
-            routes: None,
-        };
-        ledger.finish_run(&run_id, &outcome).await.unwrap();
+        finished_run(&ledger, &run_id, d(14), at).await;
         // Claimed two hours ago by a process that died before publishing it.
         let message = json!({ "execution_id": run_id });
         ledger

@@ -9,7 +9,8 @@ use backstop::market::MarketType;
 use backstop::sim::catalogue::Catalogue;
 use serde_json::{json, Value};
 
-use crate::support::app::spawn_app;
+use crate::auth::TOKEN;
+use crate::support::app::{spawn_app, spawn_offline};
 use crate::support::browser::Browser;
 use crate::support::world::{self as labelled, d, history, world, NEVER_LOADED};
 
@@ -315,4 +316,61 @@ async fn the_page_and_its_files_come_from_the_binary_with_their_types_and_policy
         body["error"].as_str().unwrap().contains("nothing.js"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn behind_the_admin_token_the_page_asks_for_it_refuses_a_wrong_one_and_shows_the_calendar_after_the_right_one(
+) {
+    let mut t = spawn_offline(&[("BACKSTOP_ADMIN_TOKEN", TOKEN)]).await;
+    let url = t.serve().await;
+    let b = Browser::start(1280, 900).await;
+    b.goto(&format!(
+        "{url}/?from=2026-01-01&to=2026-01-03&market=steals"
+    ))
+    .await;
+    let login = "return !document.getElementById('login').hidden";
+    b.wait_for("the login form", login).await;
+    let checking = "return [...document.querySelectorAll('#grid .cell')]\
+         .map(c => c.dataset.category).filter(c => c === 'checking').length";
+    assert_eq!(
+        b.eval(checking, vec![]).await,
+        json!(3),
+        "no data without the token"
+    );
+    b.screenshot("login-1280.png").await;
+
+    b.fill("#login input", "not-the-token-0123456789").await;
+    b.click("#login button").await;
+    let refused = "const f = document.getElementById('login'); \
+         return !f.hidden && f.querySelector('.hint').dataset.note";
+    let note = b.wait_for("the refusal", refused).await;
+    assert_eq!(note, json!("That token was refused."));
+    assert_eq!(b.eval(checking, vec![]).await, json!(3));
+
+    b.fill("#login input", TOKEN).await;
+    b.click("#login button").await;
+    let judged = format!("{checking} === 0");
+    b.wait_for("the judged calendar", &judged).await;
+    assert_eq!(
+        b.eval(login, vec![]).await,
+        json!(false),
+        "the form is gone"
+    );
+    let cells = b.eval(CELLS, vec![]).await;
+    let cells = cells.as_array().unwrap();
+    assert_eq!(cells.len(), 3, "{cells:?}");
+    assert!(cells.iter().all(|c| c[2] != "checking"), "{cells:?}");
+    // The token went only into headers: no address the page showed or called holds it.
+    let addresses = b
+        .eval(
+            "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]",
+            vec![],
+        )
+        .await;
+    let addresses = addresses.as_array().unwrap();
+    assert!(addresses.len() > 5, "{addresses:?}");
+    for address in addresses {
+        assert!(!address.as_str().unwrap().contains(TOKEN), "{address}");
+    }
+    b.close().await;
 }

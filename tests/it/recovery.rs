@@ -26,8 +26,8 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
     let report = w.t.app.detector.detect(&steals(1, 30)).await;
     assert_eq!(
         (report.work.storage_listings, report.work.bigquery_queries),
-        (1, 1),
-        "one listing, one query"
+        (2, 1),
+        "one listing for the market, one for the events files of the dates nothing remembers, one query"
     );
     // Dates a finished run saw after they were over need no events request: the 2 off days
     // and the 2 never-scraped dates do.
@@ -374,6 +374,11 @@ async fn a_file_is_not_sent_while_its_message_waits_in_the_outbox_nor_soon_after
     assert!(plan.actions.is_empty(), "{:?}", plan.actions);
     assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
     assert_eq!(&plan.skipped[0].object_name, name);
+    assert!(
+        plan.skipped[0].reason.contains("still waits in the outbox"),
+        "the reason says why, not a made-up time: {}",
+        plan.skipped[0].reason
+    );
 
     // Pub/Sub is back and the message goes out now: the window counts from now.
     w.t.pubsub.create_topic(&missing).await;

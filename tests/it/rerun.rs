@@ -2,8 +2,8 @@
 //! during the first recovery; once it is back, the same command plans anew and recovers it.
 //! Exit 1 while anything in the range is still lost, 0 once nothing is.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use backstop::gaps::{Category, GapQuery};
 use backstop::market::{MarketSelection, MarketType};
@@ -11,51 +11,25 @@ use backstop::sim::faults::Fault;
 use serde_json::json;
 
 use crate::support::api::Api;
-use crate::support::app::var_pairs;
-use crate::support::world::{d, history, world, World, NEVER_SCRAPED};
+use crate::support::process::output_of;
+use crate::support::world::{d, history, process_env, world, World, NEVER_SCRAPED};
 
 const DAYS: u32 = 6;
 
 /// The `backstop` binary with the test service's settings: its exit code, stdout and stderr.
 async fn backstop(w: &World, args: &[&str]) -> (Option<i32>, String, String) {
-    let config = &w.t.app.config;
-    let bq = config
-        .warehouse
-        .emulator
-        .clone()
-        .expect("the BigQuery emulator");
-    let extra = [
-        ("BIGQUERY_EMULATOR_HOST", bq.as_str()),
-        ("BACKSTOP_BQ_MAX_ATTEMPTS", "1"),
-        ("PHASE2_URL", w.loader.url.as_str()),
-        ("BACKSTOP_PHASE2_AUTH", "off"),
-        ("BACKSTOP_RECOVERY_SETTLE_SECS", "3"),
-        ("RUST_LOG", "warn"),
-    ];
-    let (t, topic) = (&w.t, config.pubsub.topic.as_str());
-    let env = var_pairs(&t.sim, &t.gcs, &t.pubsub, topic, t.dir.path(), &extra);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_backstop"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backstop"));
+    command
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    // Poll, so the stand-in Phase 2 on this runtime keeps taking pushed messages meanwhile.
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "backstop {args:?} hangs"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
+        .envs(process_env(w, &[]));
+    output_of(
+        command,
+        &format!("backstop {args:?}"),
+        Duration::from_secs(120),
+    )
+    .await
 }
 
 /// The id in `job ID: …` of a command's stderr.
@@ -146,7 +120,7 @@ async fn over_http_a_retried_request_gets_its_job_and_a_callers_key_names_one_jo
     );
     let other = json!({"from": d(1).to_string(), "to": d(1).to_string(), "market": "steals"});
     let (status, refused) = api.reprocess_answer(&other, Some("operator-1")).await;
-    assert_eq!(status, 422, "{refused}");
+    assert_eq!(status, 409, "{refused}");
     assert!(
         refused["error"]
             .as_str()

@@ -30,22 +30,26 @@ fn req(scraper: Scraper, markets: MarketSelection) -> ScrapeRequest {
 async fn a_full_game_day_lands_at_the_exact_names_with_exact_counts_everywhere() {
     let catalogue = Catalogue::synthetic(&[(date(), 10)], 11);
     let t = spawn_app(catalogue.clone()).await;
-    let mut reports = t
+    let reports = t
         .app
         .scrapes
-        .run(&req(Scraper::Events, MarketSelection::All))
+        .run(&req(Scraper::PlayerProps, MarketSelection::All))
         .await;
-    reports.extend(
-        t.app
-            .scrapes
-            .run(&req(Scraper::PlayerProps, MarketSelection::All))
-            .await,
-    );
-    assert_eq!(reports.len(), 7);
+    assert_eq!(reports.len(), 6);
     for r in &reports {
         assert_eq!(r.status, RunStatus::Success, "{}", r.message);
     }
 
+    let ledger = t
+        .app
+        .ledger
+        .runs(&RunFilter {
+            limit: 100,
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    // The day's events, fetched once for the six markets, stored once by a bp_events run.
     let events = t.objects("bettingpros/events/2026-01-14/").await;
     assert_eq!(events.len(), 1);
     let (name, file) = &events[0];
@@ -59,16 +63,17 @@ async fn a_full_game_day_lands_at_the_exact_names_with_exact_counts_everywhere()
     validate_events_file(file).unwrap();
     assert_eq!(file["event_count"], 10);
     assert_eq!(file["rowCount"], 10);
+    let stored: Vec<_> = ledger
+        .iter()
+        .filter(|r| r.scraper == Scraper::Events)
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:#?}");
+    assert_eq!(stored[0].object_name.as_deref(), Some(name.as_str()));
+    assert_eq!(
+        (stored[0].status, stored[0].events),
+        (RunStatus::Success, Some(10))
+    );
 
-    let ledger = t
-        .app
-        .ledger
-        .runs(&RunFilter {
-            limit: 100,
-            ..RunFilter::default()
-        })
-        .await
-        .unwrap();
     let messages = t.messages(7).await;
     for m in MarketType::ALL {
         let files = t
@@ -136,6 +141,13 @@ async fn a_full_game_day_lands_at_the_exact_names_with_exact_counts_everywhere()
         assert_eq!(msg["metadata"]["opts"]["market_type"], m.as_str());
         assert_eq!(msg["trigger_source"], "scheduler");
     }
+    let msg = messages
+        .iter()
+        .find(|msg| msg["execution_id"] == stored[0].run_id.as_str())
+        .expect("the events run's message");
+    assert_eq!(msg["processor_name"], "betting_pros_events");
+    assert_eq!(msg["record_count"], 10);
+    assert_eq!(msg["metadata"]["gcs_path"], format!("gs://{BUCKET}/{name}"));
 }
 
 #[tokio::test]
@@ -157,11 +169,18 @@ async fn a_day_without_games_is_no_data_at_once_and_writes_no_props_file() {
         1,
         "one events request, no retries, no offers requests"
     );
-    assert!(t.objects("bettingpros/").await.is_empty());
-    for m in t.messages(6).await {
+    assert!(t.objects("bettingpros/player-props/").await.is_empty());
+    assert!(t.objects("bettingpros/partial/").await.is_empty());
+    let events = t.objects("bettingpros/events/2026-01-14/").await;
+    assert_eq!(events.len(), 1, "the empty answer is kept as evidence");
+    assert_eq!(events[0].1["event_count"], 0);
+    // Six markets, and the bp_events run that stored the empty answer.
+    for m in t.messages(7).await {
         assert_eq!(m["status"], "no_data");
         assert_eq!(m["record_count"], 0);
-        assert!(m["metadata"].get("gcs_path").is_none(), "{m}");
+        if m["processor_name"] == "betting_pros_player_props" {
+            assert!(m["metadata"].get("gcs_path").is_none(), "{m}");
+        }
     }
 }
 
@@ -202,7 +221,11 @@ async fn a_page_that_keeps_failing_makes_a_partial_run_that_is_never_offered_to_
     );
     assert_eq!(partial[0].1["complete"], false);
     assert_eq!(partial[0].1["props_count"], 20);
-    let m = &t.messages(1).await[0];
+    let messages = t.messages(2).await;
+    let m = messages
+        .iter()
+        .find(|m| m["execution_id"] == r.run_id.as_str())
+        .expect("the props run's message, beside its events run's");
     assert_eq!(m["status"], "partial");
     assert!(m["metadata"].get("gcs_path").is_none(), "{m}");
     assert!(
@@ -276,17 +299,23 @@ async fn two_runs_in_the_same_second_write_one_file_and_announce_it_once() {
     );
     // Bypass the API's de-duplication, as a recovery and a scheduled run might.
     let (a, b) = tokio::join!(t.app.scrapes.run(&one), t.app.scrapes.run(&one));
-    let objects = t.objects("bettingpros/player-props/blocks/").await;
-    let messages = t.messages(2).await;
-    let announced: Vec<&str> = messages
+    // The props files and the events files each request's bp_events run stored.
+    let objects = t.objects("bettingpros/").await;
+    let messages = t.messages(4).await;
+    let mut announced: Vec<&str> = messages
         .iter()
         .filter_map(|m| m["metadata"]["gcs_path"].as_str())
         .collect();
+    announced.sort();
+    let written: Vec<String> = objects
+        .iter()
+        .map(|(name, _)| format!("gs://{BUCKET}/{name}"))
+        .collect();
     assert_eq!(
-        announced.len(),
-        objects.len(),
+        announced, written,
         "each object announced exactly once: {announced:?}"
     );
+    let objects = t.objects("bettingpros/player-props/blocks/").await;
     let written: u64 = a.iter().chain(&b).map(|r| r.counts.props_written).sum();
     let in_files: u64 = objects
         .iter()

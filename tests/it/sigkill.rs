@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backstop::calendar::GameDate;
-use backstop::ledger::FileSendState;
+use backstop::ledger::{FileSendState, RunFilter};
 use backstop::market::MarketType;
+use backstop::run::{RunStatus, Scraper};
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::SimConfig;
 use serde_json::{json, Value};
@@ -59,6 +60,27 @@ async fn job_when(t: &TestApp, id: &str, what: &str, ready: impl Fn(&Value) -> b
             "waiting for {what}: {job:#}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The props run of `date` under way (waits for it to be recorded).
+async fn running_props_run(t: &TestApp, date: GameDate) -> String {
+    let filter = RunFilter {
+        scraper: Some(Scraper::PlayerProps),
+        game_date: Some(date),
+        status: Some(RunStatus::Running),
+        ..RunFilter::default()
+    };
+    let start = Instant::now();
+    loop {
+        if let Some(run) = t.app.ledger.runs(&filter).await.unwrap().first() {
+            return run.run_id.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no run for {date}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -124,24 +146,27 @@ async fn a_recovery_killed_twice_with_sigkill_finishes_after_restarts_without_re
     // Kill 1: actions 1-2 done, the re-scrape of action 3 under way.
     let driver = JobDriver::start(&first.api.url, &id);
     job_when(&t, &id, "action 3 to start", |j| state(j, 3) == "running").await;
+    let killed_run = running_props_run(&t, d(4)).await;
     first.kill();
     let second = Backstop::start(&env, log.clone()).await;
     driver.point_at(&second.api.url);
-    // The killed run is recorded as such by a sweep once its lease (2 s) has run out.
+    // The killed run is recorded as such by a sweep once its lease has run out.
     let start = Instant::now();
     loop {
         second.api.sweep().await;
-        let runs = second
-            .api
-            .runs(&format!("date={}&scraper=bp_player_props", d(4)))
-            .await;
-        let abandoned = runs.iter().filter(|r| r["status"] == "abandoned").count();
-        if abandoned == 1 {
+        let run = t
+            .app
+            .ledger
+            .run(&killed_run)
+            .await
+            .unwrap()
+            .expect("the run");
+        if run.status.as_str() == "abandoned" {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the killed run is recorded as such: {runs:#?}"
+            start.elapsed() < Duration::from_secs(30),
+            "the killed run is recorded as such: {run:#?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -61,22 +61,12 @@ impl Ledger {
     /// owner died, or a slice ended and released them), and finished ones whose check is due
     /// and not held.
     pub async fn jobs_to_advance(&self, now: DateTime<Utc>) -> Result<Vec<String>, LedgerError> {
-        let doing = || "listing the jobs a sweep may advance".to_string();
-        let rows = self
-            .db
-            .query(
-                "SELECT id FROM jobs
-                 WHERE (lease_until IS NULL OR lease_until < $1)
-                   AND (state = 'running' OR (result IS NULL
-                        AND (recheck_after IS NULL OR recheck_after <= $1)))
-                 ORDER BY created_at, rowid",
-                &[now.into()],
-            )
+        let sql = "SELECT id FROM jobs
+                   WHERE (lease_until IS NULL OR lease_until < $1)
+                     AND (state = 'running' OR (result IS NULL
+                          AND (recheck_after IS NULL OR recheck_after <= $1)))
+                   ORDER BY created_at, rowid";
+        self.ids(sql, now, "listing the jobs a sweep may advance")
             .await
-            .doing(doing)?;
-        rows.iter()
-            .map(|r| r.text("id"))
-            .collect::<Result<_, _>>()
-            .doing(doing)
     }
 }

@@ -38,13 +38,35 @@ pub(crate) const SQLITE: &[&str] = &[
     sqlite::V3,
     sqlite::V4,
     sqlite::V5,
-    sqlite::V6,
+    EXECUTION_LOG,
+    SLICES,
 ];
 
 /// The PostgreSQL migrations.
-pub(crate) const POSTGRES: &[&str] = &[postgres::V1, postgres::V2];
+pub(crate) const POSTGRES: &[&str] = &[postgres::V1, EXECUTION_LOG, SLICES];
 
-/// Work that requests advance in slices (SQLite V6, PostgreSQL V2; the dialects agree here).
+/// Both backends: the execution-log outbox (`ledger::exports`), how each finished run's row
+/// of BigQuery's `nba_orchestration.scraper_execution_log` went out. A finished run without
+/// an exported row here is pending: its finish was the enqueue.
+const EXECUTION_LOG: &str = r#"
+CREATE TABLE execution_log (
+    run_id      TEXT PRIMARY KEY REFERENCES runs (id),
+    -- When a drain took it; a claim older than the lease belongs to a process that is gone.
+    claimed_at  TEXT,
+    -- Sends that may have reached BigQuery: before another, the table is searched for the run.
+    sends       BIGINT NOT NULL DEFAULT 0 CHECK (sends >= 0),
+    last_error  TEXT,
+    -- BigQuery refused the row itself: it is not sent again.
+    rejected    BIGINT NOT NULL DEFAULT 0 CHECK (rejected IN (0, 1)),
+    exported_at TEXT,
+    -- 'sent' (BigQuery took it), 'found' (an earlier send had reached it after all).
+    how         TEXT CHECK (how IN ('sent', 'found')),
+    CHECK ((exported_at IS NULL) = (how IS NULL))
+);
+CREATE INDEX runs_by_finished ON runs (finished_at);
+"#;
+
+/// Work that requests advance in slices (both backends; the dialects agree here).
 const SLICES: &str = r#"
 -- When a finished job's range may be checked again and its result recorded: after the settle
 -- time that lets Phase 2 load re-scraped files, by whichever request comes then. NULL: at once.

@@ -151,6 +151,3 @@ CREATE TABLE rate_slots (
     paused_until_us BIGINT NOT NULL
 );
 "#;
-
-/// As `sqlite::V6`: the same text serves both.
-pub(super) const V2: &str = super::SLICES;

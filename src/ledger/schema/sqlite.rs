@@ -206,7 +206,3 @@ CREATE TABLE rate_slots (
     paused_until_us INTEGER NOT NULL
 );
 "#;
-
-/// Work advanced in slices by requests: when a finished job's range is checked again, and
-/// detection jobs (the gaps of a long range, gathered slice by slice).
-pub(super) const V6: &str = super::SLICES;

@@ -9,9 +9,11 @@ use super::definition;
 /// A `gcloud` on PATH that records every call (one line of shell-quoted arguments) and answers
 /// as the real one would: the service URL, an IAM policy, the existing scheduler jobs. Like the
 /// real one it refuses `--headers` on `scheduler jobs update` (that command has
-/// `--update-headers`), and it fails any call containing `$FAKE_GCLOUD_FAIL`.
+/// `--update-headers`), reads a secret's value from stdin for `--data-file=-` (kept beside the
+/// log), and it fails any call containing `$FAKE_GCLOUD_FAIL`.
 const FAKE_GCLOUD: &str = r#"#!/usr/bin/env bash
 printf '%q ' "$@" >> "$FAKE_GCLOUD_LOG"; printf '\n' >> "$FAKE_GCLOUD_LOG"
+if [[ "$*" == *"--data-file=-"* ]]; then cat > "$FAKE_GCLOUD_LOG.stdin"; fi
 if [ -n "${FAKE_GCLOUD_FAIL:-}" ] && [[ "$*" == *"$FAKE_GCLOUD_FAIL"* ]]; then
   echo "ERROR: (gcloud) refused for the test: $*" >&2; exit 1
 fi
@@ -33,6 +35,8 @@ struct Deployed {
     stderr: String,
     /// Every gcloud call, in order.
     calls: Vec<String>,
+    /// What a `--data-file=-` call read from stdin.
+    stdin: String,
 }
 
 impl Deployed {
@@ -75,7 +79,9 @@ fn deploy(args: &[&str], env: &[(&str, &str)]) -> Deployed {
         .output()
         .expect("bash runs");
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    let stdin = std::fs::read_to_string(log.with_extension("log.stdin")).unwrap_or_default();
     Deployed {
+        stdin,
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
@@ -249,5 +255,68 @@ fn help_and_unknown_flags_print_usage_and_never_call_gcloud() {
         dry.calls.is_empty(),
         "a dry run calls nothing: {:#?}",
         dry.calls
+    );
+}
+
+#[test]
+fn the_admin_token_secret_is_made_once_from_random_bytes_and_never_on_a_command_line() {
+    let first = deploy(&[], &[("FAKE_GCLOUD_FAIL", "secrets describe")]);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let made = first.the_call("secrets create backstop-admin-token ");
+    assert!(made.contains("--data-file=-"), "{made}");
+    let granted = first.the_call("secrets add-iam-policy-binding backstop-admin-token ");
+    assert!(
+        granted.contains("serviceAccount:backstop@nba-props-platform.iam.gserviceaccount.com")
+            && granted.contains("roles/secretmanager.secretAccessor"),
+        "{granted}"
+    );
+    let made_at = first
+        .calls
+        .iter()
+        .position(|c| c.starts_with("secrets create"));
+    let built_at = first
+        .calls
+        .iter()
+        .position(|c| c.starts_with("builds submit"));
+    assert!(
+        made_at < built_at,
+        "the secret exists before the service wants it"
+    );
+    // 64 hex characters (the token) appear in no call and nothing printed.
+    let hex64 = |text: &str| {
+        text.split(|c: char| !c.is_ascii_hexdigit())
+            .any(|w| w.len() >= 64)
+    };
+    assert!(!first.calls.iter().any(|c| hex64(c)), "{:#?}", first.calls);
+    assert!(!hex64(&first.stdout) && !hex64(&first.stderr));
+    assert!(
+        first.stdin.len() == 64 && hex64(&first.stdin),
+        "the secret is 32 random bytes as hex: {} characters",
+        first.stdin.len()
+    );
+
+    let again = deploy(&[], &[]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(
+        again.calls_to("secrets create").is_empty(),
+        "{:#?}",
+        again.calls
+    );
+    let failed = deploy(
+        &[],
+        &[
+            ("FAKE_GCLOUD_FAIL", "secrets describe"),
+            ("FAKE_GCLOUD_FAIL", "secrets"),
+        ],
+    );
+    assert_ne!(
+        failed.code,
+        Some(0),
+        "a secret that cannot be made fails the deploy"
+    );
+    assert!(
+        failed.calls_to("builds submit").is_empty(),
+        "{:#?}",
+        failed.calls
     );
 }

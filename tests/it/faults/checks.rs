@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use backstop::bettingpros::validate_props_file;
+use backstop::bettingpros::{validate_events_file, validate_props_file};
 use backstop::calendar::GameDate;
 use backstop::ledger::RunRecord;
 use backstop::market::MarketType;
-use backstop::run::{RunStatus, Trigger};
+use backstop::run::{RunStatus, Scraper, Trigger};
 use backstop::sim::server::SimServer;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -75,10 +75,12 @@ pub fn page_two_made_partial_runs(runs: &[RunRecord], answers: &[Value]) {
     }
 }
 
-/// Waits until Phase 2 has loaded every complete file announced since it subscribed.
+/// Waits until Phase 2 has loaded every complete props file announced since it subscribed
+/// (events files are announced too, and Phase 2 skips them).
 pub async fn wait_for_pushes(runs: &[RunRecord], loader: &Loader, since: DateTime<Utc>) {
     let announced: Vec<&str> = runs
         .iter()
+        .filter(|r| r.scraper == Scraper::PlayerProps)
         .filter(|r| r.status == RunStatus::Success && r.started_at >= since)
         .filter_map(|r| r.object_name.as_deref())
         .collect();
@@ -195,10 +197,17 @@ pub async fn sends_refused_and_released(
 }
 
 /// Every object is valid and says whether it is complete; every object belongs to exactly one
-/// run and every run's counts are its file's counts.
+/// run and every run's counts are its file's counts. Events files are written by the
+/// `bp_events` runs that store each props request's events answer.
 pub async fn storage_matches_the_ledger(t: &TestApp, runs: &[RunRecord]) {
     let objects: HashMap<String, Value> = t.objects("bettingpros/").await.into_iter().collect();
     for (name, file) in &objects {
+        if name.starts_with("bettingpros/events/") {
+            if let Err(e) = validate_events_file(file) {
+                panic!("{name} fails validation: {e}");
+            }
+            continue;
+        }
         let complete = if name.starts_with("bettingpros/player-props/") {
             true
         } else if name.starts_with("bettingpros/partial/player-props/") {
@@ -213,9 +222,14 @@ pub async fn storage_matches_the_ledger(t: &TestApp, runs: &[RunRecord]) {
     }
     let mut owners: HashMap<&str, u32> = HashMap::new();
     for r in runs {
-        let written = matches!(r.status, RunStatus::Success | RunStatus::Partial);
-        assert_eq!(r.object_name.is_some(), written, "{r:#?}");
+        let events = r.scraper == Scraper::Events;
+        if !events {
+            let written = matches!(r.status, RunStatus::Success | RunStatus::Partial);
+            assert_eq!(r.object_name.is_some(), written, "{r:#?}");
+        }
         let Some(name) = r.object_name.as_deref() else {
+            // An events run stores nothing when its fetch failed, or when a run that started
+            // the same second wrote the name first.
             continue;
         };
         *owners.entry(name).or_default() += 1;
@@ -223,6 +237,10 @@ pub async fn storage_matches_the_ledger(t: &TestApp, runs: &[RunRecord]) {
             .get(name)
             .unwrap_or_else(|| panic!("run {} names a missing {name}", r.run_id));
         let count = |v: &Value| v.as_u64();
+        if events {
+            assert_eq!(r.events, count(&file["event_count"]), "{name}");
+            continue;
+        }
         assert_eq!(r.props_written, count(&file["props_count"]), "{name}");
         assert_eq!(r.players, count(&file["players_count"]), "{name}");
         let pages = count(&file["pagination_info"]["pages_fetched"]).map(|p| p as u32);

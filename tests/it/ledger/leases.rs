@@ -252,7 +252,10 @@ pub async fn a_finished_jobs_check_waits_for_its_time_and_is_taken_by_one_instan
         "held"
     );
     first.release_job(&job.id, at(9, 1)).await.unwrap();
-    assert_eq!(x.jobs_to_advance(at(9, 2)).await.unwrap(), vec![job.id.clone()]);
+    assert_eq!(
+        x.jobs_to_advance(at(9, 2)).await.unwrap(),
+        vec![job.id.clone()]
+    );
     assert!(x.adopt_job(&job.id, at(9, 2)).await.unwrap());
     x.set_action_state(&job.id, 1, ActionState::Done, Some("ok"), None, at(9, 2))
         .await
@@ -267,7 +270,10 @@ pub async fn a_finished_jobs_check_waits_for_its_time_and_is_taken_by_one_instan
     assert_eq!(stored.recheck_after, Some(at(9, 5)));
     assert!(y.jobs_to_advance(at(9, 4)).await.unwrap().is_empty());
     assert!(!y.adopt_check(&job.id, at(9, 4)).await.unwrap(), "not yet");
-    assert_eq!(y.jobs_to_advance(at(9, 5)).await.unwrap(), vec![job.id.clone()]);
+    assert_eq!(
+        y.jobs_to_advance(at(9, 5)).await.unwrap(),
+        vec![job.id.clone()]
+    );
     let (cx, cy) = tokio::join!(
         x.adopt_check(&job.id, at(9, 5)),
         y.adopt_check(&job.id, at(9, 5))

@@ -4,6 +4,8 @@
 //! database, each with its own owner id, as on Cloud Run.
 
 mod claims;
+mod detections;
+mod exports;
 mod facts;
 mod jobs;
 mod leases;
@@ -185,6 +187,9 @@ behaviours!(
     outbox::a_failure_keeps_its_error_and_frees_the_message_and_a_publish_ends_it,
     outbox::a_file_is_announced_when_its_message_went_out_not_when_its_run_ended,
     outbox::drains_on_several_instances_at_once_take_each_message_once,
+    exports::finished_runs_wait_oldest_first_and_a_claim_holds_until_its_lease_runs_out,
+    exports::a_send_that_may_have_arrived_is_counted_and_a_refused_row_is_not_sent_again,
+    exports::drains_on_several_instances_at_once_take_each_run_once,
     leases::a_live_instances_run_is_never_abandoned,
     leases::an_expired_run_is_abandoned_exactly_once,
     leases::a_heartbeat_keeps_long_work_alive,
@@ -193,6 +198,7 @@ behaviours!(
     leases::a_released_job_is_adopted_at_once,
     leases::a_finished_jobs_check_waits_for_its_time_and_is_taken_by_one_instance,
     leases::rate_slots_are_one_schedule_for_every_instance,
+    detections::one_detection_per_range_carried_on_by_one_instance_at_a_time,
 );
 
 /// Four instances start at once on an empty PostgreSQL database (a deploy of several

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 pub struct Api {
     pub url: String,
     http: reqwest::Client,
+    /// The admin token, sent as `Authorization: Bearer …` on every call.
+    token: Option<String>,
 }
 
 impl Api {
@@ -21,10 +23,47 @@ impl Api {
         Api {
             url: url.into(),
             http,
+            token: None,
         }
     }
 
+    /// The same API, sending `token` as the admin token.
+    pub fn with_token(url: impl Into<String>, token: &str) -> Api {
+        Api {
+            token: Some(token.to_string()),
+            ..Api::new(url)
+        }
+    }
+
+    /// `GET path` (with its query): the status and the answer.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        self.call(self.http.get(url), &format!("GET {path}")).await
+    }
+
+    /// `POST path` with a JSON body: the status and the answer.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let req = self.http.post(url).json(body);
+        self.call(req, &format!("POST {path}")).await
+    }
+
+    /// `POST path` with a JSON body and an `Idempotency-Key`: the status and the answer.
+    pub async fn post_with_key(&self, path: &str, body: &Value, key: &str) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let req = self
+            .http
+            .post(url)
+            .json(body)
+            .header("Idempotency-Key", key);
+        self.call(req, &format!("POST {path}")).await
+    }
+
     async fn call(&self, req: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
+        let req = match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        };
         let resp = req
             .send()
             .await

@@ -5,9 +5,13 @@ use std::sync::Arc;
 
 use backstop::api;
 use backstop::app::App;
+use backstop::calendar::GameDate;
 use backstop::config::{Config, Vars};
+use backstop::ledger::{ActionKind, JobKey, JobRecord, Ledger, NewAction, NewRun, RunOutcome};
+use backstop::run::{RunStatus, Scraper, Trigger};
 use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::{SimConfig, SimServer};
+use backstop::storage::StorageKey;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -78,6 +82,81 @@ pub async fn spawn_app(catalogue: Catalogue) -> TestApp {
         &[],
     )
     .await
+}
+
+/// The service with no games upstream and BigQuery unreachable (nothing listens on its
+/// address): detection judges `unknown`, and hand-overs stay unconfirmed.
+pub async fn spawn_offline(extra: &[(&str, &str)]) -> TestApp {
+    let sim = SimConfig {
+        api_key: Some(KEY.into()),
+        ..SimConfig::new(Catalogue::synthetic(&[], 1))
+    };
+    let offline = [
+        ("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9"),
+        ("BACKSTOP_BQ_MAX_ATTEMPTS", "1"),
+    ];
+    spawn_app_with(sim, &[offline.as_slice(), extra].concat()).await
+}
+
+/// A job (the caller's key `k`) that claimed each of `objects` (raw props files) and got no
+/// answer: hand-overs whose outcome is unknown.
+pub async fn unconfirmed_hand_overs(ledger: &Ledger, objects: &[&str]) -> JobRecord {
+    let actions: Vec<NewAction> = objects
+        .iter()
+        .map(|object| {
+            let key = StorageKey::parse(object).expect("a raw file's name");
+            NewAction {
+                kind: ActionKind::SendFile,
+                game_date: key.date(),
+                market: key.market().expect("a props file"),
+                object_name: Some(object.to_string()),
+                reason: "processor_failed".into(),
+            }
+        })
+        .collect();
+    let now = chrono::Utc::now();
+    let (job, _) = ledger
+        .create_job(JobKey::Given("k"), &serde_json::json!({}), &actions, now)
+        .await
+        .unwrap();
+    for object in objects {
+        assert!(ledger.claim_file_send(object, &job.id, now).await.unwrap());
+    }
+    job
+}
+
+/// Records in `ledger` an events run `run_id` for `date` that started and ended (no data) at
+/// `at`, as a scheduled run does: no scrape, so nothing else happens after it.
+pub async fn finished_run(
+    ledger: &Ledger,
+    run_id: &str,
+    date: GameDate,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let new = NewRun {
+        run_id: run_id.into(),
+        scraper: Scraper::Events,
+        game_date: date,
+        market: None,
+        trigger: Trigger::Scheduler,
+        started_at: at,
+        opts: serde_json::json!({}),
+    };
+    ledger.start_run(&new).await.unwrap();
+    let outcome = RunOutcome {
+        status: RunStatus::NoData,
+        finished_at: at,
+        error_kind: None,
+        error_message: None,
+        counts: Default::default(),
+        attempts: 1,
+        retries: 0,
+        bytes: 2,
+        object_name: None,
+        generation: None,
+        routes: None,
+    };
+    ledger.finish_run(run_id, &outcome).await.unwrap();
 }
 
 pub async fn spawn_app_with(sim: SimConfig, extra: &[(&str, &str)]) -> TestApp {

@@ -118,16 +118,22 @@ impl Browser {
         }
     }
 
-    pub async fn click(&self, css: &str) {
-        let element = self
-            .client
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .find(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"));
-        element
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+    }
+
+    pub async fn click(&self, css: &str) {
+        let clicked = self.element(css).await.click().await;
+        clicked.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    /// Types `text` into the field `css` names.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let typed = self.element(css).await.send_keys(text).await;
+        typed.unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
     pub async fn resize(&self, width: u32, height: u32) {

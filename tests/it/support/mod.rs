@@ -11,6 +11,7 @@ pub mod phase2;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
+pub mod relay;
 pub mod upstream;
 pub mod world;
 

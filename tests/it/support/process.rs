@@ -1,5 +1,6 @@
 //! `backstop serve` as a child process, configured by its environment alone (as on Cloud Run),
-//! on a free port; SIGKILLed if the test ends early.
+//! on a free port; SIGKILLed if the test ends early. And a command (the binary, a script) run
+//! to its end without blocking the test's runtime.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -103,4 +104,65 @@ impl Drop for Backstop {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `command` to its end without blocking the test's runtime (the stand-in Phase 2 on it
+/// keeps taking pushed messages meanwhile): its exit code, stdout and stderr. Its stdin is
+/// nothing (never the test's terminal) unless `command` gives one. Fails after `within`,
+/// naming `what`.
+pub async fn output_of(
+    command: Command,
+    what: &str,
+    within: Duration,
+) -> (Option<i32>, String, String) {
+    output_with(command, Stdio::null(), what, within).await
+}
+
+/// [`output_of`], reading `stdin`.
+pub async fn output_with(
+    mut command: Command,
+    stdin: Stdio,
+    what: &str,
+    within: Duration,
+) -> (Option<i32>, String, String) {
+    let mut child = command
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > within {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what} still running after {within:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// `backstop ARGS` run in `dir` with only PATH and `env`, to its end: exit code, stdout, stderr.
+pub fn backstop_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
 }

@@ -15,7 +15,7 @@ use backstop::sim::catalogue::Catalogue;
 use backstop::sim::server::SimConfig;
 use serde_json::json;
 
-use super::app::{spawn_app_with, TestApp, KEY};
+use super::app::{spawn_app_with, var_pairs, TestApp, KEY};
 use super::bq::BqEmulator;
 use super::emulators::PROJECT;
 use super::loader::Loader;
@@ -121,4 +121,26 @@ pub async fn history(w: &World, days: u32) -> HashMap<u32, String> {
         .await
         .unwrap();
     files
+}
+
+/// The environment of a `backstop` process on the same world as the in-process service (the
+/// emulators, the ledger, Phase 2), with quiet logs; `extra` overrides or adds.
+pub fn process_env(w: &World, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let config = &w.t.app.config;
+    let bq = config
+        .warehouse
+        .emulator
+        .clone()
+        .expect("the BigQuery emulator");
+    let settings = [
+        ("BIGQUERY_EMULATOR_HOST", bq.as_str()),
+        ("BACKSTOP_BQ_MAX_ATTEMPTS", "1"),
+        ("PHASE2_URL", w.loader.url.as_str()),
+        ("BACKSTOP_PHASE2_AUTH", "off"),
+        ("BACKSTOP_RECOVERY_SETTLE_SECS", "3"),
+        ("RUST_LOG", "warn"),
+    ];
+    let (t, topic) = (&w.t, config.pubsub.topic.as_str());
+    let all = [settings.as_slice(), extra].concat();
+    var_pairs(&t.sim, &t.gcs, &t.pubsub, topic, t.dir.path(), &all)
 }
