@@ -1,8 +1,11 @@
 //! Many instances, one truth: real `backstop serve` processes sharing one PostgreSQL ledger,
 //! as Cloud Run runs an old and a new revision side by side during a deploy. They share one
 //! rate limit per upstream host, never take each other's live work, take over a killed
-//! instance's work once its lease ran out (exactly once), and answer one recovery request
-//! sent to both at once with one job that sends each file once.
+//! instance's work once its lease ran out (exactly once), answer one recovery request sent to
+//! both at once with one job that sends each file once, and finish a job whose instance was
+//! killed mid-send (`killed_mid_send`).
+
+mod killed_mid_send;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
