@@ -123,6 +123,15 @@ ROW='"\(.date)  \(.market | . + " " * (8 - length))  \(.category | . + " " * (16
 query="from=$FROM&to=$TO"
 [ -n "$MARKET" ] && query="$query&market=$MARKET"
 call GET "/gaps?$query"
+# A range the service could not judge within one request comes back 202 with the rows judged
+# so far and a detection job: follow it (each ask carries it on) to the whole report.
+while status_url=$(jq -er '.status_url // empty' "$ANSWER"); do
+  [ -t 2 ] && printf '\rchecking the range: %s (date, market) pair(s) judged so far\033[K' \
+    "$(jq '.rows | length' "$ANSWER")" >&2
+  sleep 2
+  call GET "$status_url"
+done
+[ -t 2 ] && printf '\r\033[K' >&2
 pairs=$(jq '.rows | length' "$ANSWER")
 lost=$(jq --argjson lost "$LOST_CATEGORIES" \
   '[.rows[] | select(.verdict.category as $c | $lost | index($c))] | length' "$ANSWER")

@@ -33,6 +33,7 @@ fn guarded() -> Vec<(&'static str, String, Option<Value>, u16)> {
         ),
         ("GET", "/reprocess".into(), None, 200),
         ("GET", "/reprocess/no-such-job".into(), None, 404),
+        ("GET", "/gaps/no-such-detection".into(), None, 404),
         ("GET", "/claims".into(), None, 200),
         (
             "POST",

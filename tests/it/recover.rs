@@ -225,3 +225,32 @@ async fn bad_input_a_missing_or_wrong_token_and_an_unusable_identity_exit_3_sayi
     assert_eq!(code, Some(0));
     assert!(out.contains("Usage: deploy/recover.sh"), "{out}");
 }
+
+/// Over a range whose schedule the service must still ask for, `GET /gaps` answers 202 with the
+/// rows it judged so far: the script follows the detection job to the whole report before it
+/// counts what is lost (else it would count only the first slice's rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_script_counts_the_whole_report_when_the_service_answers_with_a_detection_job() {
+    // Nothing scraped: every date asks the events API, at 2 a second, in 1 s slices.
+    let w = world(12, None, &[]).await;
+    let slow = [
+        ("BACKSTOP_ADMIN_TOKEN", TOKEN),
+        ("BACKSTOP_RATE_PER_SEC", "2"),
+        ("BACKSTOP_SLICE_SECS", "1"),
+    ];
+    let env = process_env(&w, &slow);
+    let served = Backstop::start(&env, w.t.dir.path().join("serve.log")).await;
+    let url = served.api.url.clone();
+    let with = [
+        ("BACKSTOP_URL", url.as_str()),
+        ("BACKSTOP_ADMIN_TOKEN", TOKEN),
+    ];
+    let (from, to) = (d(1).to_string(), d(12).to_string());
+    let args = [from.as_str(), to.as_str(), "steals", "--dry-run"];
+    let (code, out, err) = recover(&args, &with).await;
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("12 (date, market) pair(s), 11 lost or not judged"),
+        "the whole report (day 5 has no games):\n{out}\n{err}"
+    );
+}

@@ -240,3 +240,34 @@ async fn over_https_the_identity_token_comes_from_gcloud_else_the_metadata_serve
         assert!(err.contains(needle), "{needle:?} not in {err}");
     }
 }
+
+/// A range the service judges in a detection job (`GET /gaps` answers 202): `backstop --url
+/// gaps` follows it to the whole report, so it still says what the local command says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_gaps_follow_a_detection_job_to_the_whole_report() {
+    // Nothing scraped: every date asks the events API, at 2 a second, in 1 s slices.
+    let w = world(10, None, &[]).await;
+    let slow = [
+        ("BACKSTOP_ADMIN_TOKEN", TOKEN),
+        ("BACKSTOP_RATE_PER_SEC", "2"),
+        ("BACKSTOP_SLICE_SECS", "1"),
+    ];
+    let served = Backstop::start(&process_env(&w, &slow), w.t.dir.path().join("serve.log")).await;
+    let both = sides(&w, &served.api.url).await;
+    let (from, to) = (d(1).to_string(), d(10).to_string());
+    let args = [
+        "gaps", "--from", &from, "--to", &to, "--market", "steals", "--all",
+    ];
+    // The service first (here it would learn the schedule and be whole at once).
+    let started = std::time::Instant::now();
+    let remote = backstop(&args, &both.remote).await;
+    let took = started.elapsed();
+    assert!(
+        took > Duration::from_secs(3),
+        "it followed the job: {took:?}"
+    );
+    let local = backstop(&args, &both.local).await;
+    assert_eq!((remote.0, local.0), (Some(1), Some(1)), "{remote:?}");
+    assert_eq!(without_work(&remote.1), without_work(&local.1));
+    assert!(remote.1.contains("10 (date, market) pairs"), "{}", remote.1);
+}

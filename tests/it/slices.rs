@@ -303,3 +303,34 @@ async fn the_nightly_check_sends_a_file_phase2_never_loaded_once_past_the_pendin
         .await;
     assert_eq!(report.problems().count(), 0, "{}", report.table(false));
 }
+
+/// Cloud Scheduler calls the declared sweep with its OIDC token (IAM in front), never with the
+/// operators' token: the route answers without it, and the operator routes still want it.
+#[tokio::test]
+async fn the_declared_sweep_is_served_without_the_admin_token() {
+    let admin = [("BACKSTOP_ADMIN_TOKEN", crate::auth::TOKEN)];
+    let mut t = crate::support::app::spawn_offline(&admin).await;
+    let url = t.serve().await;
+    let declared = backstop::scrapers::sweep();
+    assert_eq!(declared.method, "POST");
+    let http = reqwest::Client::new();
+    let answer = http
+        .post(format!("{url}{}", declared.route))
+        .json(&declared.body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let swept: Value = answer.json().await.unwrap();
+    for field in [
+        "abandoned_runs",
+        "messages_published",
+        "jobs",
+        "detections",
+        "problems",
+    ] {
+        assert!(swept.get(field).is_some(), "{field} in {swept}");
+    }
+    let jobs = http.get(format!("{url}/reprocess")).send().await.unwrap();
+    assert_eq!(jobs.status().as_u16(), 401);
+}
