@@ -68,7 +68,7 @@ while [ $# -gt 0 ]; do
     --dry-run) DRY_RUN=1 ;;
     -h | --help) usage; exit 0 ;;
     --*=*)
-      [ -n "${FLAG_VAR[${arg%%=*}]:-}" ] || bad_usage "unknown argument: $arg"
+      [ -n "${FLAG_VAR[${arg%%=*}]:-}" ] || bad_usage "unknown argument: ${arg%%=*} (its value not shown)"
       printf -v "${FLAG_VAR[${arg%%=*}]}" '%s' "${arg#*=}" ;;
     *)
       [ -n "${FLAG_VAR[$arg]:-}" ] || bad_usage "unknown argument: $arg"
@@ -232,10 +232,11 @@ check_prerequisites() {
 # printed). Operators read it with
 #   gcloud secrets versions access latest --secret=backstop-admin-token
 ensure_admin_token() {
-  if [ "$DRY_RUN" = 1 ]; then
-    echo "# dry run: the secret $ADMIN_SECRET is not looked up; it is shown made (an existing one is kept)"
+  if read_only gcloud secrets describe "$ADMIN_SECRET" --project "$PROJECT" >/dev/null 2>&1; then
+    [ "$DRY_RUN" = 1 ] || return 0
+    echo "# dry run: the secret $ADMIN_SECRET is shown made (an existing one is kept)"
     echo "+ openssl rand -hex 32 | gcloud secrets create $ADMIN_SECRET --project $PROJECT --replication-policy=automatic --data-file=-"
-  elif ! gcloud secrets describe "$ADMIN_SECRET" --project "$PROJECT" >/dev/null 2>&1; then
+  else
     openssl rand -hex 32 | tr -d '\n' | gcloud secrets create "$ADMIN_SECRET" --project "$PROJECT" \
       --replication-policy=automatic --data-file=-
   fi
