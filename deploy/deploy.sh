@@ -91,17 +91,17 @@ fi
 
 # Every problem with the values at once, each naming its flag and variable.
 problems=()
-need() { # NAME VALUE FLAG VAR WHAT EXAMPLE
-  [ -n "$2" ] || problems+=("$5 is missing: give $3 or set $4 (e.g. $6)")
+need() { # VALUE FLAG VAR WHAT EXAMPLE
+  [ -n "$1" ] || problems+=("$4 is missing: give $2 or set $3 (e.g. $5)")
 }
 shape() { # VALUE REGEX FLAG WHAT
   [ -z "$1" ] || [[ "$1" =~ $2 ]] || problems+=("$3 ${1@Q} is not $4")
 }
-need CLOUDSQL_INSTANCE "$CLOUDSQL_INSTANCE" --cloudsql-instance CLOUDSQL_INSTANCE \
+need "$CLOUDSQL_INSTANCE" --cloudsql-instance CLOUDSQL_INSTANCE \
   "the Cloud SQL instance's connection name" "$PROJECT:$REGION:backstop"
-need PHASE2_URL "$PHASE2_URL" --phase2-url PHASE2_URL "Phase 2's URL" \
+need "$PHASE2_URL" --phase2-url PHASE2_URL "Phase 2's URL" \
   "https://nba-phase2-raw-processors-….a.run.app"
-need IMAGE "$IMAGE" --image IMAGE "the image to build (no git commit to tag it with)" \
+need "$IMAGE" --image IMAGE "the image to build (no git commit to tag it with)" \
   "$REGION-docker.pkg.dev/$PROJECT/backstop/backstop:v1"
 shape "$CLOUDSQL_INSTANCE" '^[a-z0-9.:-]+:[a-z0-9-]+:[a-z0-9-]+$' --cloudsql-instance \
   "a connection name PROJECT:REGION:INSTANCE (gcloud sql instances describe INSTANCE --format='value(connectionName)')"
