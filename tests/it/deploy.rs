@@ -1,11 +1,16 @@
 //! The deployable parts, checked without a Docker engine or a cloud: the Dockerfile's shape,
-//! the Cloud Run service, the scheduler jobs and the deploy script's dry run; `script` runs the
-//! deploy script against a fake `gcloud`.
+//! the scraper definitions, the scheduler jobs and the deploy script's dry run. The deploy
+//! script runs against a fake `gcloud` (`gcloud`): its jobs, failures and usage (`script`), the
+//! values it needs (`values`), what must exist and the roles it grants (`prerequisites`), and
+//! the Cloud Run service it fills in (`service`).
 
+mod gcloud;
+mod prerequisites;
 mod script;
+mod service;
+mod values;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 fn repo(path: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -116,25 +121,6 @@ fn the_build_stage_caches_dependencies_and_leaves_the_simulator_out(build: &[&st
             .iter()
             .any(|l| l.contains("touch src/main.rs src/lib.rs")),
         "{before_service:?}"
-    );
-}
-
-#[test]
-fn the_cloud_run_service_keeps_the_key_secret_and_the_region() {
-    let svc = repo("deploy/service.yaml");
-    assert!(svc.contains("cloud.googleapis.com/location: us-west2"));
-    assert!(svc.contains("name: BETTINGPROS_API_KEY") && svc.contains("name: bettingpros-api-key"));
-    assert!(
-        svc.contains("name: BACKSTOP_ADMIN_TOKEN") && svc.contains("name: backstop-admin-token"),
-        "the operators' token comes from Secret Manager"
-    );
-    assert!(
-        svc.contains("autoscaling.knative.dev/maxScale: \"1\""),
-        "one writer for the SQLite ledger"
-    );
-    assert!(
-        svc.contains("mountPath: /var/lib/backstop")
-            && svc.contains("value: /var/lib/backstop/ledger.db")
     );
 }
 
@@ -258,17 +244,9 @@ fn the_scheduler_jobs_scrape_every_market_with_points_as_today() {
 
 #[test]
 fn the_deploy_script_dry_run_prints_authenticated_scheduler_jobs() {
-    let out = Command::new("bash")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/deploy.sh"))
-        .arg("--dry-run")
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = gcloud::deploy(&["--dry-run"], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = &out.stdout;
     assert!(text.contains("gcloud run services replace"), "{text}");
     assert!(
         text.contains("remove-iam-policy-binding") && text.contains("allUsers"),
@@ -276,15 +254,58 @@ fn the_deploy_script_dry_run_prints_authenticated_scheduler_jobs() {
     );
     let jobs: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("gcloud scheduler jobs"))
+        .filter(|l| l.starts_with("+ gcloud scheduler jobs"))
         .collect();
-    assert_eq!(jobs.len(), script::scheduled_jobs().len(), "{text}");
-    for job in jobs {
+    let declared = gcloud::scheduled_jobs();
+    assert_eq!(jobs.len(), declared.len(), "{text}");
+    for (job, declared) in jobs.iter().zip(&declared) {
+        assert!(job.contains(&format!(" {} ", declared.name)), "{job}");
         assert!(job.contains("--time-zone America/New_York"), "{job}");
         assert!(
             job.contains("--oidc-token-audience https://backstop-PLACEHOLDER-uw.a.run.app "),
             "audience is the bare URL: {job}"
         );
-        assert!(job.contains("/scrape"), "{job}");
+        assert!(
+            job.contains(&format!(
+                " --uri https://backstop-PLACEHOLDER-uw.a.run.app{} ",
+                declared.route
+            )),
+            "{job}"
+        );
+    }
+}
+
+#[test]
+fn the_sweep_is_scheduled_every_few_minutes_with_its_own_route_body_and_deadline() {
+    let sweeps: Vec<_> = gcloud::scheduled_jobs()
+        .into_iter()
+        .filter(|j| j.route == "/sweep")
+        .collect();
+    assert_eq!(sweeps.len(), 1, "one sweep job (scrapers/maintenance/)");
+    let out = gcloud::deploy(&["--dry-run"], &[]);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!(" {} ", sweeps[0].name)))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    let sweep = definition("maintenance/sweep");
+    for part in [
+        "+ gcloud scheduler jobs create http ".to_string(),
+        format!(" --http-method {} ", sweep["method"].as_str().unwrap()),
+        " --message-body \\{\\} ".to_string(),
+        format!(" --attempt-deadline {}s ", sweep["attempt_deadline_secs"]),
+        // The cron as bash's %q prints it.
+        format!(
+            " --schedule {} ",
+            sweep["schedule"][0]["cron"]
+                .as_str()
+                .unwrap()
+                .replace('*', "\\*")
+                .replace(' ', "\\ ")
+                .replace(',', "\\,")
+        ),
+        " --oidc-token-audience https://backstop-PLACEHOLDER-uw.a.run.app ".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part:?} in {line}");
     }
 }

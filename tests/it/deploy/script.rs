@@ -1,106 +1,7 @@
 //! `deploy/deploy.sh` run for real against a fake `gcloud` that records its calls: first and
-//! later deploys, failures, public access, usage.
+//! later deploys of the scheduler jobs, failures, public access, usage, the admin token.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use super::definition;
-
-/// A `gcloud` on PATH that records every call (one line of shell-quoted arguments) and answers
-/// as the real one would: the service URL, an IAM policy, the existing scheduler jobs. Like the
-/// real one it refuses `--headers` on `scheduler jobs update` (that command has
-/// `--update-headers`), reads a secret's value from stdin for `--data-file=-` (kept beside the
-/// log), and it fails any call containing `$FAKE_GCLOUD_FAIL`.
-const FAKE_GCLOUD: &str = r#"#!/usr/bin/env bash
-printf '%q ' "$@" >> "$FAKE_GCLOUD_LOG"; printf '\n' >> "$FAKE_GCLOUD_LOG"
-if [[ "$*" == *"--data-file=-"* ]]; then cat > "$FAKE_GCLOUD_LOG.stdin"; fi
-if [ -n "${FAKE_GCLOUD_FAIL:-}" ] && [[ "$*" == *"$FAKE_GCLOUD_FAIL"* ]]; then
-  echo "ERROR: (gcloud) refused for the test: $*" >&2; exit 1
-fi
-if [[ "$*" == "scheduler jobs update"*" --headers "* ]]; then
-  echo "ERROR: (gcloud.scheduler.jobs.update.http) unrecognized arguments: --headers" >&2; exit 2
-fi
-case "$*" in
-  "run services describe"*) echo "https://backstop-abc123-wl.a.run.app" ;;
-  "run services get-iam-policy"*) printf '%s\n' "${FAKE_GCLOUD_POLICY:-bindings: []}" ;;
-  "scheduler jobs list"*) printf '%s' "${FAKE_GCLOUD_JOBS:-}" ;;
-esac
-"#;
-
-const SERVICE_URL: &str = "https://backstop-abc123-wl.a.run.app";
-
-struct Deployed {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// Every gcloud call, in order.
-    calls: Vec<String>,
-    /// What a `--data-file=-` call read from stdin.
-    stdin: String,
-}
-
-impl Deployed {
-    fn calls_to(&self, start: &str) -> Vec<&String> {
-        self.calls.iter().filter(|c| c.starts_with(start)).collect()
-    }
-
-    /// The one call that starts with `start`.
-    fn the_call(&self, start: &str) -> &String {
-        let calls = self.calls_to(start);
-        assert_eq!(calls.len(), 1, "{start}: {:#?}", self.calls);
-        calls[0]
-    }
-}
-
-/// Runs `deploy/deploy.sh ARGS` with the fake gcloud first on PATH and `env` set.
-fn deploy(args: &[&str], env: &[(&str, &str)]) -> Deployed {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let gcloud = bin.join("gcloud");
-    std::fs::write(&gcloud, FAKE_GCLOUD).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&gcloud, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let log = dir.path().join("calls.log");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("bash")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/deploy.sh"))
-        .args(args)
-        .env("PATH", path)
-        .env("FAKE_GCLOUD_LOG", &log)
-        .env("TMPDIR", dir.path())
-        .env_remove("GCP_PROJECT_ID")
-        .env_remove("FAKE_GCLOUD_FAIL")
-        .envs(env.iter().copied())
-        .output()
-        .expect("bash runs");
-    let calls = std::fs::read_to_string(&log).unwrap_or_default();
-    let stdin = std::fs::read_to_string(log.with_extension("log.stdin")).unwrap_or_default();
-    Deployed {
-        stdin,
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-        calls: calls.lines().map(str::to_string).collect(),
-    }
-}
-
-/// The scheduler job names the scraper definitions declare.
-pub(super) fn scheduled_jobs() -> Vec<String> {
-    backstop::run::Scraper::ALL
-        .iter()
-        .flat_map(|s| {
-            let d = definition(s.name());
-            let jobs = d["schedule"].as_array().cloned().unwrap_or_default();
-            jobs.into_iter()
-                .map(|j| j["job"].as_str().unwrap().to_string())
-        })
-        .collect()
-}
+use super::gcloud::{deploy, scheduled_jobs, SERVICE_URL};
 
 #[test]
 fn a_first_deploy_creates_the_jobs_and_the_next_one_updates_them_in_place() {
@@ -114,13 +15,13 @@ fn a_first_deploy_creates_the_jobs_and_the_next_one_updates_them_in_place() {
         first.calls
     );
     for job in &jobs {
-        let call = first.the_call(&format!("scheduler jobs create http {job} "));
+        let call = first.the_call(&format!("scheduler jobs create http {} ", job.name));
         assert!(
             call.contains(" --headers Content-Type=application/json "),
             "{call}"
         );
         assert!(
-            call.contains(&format!(" --uri {SERVICE_URL}/scrape ")),
+            call.contains(&format!(" --uri {SERVICE_URL}{} ", job.route)),
             "{call}"
         );
         assert!(
@@ -129,7 +30,8 @@ fn a_first_deploy_creates_the_jobs_and_the_next_one_updates_them_in_place() {
         );
     }
 
-    let existing = jobs.join("\n") + "\n";
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    let existing = names.join("\n") + "\n";
     let again = deploy(&[], &[("FAKE_GCLOUD_JOBS", &existing)]);
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert!(
@@ -138,7 +40,7 @@ fn a_first_deploy_creates_the_jobs_and_the_next_one_updates_them_in_place() {
         again.calls
     );
     for job in &jobs {
-        let call = again.the_call(&format!("scheduler jobs update http {job} "));
+        let call = again.the_call(&format!("scheduler jobs update http {} ", job.name));
         assert!(
             call.contains(" --update-headers Content-Type=application/json "),
             "{call}"
@@ -151,8 +53,15 @@ fn a_first_deploy_creates_the_jobs_and_the_next_one_updates_them_in_place() {
 #[test]
 fn any_failing_gcloud_command_fails_the_deploy_and_stops_it() {
     let jobs = scheduled_jobs();
-    let existing = format!("{}\n", jobs[0]);
+    let existing = format!("{}\n", jobs[0].name);
     for (failing, later) in [
+        ("secrets versions describe", "secrets create"),
+        ("sql databases describe", "secrets create"),
+        ("sql users list", "secrets create"),
+        ("secrets get-iam-policy", "builds submit"),
+        ("secrets add-iam-policy-binding", "builds submit"),
+        ("projects get-iam-policy", "builds submit"),
+        ("projects add-iam-policy-binding", "builds submit"),
         ("builds submit", "run services replace"),
         ("run services replace", "scheduler jobs"),
         ("add-iam-policy-binding", "scheduler jobs"),
@@ -230,7 +139,12 @@ fn help_and_unknown_flags_print_usage_and_never_call_gcloud() {
             out.calls
         );
     }
-    for args in [vec!["--dryrun"], vec!["--dry-run", "extra"], vec!["-x"]] {
+    for args in [
+        vec!["--dryrun"],
+        vec!["--dry-run", "extra"],
+        vec!["-x"],
+        vec!["--region=us-west2", "--project"],
+    ] {
         let out = deploy(&args, &[]);
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
         assert!(
