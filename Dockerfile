@@ -23,10 +23,11 @@ RUN touch src/main.rs src/lib.rs \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/backstop /usr/local/bin/backstop
 USER nonroot:nonroot
+# No BACKSTOP_LEDGER: on Cloud Run the service refuses a ledger on the instance's disk;
+# deploy/service.yaml gives it the Cloud SQL one.
 ENV PORT=8080 \
     BACKSTOP_LOG_FORMAT=json \
-    BACKSTOP_STORAGE=gs://nba-scraped-data \
-    BACKSTOP_LEDGER=/var/lib/backstop/ledger.db
+    BACKSTOP_STORAGE=gs://nba-scraped-data
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/backstop"]
 CMD ["serve"]

@@ -71,7 +71,7 @@ impl Config {
         crate::telemetry::check(vars)?;
         let storage = crate::storage::StorageLocation::from_vars(vars)?;
         let gcp = crate::gcp::GcpSettings::from_vars(vars)?;
-        Ok(Config {
+        let config = Config {
             upstream: UpstreamSettings::from_vars(vars)?,
             fetch: FetchSettings::from_vars(vars)?,
             proxies: crate::fetch::ProxySettings::from_vars(vars)?,
@@ -96,8 +96,37 @@ impl Config {
             shutdown_grace: vars.secs("BACKSTOP_SHUTDOWN_GRACE_SECS", Duration::from_secs(8))?,
             slice: vars.secs("BACKSTOP_SLICE_SECS", DEFAULT_SLICE)?,
             sweep_days: vars.whole("BACKSTOP_SWEEP_DAYS", 3, 0..=31)? as u32,
-        })
+        };
+        if vars.get("K_SERVICE").is_some() {
+            outlives_the_instance(&config)?;
+        }
+        Ok(config)
     }
+}
+
+/// On Cloud Run (`K_SERVICE` set) the instance's disk is memory, gone at scale-to-zero and seen
+/// by no other instance: a SQLite ledger there would forget which files were sent (and send
+/// them twice), and raw files there would be lost. Refused before anything starts.
+fn outlives_the_instance(config: &Config) -> Result<(), ConfigError> {
+    let why = "on Cloud Run (K_SERVICE is set) the instance's disk is lost at scale-to-zero and \
+               not shared with other instances";
+    if let crate::ledger::LedgerLocation::Sqlite(path) = &config.ledger.location {
+        return Err(ConfigError {
+            var: "BACKSTOP_LEDGER",
+            value: path.display().to_string(),
+            reason: format!(
+                "{why}: use the Cloud SQL ledger, postgresql://USER@/DB?host=/cloudsql/PROJECT:REGION:INSTANCE (deploy/service.yaml)"
+            ),
+        });
+    }
+    if let crate::storage::StorageLocation::Local(dir) = &config.storage {
+        return Err(ConfigError {
+            var: "BACKSTOP_STORAGE",
+            value: dir.display().to_string(),
+            reason: format!("{why}: use the bucket, gs://BUCKET"),
+        });
+    }
+    Ok(())
 }
 
 /// The budget of one slice when `BACKSTOP_SLICE_SECS` is not set: a status poll answers within
@@ -174,5 +203,38 @@ mod tests {
         assert!(!shown.contains("sk-live-123"), "{shown}");
         assert!(!shown.contains("admin-0123456789abcdef"), "{shown}");
         assert_eq!(c.upstream.api_key.unwrap().expose(), "sk-live-123");
+    }
+
+    #[test]
+    fn on_cloud_run_the_ledger_and_the_files_must_outlive_the_instance() {
+        let on_cloud_run = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("K_SERVICE", "backstop")];
+            all.extend_from_slice(pairs);
+            Config::from_vars(&Vars::from_pairs(all))
+        };
+        let pg = "postgresql://backstop@/backstop?host=/cloudsql/p:r:i";
+        let bucket = "gs://nba-scraped-data";
+        // The instance's disk goes at scale-to-zero and no other instance sees it.
+        for (pairs, var) in [
+            (vec![("BACKSTOP_STORAGE", bucket)], "BACKSTOP_LEDGER"),
+            (
+                vec![
+                    ("BACKSTOP_STORAGE", bucket),
+                    ("BACKSTOP_LEDGER", "/var/lib/l.db"),
+                ],
+                "BACKSTOP_LEDGER",
+            ),
+            (
+                vec![("BACKSTOP_STORAGE", "/tmp/raw"), ("BACKSTOP_LEDGER", pg)],
+                "BACKSTOP_STORAGE",
+            ),
+        ] {
+            let e = on_cloud_run(&pairs).expect_err(&format!("{pairs:?} is refused"));
+            assert_eq!(e.var, var, "{e}");
+            assert!(e.to_string().contains("Cloud Run"), "{e}");
+        }
+        on_cloud_run(&[("BACKSTOP_STORAGE", bucket), ("BACKSTOP_LEDGER", pg)]).unwrap();
+        // Off Cloud Run a SQLite file beside a local store is the default (demo, CLI).
+        Config::from_vars(&Vars::from_pairs([("BACKSTOP_STORAGE", "/tmp/raw")])).unwrap();
     }
 }

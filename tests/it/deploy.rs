@@ -66,6 +66,12 @@ fn the_dockerfile_builds_in_one_stage_and_runs_non_root_in_another() {
         tail.iter().any(|l| l.contains("PORT=8080")),
         "PORT has a default the binary honours"
     );
+    // On Cloud Run the service refuses a ledger on the instance's disk (config.rs): the image
+    // names none, so the service file's Cloud SQL ledger is the only one.
+    assert!(
+        !tail.iter().any(|l| l.contains("BACKSTOP_LEDGER")),
+        "the image sets no ledger"
+    );
     assert!(tail
         .iter()
         .any(|l| l.starts_with("CMD") && l.contains("serve")));
