@@ -11,7 +11,8 @@
 //!    `scraper_failed`, send `processor_failed` files once past the pending-load window — as a
 //!    recovery job like any other, whose given key `nightly-{date}` makes it one job per night
 //!    across instances (the ledger's unique index decides); the instance that creates it logs
-//!    one line per lost (date, market) ([`LOST_MESSAGE`], severity error);
+//!    one line per lost (date, market) ([`LOST_MESSAGE`], severity error), and the job's final
+//!    check one per pair still lost (`reprocess::STILL_LOST_MESSAGE`: what needs a person);
 //! 5. recovery jobs nobody live owns, and finished ones whose check is due, advance by a slice
 //!    (at least one per sweep, more while the budget lasts);
 //! 6. so do detection jobs (`gaps::job`: a long range's `GET /gaps`), and finished ones older
@@ -161,7 +162,7 @@ impl Sweeper {
         if self.days == 0 {
             return Ok(None);
         }
-        let key = format!("nightly-{night}");
+        let key = format!("{}{night}", crate::reprocess::NIGHTLY_KEY_PREFIX);
         let req = nightly_request(night, self.days);
         let submitted = match self.recovery.submit(&req, Some(&key), Duration::ZERO).await {
             Ok(s) => s,

@@ -221,7 +221,18 @@ impl Recovery {
         let result = json!({
             "checked": checked, "now_complete": complete, "still_lost": lost.len(), "lost": lost,
         });
-        self.ledger.set_job_result(&job.id, &result).await
+        self.ledger.set_job_result(&job.id, &result).await?;
+        if job.key_given && job.idempotency_key.starts_with(super::NIGHTLY_KEY_PREFIX) {
+            for pair in &lost {
+                tracing::error!(date = %pair["date"].as_str().unwrap_or_default(),
+                                market = %pair["market"].as_str().unwrap_or_default(),
+                                category = %pair["category"].as_str().unwrap_or_default(),
+                                reason = %pair["reason"].as_str().unwrap_or_default(),
+                                job_id = %job.id, key = %job.idempotency_key,
+                                "{}", super::STILL_LOST_MESSAGE);
+            }
+        }
+        Ok(())
     }
 }
 

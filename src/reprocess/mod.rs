@@ -53,6 +53,15 @@ pub struct RecoverySettings {
 /// a second recovery. The command line waits for its job, so it never repeats one that finished.
 pub const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The key prefix of the nightly check's jobs (`nightly-YYYY-MM-DD`, made by the sweep): what
+/// such a job could not recover is logged for a person when its range is checked again.
+pub const NIGHTLY_KEY_PREFIX: &str = "nightly-";
+
+/// The message of the line logged for each (date, market) a nightly job's final check finds
+/// still lost: what automatic recovery could not fix, so a person is needed. A log-based alert
+/// matches it (`jsonPayload.message`, severity `ERROR`). Never reworded.
+pub const STILL_LOST_MESSAGE: &str = "lost data the nightly recovery could not recover";
+
 /// Why a recovery could not be planned, submitted or carried on. The ways in map each kind
 /// once: a bad request, a conflict with what the ledger holds, or a failure of ours.
 #[derive(Debug, thiserror::Error)]

@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use backstop::ledger::{JobState, NewRun};
-use backstop::reprocess::ReprocessRequest;
+use backstop::reprocess::{ReprocessRequest, STILL_LOST_MESSAGE};
 use backstop::run::{Scraper, Trigger};
+use backstop::sim::faults::Fault;
 use backstop::sweep::{Sweeper, LOST_MESSAGE};
 use serde_json::{json, Value};
 
@@ -190,9 +191,9 @@ async fn a_sweep_abandons_stopped_runs_and_carries_on_a_job_its_owner_left_once(
     );
 }
 
-#[tokio::test]
-async fn the_nightly_check_recovers_the_last_days_once_and_logs_each_lost_date() {
-    let (logs, _guard) = Captured::start();
+/// The labelled calendar over 16 days with its history, Phase 2 loading what is announced, and
+/// a sweeper whose nightly check covers the two days before the night.
+async fn sixteen_days_swept_over_two() -> (crate::support::world::World, Sweeper) {
     let w = world(16, None, &[]).await;
     history(&w, 16).await;
     w.t.push_to(&format!("{}/process", w.loader.url)).await;
@@ -200,6 +201,13 @@ async fn the_nightly_check_recovers_the_last_days_once_and_logs_each_lost_date()
         recovery: w.t.app.recovery.clone(),
         days: 2,
     };
+    (w, sweeper)
+}
+
+#[tokio::test]
+async fn the_nightly_check_recovers_the_last_days_once_and_logs_each_lost_date() {
+    let (logs, _guard) = Captured::start();
+    let (w, sweeper) = sixteen_days_swept_over_two().await;
     // 2026-01-16, 05:59 and 07:00 US Eastern: the check is declared from 06:00.
     let early: chrono::DateTime<chrono::Utc> = "2026-01-16T10:59:00Z".parse().unwrap();
     let night = early + chrono::Duration::minutes(61);
@@ -265,6 +273,62 @@ async fn the_nightly_check_recovers_the_last_days_once_and_logs_each_lost_date()
         .count();
     assert_eq!(lines, 11, "logged once a night");
     assert_eq!(w.t.app.ledger.recent_jobs(10).await.unwrap().len(), 1);
+}
+
+/// What the night's job could not recover is said once more, after its final check, under its
+/// own message: the line to page a person on.
+#[tokio::test]
+async fn what_the_nightly_recovery_could_not_recover_is_logged_once_after_its_check() {
+    let (logs, _guard) = Captured::start();
+    let (w, sweeper) = sixteen_days_swept_over_two().await;
+    let refused = d(NEVER_SCRAPED[1]);
+    w.t.sim
+        .fail_when(&format!("date={refused}"), Fault::Status(503));
+    let night: chrono::DateTime<chrono::Utc> = "2026-01-16T12:00:00Z".parse().unwrap();
+    let budget = Duration::from_secs(60);
+    let job_id = sweeper
+        .sweep_at(budget, night)
+        .await
+        .nightly
+        .expect("due")
+        .job_id;
+    let still_lost = |logs: &Captured| -> Vec<String> {
+        logs.text()
+            .lines()
+            .filter(|l| l.contains(STILL_LOST_MESSAGE))
+            .map(str::to_string)
+            .collect()
+    };
+    let began = Instant::now();
+    let result = loop {
+        let job = w.t.app.ledger.job(&job_id).await.unwrap().unwrap();
+        if let Some(result) = job.result {
+            break result;
+        }
+        assert!(still_lost(&logs).is_empty(), "said only after the check");
+        assert!(began.elapsed() < Duration::from_secs(90), "{job:#?}");
+        sweeper.sweep_at(budget, night).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The refused date stays lost in every market; the day before was recovered.
+    let lost = result["still_lost"].as_u64().unwrap() as usize;
+    assert!(lost >= 1, "{result:#}");
+    for _ in 0..3 {
+        sweeper.sweep_at(budget, night).await;
+    }
+    let lines = still_lost(&logs);
+    assert_eq!(lines.len(), lost, "one line per pair, once: {lines:#?}");
+    for line in &lines {
+        for field in [
+            "ERROR",
+            &format!("date={refused}"),
+            "category=",
+            "reason=",
+            &job_id,
+        ] {
+            assert!(line.contains(field), "{field:?} not in {line}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -21,6 +21,14 @@ impl Captured {
     /// Captures every event on this thread (a `#[tokio::test]` runtime runs its tasks here)
     /// at every level, until the guard drops.
     pub fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        // tracing-core caches whether a log line is wanted per call site, computed when a thread
+        // first reaches it. While only one subscriber is registered it asks just that thread's
+        // own: a test without a capture reaching a call site first would mark it unwanted for
+        // everyone, and this capture would miss its lines. A second subscriber kept for the
+        // whole run makes it ask every live subscriber instead.
+        static ANOTHER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        ANOTHER
+            .get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
         let buf = Captured::default();
         let writer = buf.clone();
         let subscriber = tracing_subscriber::fmt()
