@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// A `gcloud` on PATH that records every call (one line of shell-quoted arguments) and answers
 /// as the real one would: the service URL, IAM policies (the roles in `$FAKE_GCLOUD_ROLES` for
-/// any secret or project), the database's users, the existing scheduler jobs. Like the real one
+/// any secret or project), the database's users, the existing scheduler jobs and log metrics. Like the real one
 /// it refuses `--headers` on `scheduler jobs update` (that command has `--update-headers`),
 /// reads a secret's value from stdin for `--data-file=-` (kept beside the log), answers a
 /// secret's value to `secrets versions access` (which the deploy must never call), keeps the
@@ -25,6 +25,7 @@ case "$*" in
   "run services get-iam-policy"*) printf '%s\n' "${FAKE_GCLOUD_POLICY:-bindings: []}" ;;
   "run services replace"*) cp "$4" "$FAKE_GCLOUD_LOG.service.yaml" ;;
   "scheduler jobs list"*) printf '%s' "${FAKE_GCLOUD_JOBS:-}" ;;
+  "logging metrics list"*) printf '%b' "${FAKE_GCLOUD_METRICS:-}" ;;
   "secrets get-iam-policy"* | "projects get-iam-policy"*) printf '%b' "${FAKE_GCLOUD_ROLES:-}" ;;
   "sql users list"*) printf '%s\n' "${FAKE_GCLOUD_USERS-postgres
 backstop}" ;;

@@ -118,6 +118,7 @@ fn a_second_deploy_creates_and_grants_nothing_and_no_deploy_reads_or_prints_a_se
         &[
             ("FAKE_GCLOUD_JOBS", &existing),
             ("FAKE_GCLOUD_ROLES", ROLES_HELD),
+            ("FAKE_GCLOUD_METRICS", "backstop-still-lost\n"),
         ],
     );
     assert_eq!(again.code, Some(0), "{}", again.stderr);
@@ -136,6 +137,7 @@ fn a_second_deploy_creates_and_grants_nothing_and_no_deploy_reads_or_prints_a_se
             .iter()
             .map(|n| format!("scheduler jobs update http {n}")),
     );
+    expected.push("logging metrics update backstop-still-lost".to_string());
     // The service file's path follows `replace`: compare the commands alone.
     let changes: Vec<String> = changes
         .into_iter()

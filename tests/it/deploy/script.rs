@@ -69,6 +69,7 @@ fn any_failing_gcloud_command_fails_the_deploy_and_stops_it() {
         ("scheduler jobs list", "scheduler jobs create"),
         ("scheduler jobs update", "scheduler jobs create"),
         ("scheduler jobs create", "scheduler jobs create"),
+        ("logging metrics list", "logging metrics create"),
     ] {
         let out = deploy(
             &[],
@@ -233,4 +234,33 @@ fn the_admin_token_secret_is_made_once_from_random_bytes_and_never_on_a_command_
         "{:#?}",
         failed.calls
     );
+}
+
+/// The line to page on (the nightly job's check, `reprocess::STILL_LOST_MESSAGE`) is counted by
+/// a log-based metric the deploy makes once and keeps in step afterwards, so an alert policy
+/// can watch it.
+#[test]
+fn the_still_lost_lines_are_counted_by_a_log_metric_made_once_then_kept_in_step() {
+    let first = deploy(&[], &[]);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let made = first.the_call("logging metrics create backstop-still-lost ");
+    // The fake logs each argument shell-quoted: a space reads `\ `, a quote `\"`.
+    let plain = made.replace("\\ ", " ").replace("\\\"", "\"");
+    for part in [
+        "resource.type=\"cloud_run_revision\"",
+        "resource.labels.service_name=\"backstop\"",
+        "severity=ERROR",
+        &format!(
+            "jsonPayload.message=\"{}\"",
+            backstop::reprocess::STILL_LOST_MESSAGE
+        ),
+    ] {
+        assert!(plain.contains(part), "{part} not in {plain}");
+    }
+    assert!(first.calls_to("logging metrics update").is_empty());
+
+    let again = deploy(&[], &[("FAKE_GCLOUD_METRICS", "backstop-still-lost\n")]);
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(again.calls_to("logging metrics create").is_empty());
+    again.the_call("logging metrics update backstop-still-lost ");
 }
