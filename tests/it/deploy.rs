@@ -229,14 +229,14 @@ fn the_scheduler_jobs_scrape_every_market_with_points_as_today() {
         jobs,
         [
             ("0 5-23/2 * * *", "America/New_York", "points"),
-            ("0 10,16 * * *", "America/New_York", "assists"),
-            ("5 10,16 * * *", "America/New_York", "rebounds"),
-            ("10 10,16 * * *", "America/New_York", "threes"),
-            ("15 10,16 * * *", "America/New_York", "steals"),
-            ("20 10,16 * * *", "America/New_York", "blocks"),
+            ("0 10,16,18 * * *", "America/New_York", "assists"),
+            ("5 10,16,18 * * *", "America/New_York", "rebounds"),
+            ("10 10,16,18 * * *", "America/New_York", "threes"),
+            ("15 10,16,18 * * *", "America/New_York", "steals"),
+            ("20 10,16,18 * * *", "America/New_York", "blocks"),
         ],
-        "points every 2 h from 5 AM to 11 PM ET; every other market at 10:00 and 16:00 ET, \
-         five minutes apart (the rate budget: src/scrapers.rs)"
+        "points every 2 h from 5 AM to 11 PM ET; every other market at 10:00, 16:00 and 18:00 \
+         ET (the last lines before evening tip-offs), five minutes apart (the rate budget: src/scrapers.rs)"
     );
     let mut declared: Vec<&str> = jobs.iter().map(|j| j.2).collect();
     declared.sort();
