@@ -59,7 +59,7 @@ use std::path::Path;
 use crate::run::RunStatus;
 use db::{Db, PgDb, SqliteDb};
 
-pub use db::DbError;
+pub use db::{session_options, DbError};
 pub use detections::DetectionRecord;
 pub use export::execution_log_row;
 pub use exports::{ExportRecord, Exported, PendingExport};
@@ -127,7 +127,7 @@ impl Ledger {
                 Db::Sqlite(SqliteDb::open(Some(path)).doing(doing)?)
             }
             LedgerLocation::Postgres(config) => {
-                Db::Postgres(PgDb::connect(config).await.doing(doing)?)
+                Db::Postgres(PgDb::connect(config, instance.lease).await.doing(doing)?)
             }
         };
         Ok(Ledger {

@@ -15,6 +15,7 @@ mod value;
 
 use std::fmt;
 
+pub use postgres::session_options;
 pub(crate) use postgres::PgDb;
 #[cfg(test)]
 pub(crate) use sqlite::migrate as migrate_sqlite;

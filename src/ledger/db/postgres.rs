@@ -24,14 +24,40 @@ pub(crate) struct PgDb {
     relaxed: Pool,
 }
 
+/// The server-side bounds of every session the ledger opens, from the instance's lease
+/// (`BACKSTOP_LEASE_SECS`), as PostgreSQL `options`:
+///
+/// - `statement_timeout`, half a lease: a statement that waits (a row another instance holds)
+///   fails with an error that says so, instead of hanging the request that asked — nothing
+///   waited for longer than a lease is still owned when it comes;
+/// - `idle_in_transaction_session_timeout`, a lease: an instance stalled inside a transaction
+///   (Cloud Run throttles CPU once a request has answered; a frozen or dying process) is cut by
+///   the server, its transaction rolled back and its rows freed, as its leases run out.
+///
+/// A URL's own `options` come after these, so they win.
+pub fn session_options(lease: Duration) -> String {
+    let ms = |d: Duration| d.as_millis().max(1000);
+    format!(
+        "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+        ms(lease / 2),
+        ms(lease)
+    )
+}
+
 /// Connections of the relaxed pool.
 const RELAXED_POOL_SIZE: usize = 4;
 
 impl PgDb {
     /// Connects (failing at once when the server cannot be reached) and migrates.
-    pub(crate) async fn connect(config: &tokio_postgres::Config) -> Result<PgDb, LedgerProblem> {
+    /// Every session bounded by [`session_options`] of `lease`.
+    pub(crate) async fn connect(
+        config: &tokio_postgres::Config,
+        lease: Duration,
+    ) -> Result<PgDb, LedgerProblem> {
         let mut config = config.clone();
         config.connect_timeout(CONNECT_TIMEOUT);
+        let given = config.get_options().unwrap_or("").to_string();
+        config.options(format!("{} {given}", session_options(lease)).trim());
         let main = new_pool(config.clone(), POOL_SIZE)?;
         let options = config.get_options().unwrap_or("").to_string();
         config.options(format!("{options} -c synchronous_commit=off").trim());
@@ -127,6 +153,11 @@ const MIGRATION_LOCK: i64 = 0x6261_636b_7374_6f70;
 /// lock, so instances starting at once migrate once.
 async fn migrate(conn: &mut Object) -> Result<(), LedgerProblem> {
     let tx = conn.transaction().await.map_err(DbError::from)?;
+    // Waiting for another instance's migration, and a migration itself, may take longer than
+    // the session's statement bound.
+    tx.batch_execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(DbError::from)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(DbError::from)?;
@@ -296,6 +327,14 @@ pub(super) fn describe(e: &tokio_postgres::Error) -> String {
         );
         if let Some(detail) = db.detail() {
             text.push_str(&format!("; {detail}"));
+        }
+        if db.code() == &tokio_postgres::error::SqlState::QUERY_CANCELED {
+            // session_options' statement bound.
+            text.push_str(
+                ": it waited half a lease, likely on rows another instance's unfinished \
+                 transaction holds; the server ends that transaction once a lease has passed, \
+                 so asking again then succeeds",
+            );
         }
         return text;
     }

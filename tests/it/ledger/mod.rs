@@ -11,6 +11,7 @@ mod jobs;
 mod leases;
 mod outbox;
 mod runs;
+mod stalls;
 
 use std::any::Any;
 use std::path::PathBuf;
