@@ -131,25 +131,35 @@ fn the_request_timeout_outlasts_every_scheduler_deadline_and_a_slice_with_its_la
     let timeout = timeout(&svc);
     let dry = deploy(&["--dry-run"], &[]);
     assert_eq!(dry.code, Some(0), "{}", dry.stderr);
-    let deadlines: Vec<Duration> = dry
+    // Each job: whether it calls /scrape, and its attempt deadline.
+    let jobs: Vec<(bool, Duration)> = dry
         .stdout
         .lines()
         .filter(|l| l.starts_with("+ gcloud scheduler jobs"))
         .map(|l| {
             let secs = l.split(" --attempt-deadline ").nth(1).expect(l);
             let secs = secs.split_once("s ").expect(l).0;
-            Duration::from_secs(secs.parse().expect(l))
+            (
+                l.contains("/scrape "),
+                Duration::from_secs(secs.parse().expect(l)),
+            )
         })
         .collect();
-    assert!(!deadlines.is_empty());
-    for deadline in &deadlines {
+    assert!(jobs.iter().any(|(scrape, _)| *scrape));
+    // The defaults: the service file sets none of these.
+    let config = Config::from_vars(&Vars::from_pairs([])).unwrap();
+    for (scrape, deadline) in &jobs {
         assert!(
             *deadline <= timeout,
             "the scheduler would wait {deadline:?} for a request Cloud Run cuts at {timeout:?}"
         );
+        // A scheduler that hangs up before the run's answer leaves the run without CPU.
+        assert!(
+            !scrape || *deadline >= config.run_deadline + Duration::from_secs(10),
+            "a scrape's attempt deadline {deadline:?} must outlast its run ({:?}) and the answer",
+            config.run_deadline
+        );
     }
-    // The defaults: the service file sets none of these.
-    let config = Config::from_vars(&Vars::from_pairs([])).unwrap();
     let action = config.run_deadline.max(config.phase2.attempt_timeout);
     let slice = config.slice;
     assert!(
