@@ -7,6 +7,7 @@
 
 mod killed_mid_send;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -188,26 +189,41 @@ async fn a_restart_leaves_another_instances_run_alone_and_a_killed_owners_run_is
     assert_eq!(marked, 1, "abandoned by one instance, once");
 }
 
-/// The same recovery request reaches two instances at once (a retrying script behind a load
-/// balancer): one job, created once, run by one owner; every lost file sent once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_recovery_sent_to_two_instances_at_once_is_one_job_that_sends_each_file_once() {
-    const DAYS: u32 = 6;
-    const NEVER_SCRAPED: u32 = 3;
-    const NEVER_LOADED: [u32; 3] = [2, 4, 6];
+/// Days of a lossy week of blocks (3 games a day): the 3rd never scraped; the 2nd, 4th and 6th
+/// scraped but never loaded (sent by a recovery in date order).
+const DAYS: u32 = 6;
+const NEVER_SCRAPED: u32 = 3;
+const NEVER_LOADED: [u32; 3] = [2, 4, 6];
+
+/// The lossy week on one PostgreSQL ledger, Phase 2 loading what is announced after `delay`
+/// (its stand-in goes on loading when its caller is gone), and two `backstop serve`
+/// processes, `a` and `b`, with `more` settings.
+struct TwoInstances {
+    t: TestApp,
+    loader: Loader,
+    /// The never-loaded files by date.
+    unloaded: HashMap<GameDate, String>,
+    a: Backstop,
+    b: Backstop,
+    _bq: Arc<BqEmulator>,
+    _pg: Arc<Postgres>,
+}
+
+async fn two_instances_over_a_lossy_week(more: &[(&str, &str)], delay: Duration) -> TwoInstances {
     let calendar: Vec<(GameDate, usize)> = (1..=DAYS).map(|day| (d(day), 3)).collect();
     let bq = Arc::new(BqEmulator::start(PROJECT).await);
     let loader = Loader::start(bq.clone()).await;
     let pg = Postgres::shared().await;
     let url = pg.database().await;
     let bq_url = bq.url().to_string();
-    let extra = [
+    let base = [
         ("BACKSTOP_LEDGER", url.as_str()),
         ("BIGQUERY_EMULATOR_HOST", bq_url.as_str()),
         ("PHASE2_URL", loader.url.as_str()),
         ("BACKSTOP_PHASE2_AUTH", "off"),
         ("BACKSTOP_RECOVERY_SETTLE_SECS", "1"),
     ];
+    let extra = [base.as_slice(), more].concat();
     let sim = SimConfig {
         api_key: Some(KEY.into()),
         ..SimConfig::new(Catalogue::synthetic(&calendar, 9))
@@ -218,9 +234,34 @@ async fn one_recovery_sent_to_two_instances_at_once_is_one_job_that_sends_each_f
     let unloaded =
         scraped_history(&t, &loader, MarketType::Blocks, dates, &NEVER_LOADED.map(d)).await;
     t.push_to(&format!("{}/process", loader.url)).await;
-    loader.set_delay(Duration::from_millis(300));
+    loader.set_delay(delay);
     let env = env(&t, &extra);
     let (a, b) = (start(&env, &t, "a").await, start(&env, &t, "b").await);
+    TwoInstances {
+        t,
+        loader,
+        unloaded,
+        a,
+        b,
+        _bq: bq,
+        _pg: pg,
+    }
+}
+
+/// The same recovery request reaches two instances at once (a retrying script behind a load
+/// balancer): one job, created once, run by one owner; every lost file sent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_recovery_sent_to_two_instances_at_once_is_one_job_that_sends_each_file_once() {
+    // Every part is bound (`_t`, `_bq`, `_pg`), so that none is dropped while the test runs.
+    let TwoInstances {
+        t: _t,
+        loader,
+        unloaded,
+        a,
+        b,
+        _bq,
+        _pg,
+    } = two_instances_over_a_lossy_week(&[], Duration::from_millis(300)).await;
 
     let body = json!({"from": d(1).to_string(), "to": d(DAYS).to_string(), "market": "blocks"});
     let ((sa, ja), (sb, jb)) = tokio::join!(

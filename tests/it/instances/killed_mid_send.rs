@@ -4,78 +4,41 @@
 //! lease has run out; every file is loaded exactly once — the send whose outcome the kill left
 //! unknown is settled from BigQuery's rows, never sent again.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backstop::ledger::{FileSendState, JobState};
-use backstop::market::MarketType;
-use backstop::sim::catalogue::Catalogue;
-use backstop::sim::server::SimConfig;
 use serde_json::json;
 
-use super::{d, env, start};
+use super::{d, two_instances_over_a_lossy_week, TwoInstances, DAYS};
 use crate::support::api::JobDriver;
-use crate::support::app::{spawn_app_with, KEY};
-use crate::support::bq::BqEmulator;
-use crate::support::emulators::PROJECT;
-use crate::support::loader::{scraped_history, Loader, Route};
-use crate::support::postgres::Postgres;
-
-const DAYS: u32 = 6;
-const NEVER_SCRAPED: u32 = 3;
-/// Sent in date order: 2 by the first instance, 4 when it is killed, 6 by the second.
-const NEVER_LOADED: [u32; 3] = [2, 4, 6];
+use crate::support::loader::Route;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_instance_is_killed_mid_send_is_finished_by_another_loading_each_file_once() {
-    let calendar: Vec<_> = (1..=DAYS).map(|day| (d(day), 3)).collect();
-    let bq = Arc::new(BqEmulator::start(PROJECT).await);
-    let loader = Loader::start(bq.clone()).await;
-    let pg = Postgres::shared().await;
-    let url = pg.database().await;
-    let bq_url = bq.url().to_string();
-    let extra = [
-        ("BACKSTOP_LEDGER", url.as_str()),
-        ("BIGQUERY_EMULATOR_HOST", bq_url.as_str()),
-        ("PHASE2_URL", loader.url.as_str()),
-        ("BACKSTOP_PHASE2_AUTH", "off"),
-        ("BACKSTOP_PHASE2_TIMEOUT_SECS", "10"),
-        ("BACKSTOP_RECOVERY_SETTLE_SECS", "1"),
-        ("BACKSTOP_LEASE_SECS", "2"),
-        ("BACKSTOP_SLICE_SECS", "1"),
-    ];
-    let sim = SimConfig {
-        api_key: Some(KEY.into()),
-        ..SimConfig::new(Catalogue::synthetic(&calendar, 9))
-    };
-    let t = spawn_app_with(sim, &extra).await;
-    loader.attach(t.app.store.clone());
-    let dates = (1..=DAYS).filter(|d| *d != NEVER_SCRAPED).map(d);
-    let unloaded =
-        scraped_history(&t, &loader, MarketType::Blocks, dates, &NEVER_LOADED.map(d)).await;
-    t.push_to(&format!("{}/process", loader.url)).await;
     // Phase 2 takes 4 s over each load, and loads a file even when its caller is gone.
-    loader.set_delay(Duration::from_secs(4));
-    let env = env(&t, &extra);
-    let (a, b) = (start(&env, &t, "a").await, start(&env, &t, "b").await);
+    let TwoInstances {
+        t,
+        loader,
+        unloaded,
+        a,
+        b,
+        _bq,
+        _pg,
+    } = two_instances_over_a_lossy_week(
+        &[
+            ("BACKSTOP_PHASE2_TIMEOUT_SECS", "10"),
+            ("BACKSTOP_LEASE_SECS", "2"),
+            ("BACKSTOP_SLICE_SECS", "1"),
+        ],
+        Duration::from_secs(4),
+    )
+    .await;
 
     let body = json!({"from": d(1).to_string(), "to": d(DAYS).to_string(), "market": "blocks"});
     let id = a.api.reprocess(&body, "killed-mid-send").await;
     let driver = JobDriver::start(&a.api.url, &id);
     let interrupted = unloaded[&d(4)].clone();
-    let began = Instant::now();
-    while !loader
-        .requests()
-        .iter()
-        .any(|r| r.name == interrupted && r.route == Route::Send)
-    {
-        assert!(
-            began.elapsed() < Duration::from_secs(60),
-            "the send of {interrupted} never began:\n{}",
-            a.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    loader.wait_for_send(&interrupted, || a.log_tail()).await;
     a.kill();
     driver.point_at(&b.api.url);
 

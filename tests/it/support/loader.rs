@@ -102,6 +102,24 @@ impl Loader {
         self.state.requests.lock().unwrap().clone()
     }
 
+    /// Waits (up to a minute) until `name` has been sent to Phase 2 (a recovery's hand-over,
+    /// not a push); `context` says what to show when it never is (a process's log).
+    pub async fn wait_for_send(&self, name: &str, context: impl Fn() -> String) {
+        let began = std::time::Instant::now();
+        while !self
+            .requests()
+            .iter()
+            .any(|r| r.name == name && r.route == Route::Send)
+        {
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "{name} was never sent to Phase 2:\n{}",
+                context()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// While on, every request is answered 500 without loading (Phase 2 is down).
     pub fn refuse(&self, on: bool) {
         *self.state.refusing.lock().unwrap() = on;
