@@ -208,9 +208,12 @@ impl Recovery {
             }))
             .collect();
         let complete = checked.iter().filter(|c| c["complete"] == true).count();
-        let lost: Vec<_> = report
+        let still_lost: Vec<_> = report
             .problems()
             .filter(|r| dates.as_ref().is_none_or(|d| d.contains(&r.evidence.date)))
+            .collect();
+        let lost: Vec<_> = still_lost
+            .iter()
             .map(|r| {
                 json!({
                     "date": r.evidence.date, "market": r.evidence.market,
@@ -223,11 +226,9 @@ impl Recovery {
         });
         self.ledger.set_job_result(&job.id, &result).await?;
         if job.key_given && job.idempotency_key.starts_with(super::NIGHTLY_KEY_PREFIX) {
-            for pair in &lost {
-                tracing::error!(date = %pair["date"].as_str().unwrap_or_default(),
-                                market = %pair["market"].as_str().unwrap_or_default(),
-                                category = %pair["category"].as_str().unwrap_or_default(),
-                                reason = %pair["reason"].as_str().unwrap_or_default(),
+            for r in &still_lost {
+                tracing::error!(date = %r.evidence.date, market = %r.evidence.market,
+                                category = %r.verdict.category.as_str(), reason = %r.verdict.reason,
                                 job_id = %job.id, key = %job.idempotency_key,
                                 "{}", super::STILL_LOST_MESSAGE);
             }
