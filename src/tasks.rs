@@ -16,6 +16,13 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinHandle};
 
+/// Whether a slice of work that is to start nothing after `deadline` may start its next step,
+/// `started` steps in: the first always starts (so every slice moves its work on), no other
+/// once the deadline has passed. The step under way when it passes finishes.
+pub fn may_start(deadline: tokio::time::Instant, started: usize) -> bool {
+    started == 0 || tokio::time::Instant::now() < deadline
+}
+
 /// The tasks this process owns. Cloning shares the same set.
 #[derive(Clone, Default)]
 pub struct Tasks {
@@ -129,6 +136,16 @@ impl Drop for Ended {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_step_always_starts_and_no_other_after_the_deadline() {
+        let now = tokio::time::Instant::now();
+        let passed = now - Duration::from_millis(1);
+        assert!(may_start(passed, 0), "every slice moves its work on");
+        assert!(!may_start(passed, 1));
+        let later = now + Duration::from_secs(60);
+        assert!(may_start(later, 0) && may_start(later, 5));
+    }
 
     #[tokio::test]
     async fn draining_waits_for_tasks_that_end_within_the_grace() {

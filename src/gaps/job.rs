@@ -138,11 +138,10 @@ impl Detector {
         };
         let mut advanced = Vec::new();
         for (n, id) in ids.into_iter().enumerate() {
-            let now = Instant::now();
-            if now >= deadline && n > 0 {
+            if !crate::tasks::may_start(deadline, n) {
                 break;
             }
-            let budget = deadline.saturating_duration_since(now);
+            let budget = deadline.saturating_duration_since(Instant::now());
             match self.advance_detection(&id, budget).await {
                 Ok(answer) => {
                     let whole = matches!(answer, Some(GapAnswer::Whole(_)));

@@ -116,7 +116,7 @@ impl Recovery {
         let job = self.load(job_id).await?;
         let mut ran = 0;
         for action in job.actions.iter().filter(|a| is_open(a.state)) {
-            if ran > 0 && Instant::now() >= deadline {
+            if !crate::tasks::may_start(deadline, ran) {
                 break;
             }
             self.run_action(&job, action).await?;
@@ -171,12 +171,11 @@ impl Recovery {
         };
         let mut advanced = Vec::new();
         for (n, id) in ids.into_iter().enumerate() {
-            let now = Instant::now();
-            if now >= deadline && n > 0 {
+            if !crate::tasks::may_start(deadline, n) {
                 break;
             }
             match self
-                .advance(&id, deadline.saturating_duration_since(now))
+                .advance(&id, deadline.saturating_duration_since(Instant::now()))
                 .await
             {
                 Ok(a) => advanced.push((id, a)),
