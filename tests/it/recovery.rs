@@ -127,13 +127,7 @@ async fn a_30_day_calendar_is_judged_then_recovered_with_every_file_sent_once() 
             .unwrap();
     assert!(submitted.created);
     w.t.app.recovery.execute(&submitted.job.id).await;
-    let job =
-        w.t.app
-            .ledger
-            .job(&submitted.job.id)
-            .await
-            .unwrap()
-            .unwrap();
+    let job = w.job(&submitted.job.id).await;
     assert_eq!(job.state, JobState::Done, "{job:#?}");
     let result = job.result.clone().unwrap();
     assert_eq!(

@@ -79,7 +79,7 @@ async fn the_same_recovery_after_the_upstream_came_back_recovers_what_the_first_
     assert_eq!(code, Some(0), "nothing lost any more: exit 0\n{out}\n{err}");
     let second = job_id(&err);
     assert_ne!(second, first, "a new job, not the finished one");
-    let job = w.t.app.ledger.job(&second).await.unwrap().unwrap();
+    let job = w.job(&second).await;
     assert_eq!(job.actions.len(), 1, "{job:#?}");
     assert_eq!(job.actions[0].game_date, lost);
     let after = w.t.app.detector.detect(&range).await;

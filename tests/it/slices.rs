@@ -18,7 +18,7 @@ use crate::support::world::{d, history, world, NEVER_LOADED, NEVER_SCRAPED};
 
 /// The progress counts of a job as the ledger has it (read without advancing it).
 async fn progress(w: &crate::support::world::World, id: &str) -> Value {
-    let job = w.t.app.ledger.job(id).await.unwrap().expect("the job");
+    let job = w.job(id).await;
     backstop::reprocess::execute::progress(&job)
 }
 
@@ -44,13 +44,9 @@ async fn a_job_advances_only_inside_requests_a_slice_at_a_time_and_its_settle_ti
     );
 
     // Nobody asks: nothing moves.
-    let before = w.t.app.ledger.job(&id).await.unwrap().unwrap();
+    let before = w.job(&id).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        w.t.app.ledger.job(&id).await.unwrap().unwrap(),
-        before,
-        "no work outside a request"
-    );
+    assert_eq!(w.job(&id).await, before, "no work outside a request");
 
     // Polls carry it on, a slice each, to the end of its actions.
     let mut polls = 0;
@@ -165,13 +161,7 @@ async fn a_sweep_abandons_stopped_runs_and_carries_on_a_job_its_owner_left_once(
 
     let began = Instant::now();
     loop {
-        let job =
-            w.t.app
-                .ledger
-                .job(&submitted.job.id)
-                .await
-                .unwrap()
-                .unwrap();
+        let job = w.job(&submitted.job.id).await;
         if job.result.is_some() {
             assert_eq!(job.state, JobState::Done, "{job:#?}");
             break;
@@ -253,7 +243,7 @@ async fn the_nightly_check_recovers_the_last_days_once_and_logs_each_lost_date()
 
     let began = Instant::now();
     loop {
-        let job = w.t.app.ledger.job(&job_id).await.unwrap().unwrap();
+        let job = w.job(&job_id).await;
         if let Some(result) = &job.result {
             assert_eq!(job.state, JobState::Done, "{job:#?}");
             assert_eq!(result["still_lost"], 0, "{result:#}");
@@ -301,7 +291,7 @@ async fn what_the_nightly_recovery_could_not_recover_is_logged_once_after_its_ch
     };
     let began = Instant::now();
     let result = loop {
-        let job = w.t.app.ledger.job(&job_id).await.unwrap().unwrap();
+        let job = w.job(&job_id).await;
         if let Some(result) = job.result {
             break result;
         }

@@ -51,6 +51,15 @@ pub struct World {
     _bq: Arc<BqEmulator>,
 }
 
+impl World {
+    /// The recovery job `id` as the ledger has it now (read without advancing it).
+    pub async fn job(&self, id: &str) -> backstop::ledger::JobRecord {
+        let job = self.t.app.ledger.job(id).await;
+        job.unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("no job {id}"))
+    }
+}
+
 /// The service over `days` days (4 games a day but on the off days); `bq_host` replaces the
 /// BigQuery emulator's address (e.g. a dead one); `more` adds settings.
 pub async fn world(days: u32, bq_host: Option<&str>, more: &[(&str, &str)]) -> World {
